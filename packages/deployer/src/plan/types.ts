@@ -1,0 +1,60 @@
+import type { RouteTableConfig } from '@nodix/proxy';
+
+/**
+ * The manifest: the whole deployment, per target, as `nodix manifest` prints it and `nodix deploy` records it as a
+ * generation. Pure data (JSON), so two manifests can be diffed by comparing `hash`es.
+ */
+export interface Manifest {
+  version: 1;
+  targets: Record<string, TargetManifest>;
+}
+
+export interface AgentAddress {
+  /** Host name or address the coordinator uses to reach the agent (target property `agentHost`, else `hostname`). */
+  host: string;
+  /** Target property `agentPort`, default `DEFAULT_AGENT_PORT`. */
+  port: number;
+}
+
+export interface TargetManifest {
+  name: string;
+  /** The target's infrastructure properties, as given. */
+  properties: Record<string, unknown>;
+  agent: AgentAddress;
+  /** Service instances placed on this target, keyed by service name. */
+  services: Record<string, ServiceInstance>;
+}
+
+export interface DependencyAddress {
+  target: string;
+  hostname: string;
+  port?: number;
+}
+
+export interface DependencyRef {
+  service: string;
+  /** Identity hashes of the dependency's instances (one per target it is placed on), sorted. */
+  hashes: string[];
+  /** Where the dependency can be reached, one entry per target it is placed on. */
+  addresses: DependencyAddress[];
+}
+
+export interface ServiceInstance {
+  name: string;
+  /** Activation module: `webapp`, `proxy`, `process`. */
+  type: string;
+  target: string;
+  /**
+   * Identity: hash over (name, type, config, dependencies' identities). Equal hash means nothing to redeploy.
+   * The proxy's route table is part of `config`, so a changed route table changes the hash.
+   */
+  hash: string;
+  /** The service's free-form properties, resolved (`dnsName`, `port`, `command`, `env`, ...). */
+  config: Record<string, unknown>;
+  dependsOn: DependencyRef[];
+  connectsTo: DependencyRef[];
+  /** For `type: 'proxy'` only: the route table in the proxy's documented format. */
+  routes?: RouteTableConfig;
+}
+
+export const DEFAULT_AGENT_PORT = 7411;
