@@ -1,0 +1,61 @@
+import { createRequire } from 'node:module';
+import { type CommandIO, commands, findCommand } from './commands/index.js';
+import { NodixError, UsageError } from './errors.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+export function topLevelUsage(): string {
+  const width = Math.max(...commands.map((command) => command.name.length), 8);
+  const lines = commands.map((command) => {
+    const aliases = command.aliases?.length ? ` (alias: ${command.aliases.join(', ')})` : '';
+    return `  ${command.name.padEnd(width)}  ${command.summary}${aliases}`;
+  });
+  return [
+    'Usage: nodix <command> [options]',
+    '',
+    'Deploys services to machines from models, the way Disnix does.',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'nodix <command> --help' for a command's options.",
+    '',
+    'Exit codes: 0 success, 1 failure at run time, 2 usage or model error.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The whole CLI: dispatches to a command and is the ONE place errors are turned into messages and exit codes.
+ * Expected errors (NodixError) print one line; anything else is a bug and prints its stack so it can be reported.
+ */
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined) {
+      io.stderr.write(topLevelUsage());
+      return 2;
+    }
+    if (name === '--help' || name === '-h' || name === 'help') {
+      io.stdout.write(topLevelUsage());
+      return 0;
+    }
+    if (name === '--version' || name === '-v') {
+      io.stdout.write(`${version}\n`);
+      return 0;
+    }
+    const command = findCommand(name);
+    if (!command) {
+      throw new UsageError(`unknown command '${name}' (see 'nodix --help')`);
+    }
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof NodixError) {
+      io.stderr.write(`nodix: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    io.stderr.write(`nodix: internal error (this is a bug)\n${detail}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,74 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+import type { Command, CommandIO } from './command.js';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+type Parsed<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O & typeof HELP_OPTION; strict: true; allowPositionals: true }>
+>;
+
+/**
+ * Strict argument parsing shared by every command: unknown options and bad values become a UsageError that names
+ * the command; `--help`/`-h` prints the command's usage and returns `undefined` (the command then returns 0).
+ */
+export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
+  command: Command,
+  argv: string[],
+  io: CommandIO,
+  options: O,
+  { positionals = false }: { positionals?: boolean } = {},
+): Parsed<O> | undefined {
+  let parsed: Parsed<O>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, ...HELP_OPTION },
+      strict: true,
+      allowPositionals: true,
+    }) as Parsed<O>;
+  } catch (error) {
+    throw new UsageError(
+      `${command.name}: ${describeParseError(error)} (see 'nodix ${command.name} --help')`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
+    return undefined;
+  }
+  if (!positionals && parsed.positionals.length > 0) {
+    throw new UsageError(
+      `${command.name}: unexpected argument '${parsed.positionals[0]}' (see 'nodix ${command.name} --help')`,
+    );
+  }
+  return parsed;
+}
+
+/** node:util's messages are long and aimed at programmers; keep the part a user needs. */
+function describeParseError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const option = /'([^']+)'/.exec(message)?.[1];
+    return option ? `unknown option '${option}'` : 'unknown option';
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const option = /'([^']+)'/.exec(message)?.[1];
+    if (/argument missing/.test(message)) return `option '${option}' needs a value`;
+    return `option '${option}' takes no value`;
+  }
+  return message;
+}
+
+/** A required option: its absence is a usage error naming the option. */
+export function requireOption(command: Command, value: string | undefined, option: string): string {
+  if (value === undefined || value === '') {
+    throw new UsageError(`${command.name}: missing ${option} (see 'nodix ${command.name} --help')`);
+  }
+  return value;
+}
