@@ -46,9 +46,9 @@ export function createWebapp(options: WebappOptions): Webapp {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
+  // Request bodies are never read: node:http discards an unread body once the response is finished, which keeps
+  // the connection usable for the next request without a second 'request' listener on the hot path.
   const server = createServer({ keepAliveTimeout: 65_000 }, answer);
-  // Request bodies are not read; draining them keeps keep-alive connections usable after a POST.
-  server.on('request', (req: IncomingMessage) => req.resume());
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
