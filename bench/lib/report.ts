@@ -1,0 +1,131 @@
+/**
+ * Reporting: each scenario's result as JSON (`results/<scenario>.json`) and all results in the directory as one
+ * Markdown file (`results/README.md`), also printed. Rendering is pure; writing is at the bottom.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FigureResult, MachineInfo, ScenarioResult } from './result-types.js';
+import { describeTarget, growthExponent } from './stats.js';
+
+function num(value: number | undefined, digits = 1): string {
+  if (value === undefined || !Number.isFinite(value)) return '–';
+  return value.toFixed(digits).replace(/\.0+$/, '');
+}
+
+function figureValue(figure: FigureResult): string {
+  if (!Number.isFinite(figure.value)) return '–';
+  return figure.unit === 'x'
+    ? `${figure.value.toFixed(2)}x`
+    : `${num(figure.value)}${figure.unit ? ` ${figure.unit}` : ''}`;
+}
+
+function renderFigures(result: ScenarioResult): string[] {
+  if (result.figures.length === 0) return [];
+  const judged = result.settings.mode === 'full';
+  return [
+    '',
+    `| figure | value | per round | target | ${judged ? 'verdict' : 'verdict (quick mode: not judged)'} |`,
+    '|---|---:|---|---|---|',
+    ...result.figures.map(
+      (f) =>
+        `| ${f.label} | ${figureValue(f)} | ${(f.perRound ?? []).map((v) => num(v, 2)).join(' ')} | ${describeTarget(f.target)} | ${f.verdict} |`,
+    ),
+  ];
+}
+
+function renderHttp(result: ScenarioResult): string[] {
+  const lines = [
+    '| setup | req/s | p50 ms | p99 ms | errors | timeouts | non-2xx | mismatches | CPU µs/req | peak RSS MB (tree) | max RSS MB (one process) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const setup of result.setups) {
+    const s = setup.summary;
+    lines.push(
+      s
+        ? `| ${setup.name} | ${num(s.requestsPerSecond, 0)} | ${num(s.latencyP50Ms)} | ${num(s.latencyP99Ms)} | ${s.errors} | ${s.timeouts} | ${s.non2xx} | ${s.mismatches} | ${num(s.cpuMicrosPerRequest)} | ${num(s.treeRssPeakMB)} | ${num(s.processHwmMaxMB)} |`
+        : `| ${setup.name} | FAILED | | | | | | | | | |`,
+    );
+  }
+  const notes = result.setups.flatMap((s) => [
+    ...(s.server ? [`- ${s.name}: ${s.server}`] : []),
+    ...[...new Set(s.notes)].map((n) => `  - ${n}`),
+  ]);
+  return [...lines, ...renderFigures(result), '', ...notes];
+}
+
+function renderPlanning(result: ScenarioResult): string[] {
+  const rows = result.planning ?? [];
+  const steps = [...new Set(rows.flatMap((r) => Object.keys(r.stepsMs)))];
+  const lines = [
+    `| services × targets | ${steps.map((s) => `${s} ms`).join(' | ')} | total ms | growth exponent vs previous size |`,
+    `|---|${steps.map(() => '---:|').join('')}---:|---:|`,
+  ];
+  rows.forEach((row, i) => {
+    const previous = rows[i - 1];
+    const growth = previous
+      ? growthExponent(previous.services, previous.totalMs, row.services, row.totalMs)
+      : Number.NaN;
+    lines.push(
+      `| ${row.services} × ${row.targets} | ${steps.map((s) => num(row.stepsMs[s], 2)).join(' | ')} | ${num(row.totalMs, 2)} | ${num(growth, 2)} |`,
+    );
+  });
+  return [...lines, ...renderFigures(result)];
+}
+
+export function renderScenario(result: ScenarioResult): string {
+  const { settings } = result;
+  const how =
+    result.kind === 'http'
+      ? `${settings.rounds} round(s) × ${settings.durationSeconds} s of load per setup${settings.warmupSeconds ? ` after a ${settings.warmupSeconds} s warm-up` : ''}, ${String(result.load?.connections)} connections, ${String(result.load?.method)} ${String(result.load?.bodyBytes) !== '0' ? `${String(result.load?.bodyBytes)}-byte bodies ` : ''}Host ${(result.load?.hosts as string[] | undefined)?.join(', ')}`
+      : `median of ${settings.rounds} run(s) per size`;
+  const lines = [
+    `## ${result.scenario} (issue ${result.issue})`,
+    '',
+    `${result.description}.`,
+    `${settings.mode} mode, ${how}. ${result.machine.pinning}. Measured ${result.machine.date}, ${num(result.wallSeconds)} s.`,
+    '',
+    ...(result.kind === 'http' ? renderHttp(result) : renderPlanning(result)),
+  ];
+  if (result.errors.length > 0)
+    lines.push('', '**Errors:**', ...result.errors.map((e) => `- ${e.replace(/\n/g, '\n  ')}`));
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderMachine(machine: MachineInfo): string {
+  return `Machine: ${machine.hostname}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.nginx ?? 'nginx not installed'}.`;
+}
+
+export function renderReadme(results: readonly ScenarioResult[]): string {
+  const header = [
+    '# Benchmark results',
+    '',
+    'Written by `npm run bench` (see ../README.md for what every figure means). Ratios are medians of same-round',
+    'ratios; PASS/MISS compares them with the issue targets and is information only.',
+    '',
+    ...[...new Set(results.map((r) => renderMachine(r.machine)))],
+    '',
+  ];
+  return `${[...header, ...results.map(renderScenario)].join('\n')}`;
+}
+
+export async function writeScenarioResult(dir: string, result: ScenarioResult): Promise<void> {
+  await writeFile(join(dir, `${result.scenario}.json`), `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/** Re-render README.md from every result in the directory, so running one scenario keeps the others' tables. */
+export async function writeReadme(dir: string, order: readonly string[]): Promise<string> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+  const results: ScenarioResult[] = [];
+  for (const file of files) {
+    try {
+      results.push(JSON.parse(await readFile(join(dir, file), 'utf8')) as ScenarioResult);
+    } catch {
+      // A result from an older harness version or a hand edit: left out of the table rather than failing the run.
+    }
+  }
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  results.sort((a, b) => rank(a.scenario) - rank(b.scenario) || a.scenario.localeCompare(b.scenario));
+  const text = renderReadme(results);
+  await writeFile(join(dir, 'README.md'), text);
+  return text;
+}

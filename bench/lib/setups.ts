@@ -1,0 +1,235 @@
+/**
+ * Starting one compared setup of an HTTP scenario: the server (or nothing, for `direct`), where to send the load,
+ * which process trees to measure, and what to run alongside the load (reloads).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RouteTableConfig } from '@nodix/proxy';
+import type { SetupSpec } from '../scenarios/types.js';
+import { startNginx } from './nginx.js';
+import type { Pinning } from './pinning.js';
+import { type RunningProcess, startProcess } from './processes.js';
+import { buildRouteTable, writeRouteTableAtomically } from './route-table.js';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
+
+export interface Backend {
+  name: string;
+  origin: string;
+  proc: RunningProcess;
+}
+
+export interface SetupContext {
+  /** The scenario's temp dir (route files, nginx prefix). */
+  dir: string;
+  pinning: Pinning;
+  backends: Backend[];
+}
+
+export interface StartedSetup {
+  /** Where the load goes (always 127.0.0.1). */
+  url: string;
+  /** Roots of the process trees whose CPU and memory are reported. */
+  measuredPids: number[];
+  /** The setup's own server, checked for life after every load. */
+  proc: RunningProcess | undefined;
+  /** What ran, for the report. */
+  description: string;
+  notes: string[];
+  /** Started when a measured load starts; the returned function stops it. */
+  during?: () => () => Promise<void>;
+}
+
+/** The bins run from their compiled `dist`; a missing build is a clear message, not a module-not-found trace. */
+function requireBuilt(pkg: string, bin: string): string {
+  const dist = join(repoRoot, 'packages', pkg, 'dist', 'bin.js');
+  if (!existsSync(dist))
+    throw new Error(`packages/${pkg} is not built (${dist} missing): run \`npm run build\` first`);
+  return join(repoRoot, 'packages', pkg, 'bin', bin);
+}
+
+export async function startBareHttp(
+  name: string,
+  pinning: Pinning,
+  readBody: boolean,
+): Promise<RunningProcess> {
+  return startProcess({
+    label: `bare-http ${name}`,
+    command: process.execPath,
+    args: [
+      join(serversDir, 'bare-http.mjs'),
+      '--name',
+      name,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      ...(readBody ? ['--read-body'] : []),
+    ],
+    prefix: pinning.serverPrefix,
+    ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
+  });
+}
+
+function portOf(proc: RunningProcess): number {
+  return Number(proc.readyMatch[1]);
+}
+
+function commandLine(proc: RunningProcess, shown: string): string {
+  return `${shown} (pid ${proc.pid})`;
+}
+
+/**
+ * The reload loop of the reload scenario: rewrite the routes file with a real change (a host that comes and
+ * goes), then SIGHUP, every `everyMs`, until stopped. Awaited one at a time so writes never overlap.
+ */
+function reloadLoop(
+  file: string,
+  base: RouteTableConfig,
+  proc: RunningProcess,
+  everyMs: number,
+  notes: string[],
+) {
+  return () => {
+    let stopped = false;
+    let rewrites = 0;
+    const loop = (async () => {
+      while (!stopped) {
+        rewrites++;
+        const table: RouteTableConfig =
+          rewrites % 2 === 0
+            ? base
+            : {
+                ...base,
+                hosts: {
+                  ...base.hosts,
+                  [`reload-${rewrites}.local`]: { upstreams: [...Object.values(base.hosts)[0]!.upstreams] },
+                },
+              };
+        await writeRouteTableAtomically(file, table);
+        proc.signal('SIGHUP');
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })();
+    return async () => {
+      stopped = true;
+      await loop;
+      // Leave the file as the proxy started with it, for the next round.
+      await writeRouteTableAtomically(file, base);
+      notes.push(`${rewrites} route-table rewrites + SIGHUP during one load`);
+    };
+  };
+}
+
+export async function startSetup(spec: SetupSpec, index: number, ctx: SetupContext): Promise<StartedSetup> {
+  const { pinning, backends } = ctx;
+  const notes: string[] = [];
+  const routes = () => {
+    const hosts = spec.routeHosts ?? 4;
+    notes.push(`route table: ${hosts} hosts over ${backends.length} backend(s)`);
+    return buildRouteTable(
+      hosts,
+      backends.map((b) => b.origin),
+    );
+  };
+  const server = spec.server;
+  switch (server.kind) {
+    case 'direct': {
+      const backend = backends[0];
+      if (!backend) throw new Error('direct needs a backend in the scenario');
+      return {
+        url: `${backend.origin}/`,
+        measuredPids: [backend.proc.pid],
+        proc: backend.proc,
+        description: `load straight at backend ${backend.name} (${backend.origin})`,
+        notes,
+      };
+    }
+    case 'bare-http': {
+      const proc = await startBareHttp(server.name, pinning, false);
+      return {
+        url: `http://127.0.0.1:${portOf(proc)}/`,
+        measuredPids: [proc.pid],
+        proc,
+        description: commandLine(proc, `node bench/servers/bare-http.mjs --name ${server.name}`),
+        notes,
+      };
+    }
+    case 'nodix-webapp': {
+      const bin = requireBuilt('webapp', 'nodix-webapp.js');
+      const proc = await startProcess({
+        label: 'nodix-webapp',
+        command: process.execPath,
+        args: [bin, '--name', server.name, '--port', '0', '--host', '127.0.0.1'],
+        prefix: pinning.serverPrefix,
+        ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
+      });
+      return {
+        url: `http://127.0.0.1:${portOf(proc)}/`,
+        measuredPids: [proc.pid],
+        proc,
+        description: commandLine(proc, `nodix-webapp --name ${server.name} --port 0 --host 127.0.0.1`),
+        notes,
+      };
+    }
+    case 'nginx': {
+      const { proc, port } = await startNginx(ctx.dir, routes(), pinning);
+      return {
+        url: `http://127.0.0.1:${port}/`,
+        measuredPids: [proc.pid],
+        proc,
+        description: commandLine(
+          proc,
+          'nginx, 1 worker, upstream keepalive (config: bench/lib/nginx-config.ts)',
+        ),
+        notes,
+      };
+    }
+    case 'http-proxy': {
+      const file = join(ctx.dir, `routes-${index}.json`);
+      await writeRouteTableAtomically(file, routes());
+      const proc = await startProcess({
+        label: 'http-proxy',
+        command: process.execPath,
+        args: [join(serversDir, 'http-proxy.mjs'), '--routes', file, '--port', '0'],
+        prefix: pinning.serverPrefix,
+        ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
+      });
+      return {
+        url: `http://127.0.0.1:${portOf(proc)}/`,
+        measuredPids: [proc.pid],
+        proc,
+        description: commandLine(proc, 'http-proxy 1.18.1, keep-alive agent (bench/servers/http-proxy.mjs)'),
+        notes,
+      };
+    }
+    case 'nodix-proxy': {
+      const bin = requireBuilt('proxy', 'nodix-proxy.js');
+      const file = join(ctx.dir, `routes-${index}.json`);
+      const table = routes();
+      await writeRouteTableAtomically(file, table);
+      const proc = await startProcess({
+        label: spec.name,
+        command: process.execPath,
+        args: [bin, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--routes', file],
+        prefix: pinning.serverPrefix,
+        ready: { line: /nodix-proxy listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/ },
+        // A 10 000-host table is parsed and validated before the proxy says it is ready.
+        readyTimeoutMs: 60_000,
+      });
+      return {
+        url: `http://127.0.0.1:${portOf(proc)}/`,
+        measuredPids: [proc.pid],
+        proc,
+        description: commandLine(
+          proc,
+          'nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE',
+        ),
+        notes,
+        ...(spec.reloadEveryMs ? { during: reloadLoop(file, table, proc, spec.reloadEveryMs, notes) } : {}),
+      };
+    }
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The scenario table: every benchmark, in the order `npm run bench` runs them. Each entry names the servers to
+ * start and the load to apply; see types.ts for the fields and ../README.md for what the figures mean.
+ */
+import { deployScenarios } from './deploy.js';
+import { proxyScenarios } from './proxy.js';
+import type { Scenario } from './types.js';
+import { webappScenarios } from './webapp.js';
+
+export const scenarios: Scenario[] = [
+  ...webappScenarios, // issue 2
+  ...proxyScenarios, // issue 3
+  ...deployScenarios, // issue 5 (slot, filled by the lead)
+];

@@ -1,0 +1,175 @@
+/**
+ * Issue 3: nodix-proxy against the baselines. Backends are bare node:http servers (`servers/bare-http.mjs
+ * --read-body`), not nodix-webapp processes: the proxy figures then depend on the proxies alone, not on webapp
+ * changes, and the backend is the cheapest one possible so the proxy's own cost dominates what is measured.
+ */
+import { hostName } from '../lib/route-table.js';
+import type { FigureSpec, HttpScenario, SetupSpec } from './types.js';
+
+const direct: SetupSpec = { name: 'direct', server: { kind: 'direct' } };
+const nodix: SetupSpec = { name: 'nodix-proxy', server: { kind: 'nodix-proxy' } };
+const nginx: SetupSpec = { name: 'nginx', server: { kind: 'nginx' } };
+const httpProxy: SetupSpec = { name: 'http-proxy', server: { kind: 'http-proxy' } };
+
+/** Issue 3's targets, the same for every proxy-vs-baselines scenario. */
+const proxyTargets: FigureSpec[] = [
+  {
+    kind: 'ratio',
+    label: 'throughput nodix-proxy / nginx',
+    metric: 'requestsPerSecond',
+    of: 'nodix-proxy',
+    over: 'nginx',
+    target: { min: 0.65 },
+  },
+  {
+    kind: 'ratio',
+    label: 'throughput nodix-proxy / http-proxy',
+    metric: 'requestsPerSecond',
+    of: 'nodix-proxy',
+    over: 'http-proxy',
+    target: { min: 1.8 },
+  },
+  {
+    kind: 'ratio',
+    label: 'p99 latency nodix-proxy / nginx',
+    metric: 'latencyP99Ms',
+    of: 'nodix-proxy',
+    over: 'nginx',
+    target: { max: 2 },
+  },
+  {
+    kind: 'ratio',
+    label: 'throughput nodix-proxy / direct',
+    metric: 'requestsPerSecond',
+    of: 'nodix-proxy',
+    over: 'direct',
+  },
+  {
+    kind: 'ratio',
+    label: 'CPU per request nodix-proxy / nginx',
+    metric: 'cpuMicrosPerRequest',
+    of: 'nodix-proxy',
+    over: 'nginx',
+  },
+  {
+    kind: 'absolute',
+    label: 'nodix-proxy RSS per worker under load (MB)',
+    metric: 'processHwmMaxMB',
+    setup: 'nodix-proxy',
+    target: { max: 100 },
+  },
+];
+
+const backends = [hostName(1), hostName(2)];
+
+export const proxyScenarios: HttpScenario[] = [
+  {
+    kind: 'http',
+    name: 'proxy-1host',
+    issue: 3,
+    description: 'nodix-proxy vs direct vs nginx vs http-proxy, GET, one host (webapp1.local)',
+    backends,
+    setups: [direct, nodix, nginx, httpProxy],
+    load: {
+      connections: 100,
+      hosts: [hostName(1)],
+      method: 'GET',
+      bodyBytes: 0,
+      expectBody: `${hostName(1)}\n`,
+    },
+    figures: proxyTargets,
+  },
+  {
+    kind: 'http',
+    name: 'proxy-2hosts',
+    issue: 3,
+    description: 'as proxy-1host, two hosts alternating request by request (webapp1.local, webapp2.local)',
+    backends,
+    setups: [direct, nodix, nginx, httpProxy],
+    load: { connections: 100, hosts: [hostName(1), hostName(2)], method: 'GET', bodyBytes: 0 },
+    figures: proxyTargets,
+  },
+  {
+    kind: 'http',
+    name: 'proxy-10k-hosts',
+    issue: 3,
+    description:
+      'nodix-proxy with a 10 000-host route table vs the same proxy with 4 hosts, two hosts alternating',
+    backends,
+    setups: [
+      { name: 'nodix-proxy 4 hosts', server: { kind: 'nodix-proxy' }, routeHosts: 4 },
+      { name: 'nodix-proxy 10k hosts', server: { kind: 'nodix-proxy' }, routeHosts: 10_000 },
+    ],
+    load: { connections: 100, hosts: [hostName(1), hostName(2)], method: 'GET', bodyBytes: 0 },
+    figures: [
+      {
+        kind: 'ratio',
+        label: 'throughput 10k hosts / 4 hosts',
+        metric: 'requestsPerSecond',
+        of: 'nodix-proxy 10k hosts',
+        over: 'nodix-proxy 4 hosts',
+        target: { min: 0.95 },
+      },
+      {
+        kind: 'absolute',
+        label: 'nodix-proxy 10k hosts RSS per worker (MB)',
+        metric: 'processHwmMaxMB',
+        setup: 'nodix-proxy 10k hosts',
+        target: { max: 100 },
+      },
+    ],
+  },
+  {
+    kind: 'http',
+    name: 'proxy-post-64k',
+    issue: 3,
+    description:
+      'nodix-proxy vs direct vs nginx vs http-proxy, 64 KB POST bodies read in full by the backend',
+    backends,
+    setups: [direct, nodix, nginx, httpProxy],
+    load: {
+      connections: 50,
+      hosts: [hostName(1)],
+      method: 'POST',
+      bodyBytes: 64 * 1024,
+      expectBody: `${hostName(1)}\n`,
+    },
+    figures: proxyTargets,
+  },
+  {
+    kind: 'http',
+    name: 'proxy-reload',
+    issue: 3,
+    description:
+      'nodix-proxy under load with its routes file rewritten (and SIGHUP sent) every 50 ms vs no reloads',
+    backends,
+    setups: [
+      { name: 'nodix-proxy', server: { kind: 'nodix-proxy' } },
+      { name: 'nodix-proxy reloading', server: { kind: 'nodix-proxy' }, reloadEveryMs: 50 },
+    ],
+    load: { connections: 100, hosts: [hostName(1), hostName(2)], method: 'GET', bodyBytes: 0 },
+    figures: [
+      {
+        kind: 'absolute',
+        label: 'failed requests during reloads',
+        metric: 'failedRequests',
+        setup: 'nodix-proxy reloading',
+        target: { max: 0 },
+      },
+      {
+        kind: 'ratio',
+        label: 'throughput reloading / steady',
+        metric: 'requestsPerSecond',
+        of: 'nodix-proxy reloading',
+        over: 'nodix-proxy',
+      },
+      {
+        kind: 'ratio',
+        label: 'p99 latency reloading / steady',
+        metric: 'latencyP99Ms',
+        of: 'nodix-proxy reloading',
+        over: 'nodix-proxy',
+      },
+    ],
+  },
+];

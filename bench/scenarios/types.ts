@@ -1,0 +1,84 @@
+/**
+ * The shape of the scenario table. A scenario names the servers to start and the load to apply; the runners
+ * (`lib/http-scenario.ts`, `lib/planning-scenario.ts`) do the starting, loading and measuring.
+ */
+import type { Target } from '../lib/stats.js';
+
+/** What one compared setup runs; every server is started by the harness, pinned to the servers' core. */
+export type ServerSpec =
+  /** A bare node:http server answering `<name>\n` (`servers/bare-http.mjs`). */
+  | { kind: 'bare-http'; name: string }
+  /** The `nodix-webapp` bin, built from packages/webapp. */
+  | { kind: 'nodix-webapp'; name: string }
+  /** No server of its own: the load goes straight at the scenario's first backend (the upper limit). */
+  | { kind: 'direct' }
+  /** Debian's nginx as reverse proxy over the setup's route table (`lib/nginx-config.ts`). */
+  | { kind: 'nginx' }
+  /** The `nodix-proxy` bin, built from packages/proxy, reading the setup's route table file. */
+  | { kind: 'nodix-proxy' }
+  /** http-proxy 1.18.1 with a keep-alive agent over the same route table (`servers/http-proxy.mjs`). */
+  | { kind: 'http-proxy' };
+
+export interface SetupSpec {
+  /** Name in the report and in ratios (`nodix-proxy`, `nginx`, `nodix-proxy 10k hosts`). */
+  name: string;
+  server: ServerSpec;
+  /** Size of the generated route table (webapp1.local .. webappN.local over the backends). Default 4. */
+  routeHosts?: number;
+  /**
+   * Hot reloads during every measured load: the routes file is rewritten atomically (a real change each time)
+   * every this many milliseconds and the proxy is sent SIGHUP, so both reload paths are exercised.
+   */
+  reloadEveryMs?: number;
+}
+
+export interface LoadSpec {
+  connections: number;
+  /** Host headers; several alternate request by request on every connection. */
+  hosts: string[];
+  method: 'GET' | 'POST';
+  bodyBytes: number;
+  /** Only where every response must be the same bytes: any other body counts as an error. */
+  expectBody?: string;
+}
+
+/** Figures a setup's summary provides, for ratios and absolute targets. */
+export type Metric =
+  | 'requestsPerSecond'
+  | 'latencyP50Ms'
+  | 'latencyP99Ms'
+  | 'cpuMicrosPerRequest'
+  | 'processHwmMaxMB'
+  | 'treeRssPeakMB'
+  | 'failedRequests';
+
+export type FigureSpec =
+  /** Median over rounds of `of / over`, each ratio taken within one round. */
+  | { kind: 'ratio'; label: string; metric: Metric; of: string; over: string; target?: Target }
+  /** One setup's figure over all rounds (max for memory and failures, median otherwise). */
+  | { kind: 'absolute'; label: string; metric: Metric; setup: string; target?: Target };
+
+export interface HttpScenario {
+  kind: 'http';
+  name: string;
+  /** The issue that asked for it. */
+  issue: number;
+  description: string;
+  /** Names of the bare node:http backends (`--read-body`) the proxies route to; `direct` loads the first. */
+  backends: string[];
+  setups: SetupSpec[];
+  load: LoadSpec;
+  figures: FigureSpec[];
+}
+
+export interface PlanningScenario {
+  kind: 'planning';
+  name: string;
+  issue: number;
+  description: string;
+  /** Service counts to plan, each over `targets` targets. */
+  serviceCounts: number[];
+  targets: number;
+}
+
+export type Scenario = HttpScenario | PlanningScenario;

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { findNginx, NGINX_MISSING } from '../lib/nginx.js';
+import { buildNginxConfig } from '../lib/nginx-config.js';
+import { buildRouteTable } from '../lib/route-table.js';
+
+const backends = ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'];
+
+t.test('one worker, keep-alive both ways, every path inside the temp dir', async (t) => {
+  const text = buildNginxConfig({ dir: '/tmp/x', listenPort: 8080, routes: buildRouteTable(4, backends) });
+  t.match(text, /^worker_processes 1;$/m);
+  t.match(text, /^daemon off;$/m);
+  t.match(text, /^master_process on;$/m);
+  t.match(text, /^pid \/tmp\/x\/nginx\.pid;$/m);
+  t.match(text, /^error_log \/tmp\/x\/error\.log/m);
+  t.match(text, /^ {2}access_log off;$/m);
+  t.match(text, /keepalive_requests 1000000;/, 'client side: autocannon never has to reconnect');
+  t.match(text, /proxy_set_header Connection "";/, 'upstream keep-alive needs the Connection header cleared');
+  t.match(text, /proxy_http_version 1\.1;/);
+  t.match(text, /keepalive 128;/);
+  for (const path of text.matchAll(/(?:_path|pid|error_log) (\/\S+)/g)) {
+    t.ok(path[1]!.startsWith('/tmp/x/'), `${path[1]} is inside the temp dir`);
+  }
+});
+
+t.test('hosts share upstream groups; unknown hosts get 404', async (t) => {
+  const text = buildNginxConfig({
+    dir: '/tmp/x',
+    listenPort: 8080,
+    routes: buildRouteTable(10_000, backends),
+  });
+  t.equal(text.match(/^ {2}upstream /gm)?.length, 2, 'one upstream block per distinct backend list');
+  t.equal(text.match(/server_name /g)?.length, 10_000);
+  t.match(text, /server_name webapp1\.local; location \/ \{ proxy_pass http:\/\/nodix_up_0; \}/);
+  t.match(text, /server_name webapp2\.local; location \/ \{ proxy_pass http:\/\/nodix_up_1; \}/);
+  t.match(text, /server 127\.0\.0\.1:3002;/);
+  t.match(text, /listen 127\.0\.0\.1:8080 default_server; return 404;/);
+});
+
+t.test('only http upstreams', async (t) => {
+  const routes = { version: 1 as const, hosts: { 'a.local': { upstreams: ['https://127.0.0.1:1'] } } };
+  t.throws(() => buildNginxConfig({ dir: '/tmp/x', listenPort: 1, routes }), /only http upstreams/);
+});
+
+t.test('nginx accepts the generated config (nginx -t)', async (t) => {
+  const nginx = findNginx();
+  if (!nginx) {
+    t.fail(NGINX_MISSING);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-nginx-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, buildNginxConfig({ dir, listenPort: 1, routes: buildRouteTable(10_000, backends) }));
+  const check = spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
+    encoding: 'utf8',
+  });
+  t.equal(check.status, 0, check.stderr);
+});
