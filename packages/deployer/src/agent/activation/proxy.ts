@@ -1,0 +1,128 @@
+import { request } from 'node:http';
+import { join } from 'node:path';
+import type { ServiceInstance } from '../../plan/types.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { formatHostPort, freePort } from '../readiness.js';
+import { checkPort, checkString, isRecord } from '../validate.js';
+import { resolvePackageBin } from './bins.js';
+import { type ActivationModule, canonicalJson, listenHost } from './types.js';
+
+export const ROUTES_FILE = 'routes.json';
+
+/** The route table of a proxy instance: the manifest's `routes`, or `config.routes` in a hand-written manifest. */
+function routesOf(instance: ServiceInstance): unknown {
+  return instance.routes ?? instance.config.routes;
+}
+
+/** Everything but the route table: when only the table differs, the running proxy reloads instead of restarting. */
+function withoutRoutes(instance: ServiceInstance): unknown {
+  const { routes: _routes, ...config } = instance.config;
+  return { name: instance.name, type: instance.type, config };
+}
+
+function adminPortOf(runtime: Record<string, unknown>): number | undefined {
+  return typeof runtime.adminPort === 'number' ? runtime.adminPort : undefined;
+}
+
+/** Asks the running proxy to reload its route table and waits for its verdict (an invalid table is refused). */
+function postReload(port: number, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/reload', timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => {
+          if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) resolve();
+          else
+            reject(
+              new Error(`the proxy refused the new route table (HTTP ${res.statusCode}): ${body.trim()}`),
+            );
+        });
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new Error(`the proxy's admin listener did not answer in ${timeoutMs} ms`)),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * `type: 'proxy'`: runs nodix-proxy with the instance's route table in `<service-dir>/routes.json`. Its admin
+ * listener is bound to loopback only (config `adminPort`, else a free port chosen once and kept in the state), so the
+ * agent can ask it to reload and hear whether the new table was taken.
+ */
+export const proxyModule: ActivationModule = {
+  type: 'proxy',
+  check(instance) {
+    const routes = routesOf(instance);
+    if (!isRecord(routes)) return 'service.routes: a proxy needs its route table (routes or config.routes)';
+    if (routes.version !== 1) return 'service.routes.version: must be 1';
+    if (!isRecord(routes.hosts)) return 'service.routes.hosts: must be an object';
+    return (
+      checkPort(instance.config.port, 'service.config.port') ??
+      (instance.config.adminPort === undefined
+        ? undefined
+        : checkPort(instance.config.adminPort, 'service.config.adminPort')) ??
+      (instance.config.host === undefined
+        ? undefined
+        : checkString(instance.config.host, 'service.config.host'))
+    );
+  },
+  port(instance) {
+    return instance.config.port as number;
+  },
+  async prepare(instance, context) {
+    if (typeof instance.config.adminPort === 'number') context.runtime.adminPort = instance.config.adminPort;
+    else if (adminPortOf(context.runtime) === undefined)
+      context.runtime.adminPort = await freePort('127.0.0.1');
+    await writeFileAtomic(
+      join(context.serviceDir, ROUTES_FILE),
+      `${JSON.stringify(routesOf(instance), null, 2)}\n`,
+    );
+  },
+  launch(instance, context) {
+    const host = listenHost(instance, context);
+    const port = instance.config.port as number;
+    const adminPort = adminPortOf(context.runtime) as number;
+    return {
+      command: process.execPath,
+      args: [
+        resolvePackageBin('@nodix/proxy', 'nodix-proxy'),
+        '--listen',
+        formatHostPort(host, port),
+        '--admin-listen',
+        formatHostPort('127.0.0.1', adminPort),
+        '--routes',
+        join(context.serviceDir, ROUTES_FILE),
+      ],
+      env: { NODIX_SERVICE: instance.name },
+      listens: [
+        { host, port },
+        { host: '127.0.0.1', port: adminPort },
+      ],
+    };
+  },
+  canUpdate(current, next) {
+    return canonicalJson(withoutRoutes(current)) === canonicalJson(withoutRoutes(next));
+  },
+  async update(next, context, pid) {
+    // Atomic rename: the proxy, which also watches the file, never reads half a table.
+    await writeFileAtomic(
+      join(context.serviceDir, ROUTES_FILE),
+      `${JSON.stringify(routesOf(next), null, 2)}\n`,
+    );
+    const adminPort = adminPortOf(context.runtime);
+    if (adminPort !== undefined) {
+      await postReload(adminPort);
+      return;
+    }
+    // A proxy adopted from a state without an admin port: SIGHUP is its other documented way to reload.
+    process.kill(pid, 'SIGHUP');
+  },
+};

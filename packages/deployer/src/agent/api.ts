@@ -1,0 +1,69 @@
+import type { ServiceInstance } from '../plan/types.js';
+import type { LockHolder } from './errors.js';
+import type { ActivateAction, ServiceStatus } from './supervisor.js';
+
+/**
+ * The agent's HTTP/JSON API, version 1. Every request carries `Authorization: Bearer <token>`. Errors answer
+ * `{ "error": { "code": "NODIX_ERR_*", "message": "...", "holder"?: LockHolder } }` with 400, 401, 404, 405, 409,
+ * 413 or 500.
+ *
+ *   GET  /v1/health                                   → HealthResponse
+ *   GET  /v1/services                                 → ServicesResponse
+ *   POST /v1/lock        LockRequest                  → LockResponse        (409 when someone else holds it)
+ *   POST /v1/unlock      UnlockRequest                → LockResponse
+ *   POST /v1/activate    ActivateRequest              → ActivateResponse    (409 when locked by someone else)
+ *   POST /v1/deactivate  DeactivateRequest            → DeactivateResponse  (409 when locked by someone else)
+ */
+export const API_PREFIX = '/v1';
+
+export interface HealthResponse {
+  status: 'ok';
+  pid: number;
+  version: string;
+  uptimeMs: number;
+  services: number;
+}
+
+export interface ServicesResponse {
+  services: ServiceStatus[];
+  lock: LockHolder | null;
+}
+
+export interface LockRequest {
+  owner: string;
+  ttlMs: number;
+}
+
+export interface UnlockRequest {
+  owner: string;
+}
+
+export interface LockResponse {
+  lock: LockHolder | null;
+}
+
+export interface ActivateRequest {
+  /** The lock owner making the change; may be absent when nobody holds the lock. */
+  owner?: string;
+  service: ServiceInstance;
+  /** How long the service may take to become ready. */
+  timeoutMs?: number;
+}
+
+export interface ActivateResponse {
+  action: ActivateAction;
+  service: ServiceStatus;
+}
+
+export interface DeactivateRequest {
+  owner?: string;
+  name: string;
+}
+
+export interface DeactivateResponse {
+  action: 'stopped' | 'absent';
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; holder?: LockHolder };
+}

@@ -1,0 +1,74 @@
+import { resolve } from 'node:path';
+import { createAgent } from '../agent/server.js';
+import { readTokenFile } from '../agent/token.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_AGENT_PORT } from '../plan/types.js';
+import type { Command } from './command.js';
+import { parseCommandArgs, requireOption } from './parse-args.js';
+
+const usage = `Usage: nodix agent --state-dir DIR [--listen HOST:PORT] [--token-file FILE] [options]
+
+Runs the agent of one target machine: an authenticated HTTP/JSON API through which 'nodix deploy' locks the
+target and activates, deactivates and queries its services. Services run detached (logs in DIR/logs) and keep
+running when the agent stops; the next agent started on the same DIR adopts them.
+
+Options:
+  --listen HOST:PORT     address of the API (default 127.0.0.1:${DEFAULT_AGENT_PORT}; use 0.0.0.0:${DEFAULT_AGENT_PORT} for remote coordinators)
+  --state-dir DIR        where the agent keeps its state, service files and logs (required)
+  --token-file FILE      bearer token every request must carry (else NODIX_AGENT_TOKEN)
+  --insecure             run without a token; only allowed on a loopback address
+  --service-host HOST    listen address of services whose config names none (default 0.0.0.0)
+  -h, --help             this text
+
+It stops on SIGINT or SIGTERM, leaving the services running.
+`;
+
+/** `HOST:PORT`, `[IPV6]:PORT`, or a bare port (on 127.0.0.1). */
+export function parseListen(value: string, option = '--listen'): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`agent: ${option} must be HOST:PORT, got '${value}'`);
+  }
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '127.0.0.1' : host, port };
+}
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'run the agent of one target machine (the API nodix deploy talks to)',
+  usage,
+  async run(argv, io) {
+    const parsed = parseCommandArgs(agentCommand, argv, io, {
+      listen: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'token-file': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'service-host': { type: 'string' },
+    });
+    if (!parsed) return 0;
+    const { values } = parsed;
+    const stateDir = resolve(io.cwd, requireOption(agentCommand, values['state-dir'], '--state-dir'));
+    const { host, port } = parseListen(values.listen ?? `127.0.0.1:${DEFAULT_AGENT_PORT}`);
+    const token = values['token-file']
+      ? await readTokenFile(resolve(io.cwd, values['token-file']))
+      : io.env.NODIX_AGENT_TOKEN?.trim() || undefined;
+    const agent = await createAgent({
+      host,
+      port,
+      stateDir,
+      token,
+      insecure: values.insecure ?? false,
+      serviceHost: values['service-host'],
+      log: (line) => io.stdout.write(`[agent] ${line}\n`),
+    });
+    io.stdout.write(`nodix agent listening on ${agent.url} (state ${stateDir})\n`);
+    const signal = await new Promise<NodeJS.Signals>((done) => {
+      process.once('SIGINT', () => done('SIGINT'));
+      process.once('SIGTERM', () => done('SIGTERM'));
+    });
+    io.stdout.write(`[agent] ${signal}: stopping the API; services keep running\n`);
+    await agent.close();
+    return 0;
+  },
+};
