@@ -8,7 +8,7 @@ import { HELP, parseCli, UsageError } from './lib/cli-args.js';
 import { runHttpScenario } from './lib/http-scenario.js';
 import { describeMachine } from './lib/machine.js';
 import { detectPinning, pinSelf } from './lib/pinning.js';
-import { installCleanup } from './lib/processes.js';
+import { installCleanup, isInterrupted } from './lib/processes.js';
 import { renderMachine, renderScenario, writeReadme, writeScenarioResult } from './lib/report.js';
 import type { ScenarioResult } from './lib/result-types.js';
 import { scenarios } from './scenarios/index.js';
@@ -73,10 +73,12 @@ async function main(): Promise<number> {
   const failed: string[] = [];
   for (const scenario of selected) {
     const result = await runScenario(scenario, settings, pinning);
+    if (isInterrupted()) break;
     await writeScenarioResult(resultsDir, result);
     process.stdout.write(`${renderScenario(result)}\n`);
     if (result.errors.length > 0) failed.push(scenario.name);
   }
+  if (isInterrupted()) return 130;
   await writeReadme(
     resultsDir,
     scenarios.map((s) => s.name),

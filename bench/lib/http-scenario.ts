@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FigureSpec, HttpScenario, Metric } from '../scenarios/types.js';
 import { type LoadOptions, type MeasuredLoad, runLoad } from './load.js';
 import type { Pinning } from './pinning.js';
-import type { RunningProcess } from './processes.js';
+import { type RunningProcess, registerCleanup } from './processes.js';
 import type {
   FigureResult,
   MachineInfo,
@@ -114,6 +114,8 @@ export async function runHttpScenario(
   const started = Date.now();
   const errors: string[] = [];
   const dir = await mkdtemp(join(tmpdir(), `nodix-bench-${scenario.name}-`));
+  const removeDir = () => rm(dir, { recursive: true, force: true });
+  const unregisterCleanup = registerCleanup(removeDir);
   const procs: RunningProcess[] = [];
   const results: SetupResult[] = scenario.setups.map((spec) => ({
     name: spec.name,
@@ -206,7 +208,8 @@ export async function runHttpScenario(
     errors.push((error as Error).message);
   } finally {
     for (const proc of [...procs].reverse()) await proc.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
+    unregisterCleanup();
   }
 
   for (const result of results) {

@@ -185,15 +185,28 @@ export async function stopAll(): Promise<void> {
 }
 
 let cleanupInstalled = false;
+const cleanupHooks = new Set<() => Promise<void>>();
+
+/** Something else to undo on Ctrl-C (a temp dir); returns the function that unregisters it once done normally. */
+export function registerCleanup(hook: () => Promise<void>): () => void {
+  cleanupHooks.add(hook);
+  return () => cleanupHooks.delete(hook);
+}
 
 /**
  * On Ctrl-C or SIGTERM stop every registered process, then exit with the conventional code; on any other exit
  * (an uncaught error) kill them synchronously, since nothing async runs in an 'exit' handler.
  */
-export function installCleanup(onSignal?: () => Promise<void>): void {
+let stopping = false;
+
+/** True once Ctrl-C or SIGTERM arrived: results of the interrupted scenario must not overwrite good ones. */
+export function isInterrupted(): boolean {
+  return stopping;
+}
+
+export function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
-  let stopping = false;
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
@@ -203,7 +216,7 @@ export function installCleanup(onSignal?: () => Promise<void>): void {
       stopping = true;
       process.stderr.write(`\n[bench] ${signal}: stopping ${running.size} process(es)\n`);
       void stopAll()
-        .then(() => onSignal?.())
+        .then(() => Promise.allSettled([...cleanupHooks].map((hook) => hook())))
         .finally(() => process.exit(code));
     });
   }
