@@ -27,13 +27,15 @@ export interface TargetManifest {
 
 export interface DependencyAddress {
   target: string;
+  /** The target's `hostname` property, else its name. */
   hostname: string;
+  /** The dependency's resolved port on that target, when it has one. */
   port?: number;
 }
 
 export interface DependencyRef {
   service: string;
-  /** Identity hashes of the dependency's instances (one per target it is placed on), sorted. */
+  /** Identity hashes of the dependency's instances (one per target it is placed on, duplicates once), sorted. */
   hashes: string[];
   /** Where the dependency can be reached, one entry per target it is placed on. */
   addresses: DependencyAddress[];
@@ -45,11 +47,16 @@ export interface ServiceInstance {
   type: string;
   target: string;
   /**
-   * Identity: hash over (name, type, config, dependencies' identities). Equal hash means nothing to redeploy.
-   * The proxy's route table is part of `config`, so a changed route table changes the hash.
+   * Identity: SHA-256 (hex) over (name, type, config, `dependsOn` identities and addresses, `connectsTo`
+   * addresses, `routes`). Equal hash means nothing to redeploy; a changed route table changes the hash.
    */
   hash: string;
-  /** The service's free-form properties, resolved (`dnsName`, `port`, `command`, `env`, ...). */
+  /**
+   * The service's free-form properties, resolved (`dnsName`, `port`, `command`, `env`, ...), keys sorted, JSON only.
+   * `port` is the service's own, else its assigned one (`portAssign` + `-p`), else for a proxy the target's
+   * `proxyPort` (default `DEFAULT_PROXY_PORT`). A service with a port also gets `bindHost`: its own, else the
+   * target's `bindHost` property, else `DEFAULT_BIND_HOST`.
+   */
   config: Record<string, unknown>;
   dependsOn: DependencyRef[];
   connectsTo: DependencyRef[];
@@ -58,3 +65,9 @@ export interface ServiceInstance {
 }
 
 export const DEFAULT_AGENT_PORT = 7411;
+
+/** Where a `proxy` service listens when neither it (`port`) nor its target (`proxyPort`) says. */
+export const DEFAULT_PROXY_PORT = 80;
+
+/** The address services listen on when neither they nor their target (`bindHost`) say: every interface. */
+export const DEFAULT_BIND_HOST = '0.0.0.0';
