@@ -307,7 +307,15 @@ export class Supervisor {
       });
       if (result !== 'ready') break;
     }
-    if (result === 'ready' && spec.listens.length === 0) {
+    if (result === 'ready' && spec.readyLine) {
+      const match = await waitForLine(logFile, logStart, spec.readyLine, started + timeoutMs, alive);
+      if (typeof match === 'string') result = match;
+      else {
+        module.onReady?.(match, context);
+        slot.record.runtime = context.runtime;
+        await this.#store.save();
+      }
+    } else if (result === 'ready' && spec.listens.length === 0) {
       await sleep(spec.settleMs ?? 0);
       if (!alive()) result = 'exited';
     }
@@ -428,6 +436,38 @@ export class Supervisor {
       });
     }, delayMs);
     slot.restartTimer.unref();
+  }
+}
+
+/** Polls the service's log (from `from`) until `pattern` matches, the process exits, or the deadline passes. */
+async function waitForLine(
+  file: string,
+  from: number,
+  pattern: RegExp,
+  deadline: number,
+  alive: () => boolean,
+): Promise<RegExpExecArray | 'exited' | 'timeout'> {
+  for (;;) {
+    const match = pattern.exec(await readFrom(file, from));
+    if (match) return match;
+    if (!alive()) return 'exited';
+    if (Date.now() >= deadline) return 'timeout';
+    await sleep(20);
+  }
+}
+
+async function readFrom(file: string, from: number): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(file, 'r');
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.alloc(Math.max(Math.min(size - from, 65_536), 0));
+    await handle.read(buffer, 0, buffer.length, from);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    await handle?.close();
   }
 }
 

@@ -74,3 +74,15 @@ export function checkServiceInstance(value: unknown, path: string): Problem {
       : `${path}.routes: must be an object`)
   );
 }
+
+/** `bindHost` and `host`, when given, name the address a service listens on. */
+export function checkOptionalHost(instance: { config: Record<string, unknown> }): Problem {
+  for (const key of ['bindHost', 'host']) {
+    const value = instance.config[key];
+    if (value !== undefined) {
+      const problem = checkString(value, `service.config.${key}`);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}

@@ -168,3 +168,22 @@ export function killGroup(pid: number | null | undefined): void {
     }
   }
 }
+
+const handedOut = new Set<number>();
+
+/**
+ * A free port for a service, below the kernel's ephemeral range (32768+): a port from that range that is free now
+ * may become the local port of any outgoing connection a moment later, and then the service cannot bind it.
+ */
+export async function servicePort(): Promise<number> {
+  const { isPortFree } = await import('../../src/agent/readiness.js');
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    if ((await isPortFree('0.0.0.0', port)) && (await isPortFree('127.0.0.1', port))) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free service port found');
+}

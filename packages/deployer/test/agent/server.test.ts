@@ -1,7 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { freePort } from '../../src/agent/readiness.js';
 import { type Agent, createAgent } from '../../src/agent/server.js';
 import {
   api,
@@ -10,6 +9,7 @@ import {
   killGroup,
   newToken,
   processService,
+  servicePort,
   tempDir,
   waitFor,
   webappService,
@@ -87,7 +87,7 @@ t.test('a corrupt state file stops the agent with a clear error', async (t) => {
 t.test('every call needs the token; without it nothing changes', async (t) => {
   const dir = await tempDir(t);
   const { agent, token } = await startAgent(t, dir);
-  const port = await freePort();
+  const port = await servicePort();
   const calls: Array<[string, string, unknown]> = [
     ['GET', '/v1/health', undefined],
     ['GET', '/v1/services', undefined],
@@ -186,7 +186,7 @@ t.test('lock: a second owner is refused and named; changes need the holder', asy
   t.equal(refused.status, 409);
   t.match(refused.body.error.message, /locked by alice/);
   t.equal(refused.body.error.holder.owner, 'alice');
-  const port = await freePort();
+  const port = await servicePort();
   const blocked = await api(agent.url, 'POST', '/v1/activate', {
     token,
     body: { owner: 'bob', service: processService('s', port) },
@@ -202,7 +202,7 @@ t.test(
   async (t) => {
     const dir = await tempDir(t);
     const { agent, token } = await startAgent(t, dir);
-    const port = await freePort();
+    const port = await servicePort();
     const service = webappService('webapp1', port);
     const first = await api(agent.url, 'POST', '/v1/activate', { token, body: { service } });
     t.equal(first.status, 200, JSON.stringify(first.body));
@@ -236,7 +236,7 @@ t.test(
     );
 
     // A service that dies at start: the reason from its log is in the error.
-    const crashing = processService('crash', await freePort(), {
+    const crashing = processService('crash', await servicePort(), {
       command: [process.execPath, '-e', 'console.error("boom: bad config"); process.exit(3)'],
     });
     const crashed = await api(agent.url, 'POST', '/v1/activate', { token, body: { service: crashing } });
@@ -244,7 +244,7 @@ t.test(
     t.match(crashed.body.error.message, /exited before it was ready \(exit code 3\).*boom: bad config/);
 
     // Never ready: killed after the timeout, nothing left.
-    const silentPort = await freePort();
+    const silentPort = await servicePort();
     const silent = processService('silent', silentPort, {
       command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
     });
@@ -276,7 +276,7 @@ t.test('a killed service comes back with backoff; services survive the agent and
   const dir = await tempDir(t);
   const token = newToken();
   const first = await startAgent(t, dir, { token });
-  const port = await freePort();
+  const port = await servicePort();
   const activated = await api(first.agent.url, 'POST', '/v1/activate', {
     token,
     body: { service: processService('svc', port) },
@@ -319,7 +319,7 @@ t.test('a killed service comes back with backoff; services survive the agent and
 t.test('a reused PID is never adopted: the service is started again', async (t) => {
   const dir = await tempDir(t);
   const token = newToken();
-  const port = await freePort();
+  const port = await servicePort();
   const service = processService('svc', port);
   // The state says the service is this test process, with another start time: a PID reused by someone else.
   const state = {

@@ -2,8 +2,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ServiceInstance } from '../../plan/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import { formatHostPort, freePort } from '../readiness.js';
-import { checkPort, checkString, isRecord } from '../validate.js';
+import { formatHostPort } from '../readiness.js';
+import { checkOptionalHost, checkPort, isRecord } from '../validate.js';
 import { resolvePackageBin } from './bins.js';
 import { type ActivationModule, canonicalJson, listenHost } from './types.js';
 
@@ -54,8 +54,8 @@ function postReload(port: number, timeoutMs = 5000): Promise<void> {
 
 /**
  * `type: 'proxy'`: runs nodix-proxy with the instance's route table in `<service-dir>/routes.json`. Its admin
- * listener is bound to loopback only (config `adminPort`, else a free port chosen once and kept in the state), so the
- * agent can ask it to reload and hear whether the new table was taken.
+ * listener is bound to loopback only (config `adminPort`, else a port the proxy picks and prints, kept in the state),
+ * so the agent can ask it to reload and hear whether the new table was taken.
  */
 export const proxyModule: ActivationModule = {
   type: 'proxy',
@@ -69,18 +69,16 @@ export const proxyModule: ActivationModule = {
       (instance.config.adminPort === undefined
         ? undefined
         : checkPort(instance.config.adminPort, 'service.config.adminPort')) ??
-      (instance.config.host === undefined
-        ? undefined
-        : checkString(instance.config.host, 'service.config.host'))
+      checkOptionalHost(instance)
     );
   },
   port(instance) {
     return instance.config.port as number;
   },
   async prepare(instance, context) {
-    if (typeof instance.config.adminPort === 'number') context.runtime.adminPort = instance.config.adminPort;
-    else if (adminPortOf(context.runtime) === undefined)
-      context.runtime.adminPort = await freePort('127.0.0.1');
+    // Port 0 unless the config names one: the proxy binds a free port itself and names it in its ready line, so no
+    // other process can take the port between choosing and binding it.
+    context.runtime.adminPort = typeof instance.config.adminPort === 'number' ? instance.config.adminPort : 0;
     await writeFileAtomic(
       join(context.serviceDir, ROUTES_FILE),
       `${JSON.stringify(routesOf(instance), null, 2)}\n`,
@@ -102,11 +100,19 @@ export const proxyModule: ActivationModule = {
         join(context.serviceDir, ROUTES_FILE),
       ],
       env: { NODIX_SERVICE: instance.name },
-      listens: [
-        { host, port },
-        { host: '127.0.0.1', port: adminPort },
-      ],
+      listens:
+        adminPort === 0
+          ? [{ host, port }]
+          : [
+              { host, port },
+              { host: '127.0.0.1', port: adminPort },
+            ],
+      readyLine: /nodix-proxy listening on \S+ \(admin (\S+)\)/,
     };
+  },
+  onReady(match, context) {
+    const port = Number(/:(\d+)$/.exec(match[1] ?? '')?.[1]);
+    if (Number.isInteger(port) && port > 0) context.runtime.adminPort = port;
   },
   canUpdate(current, next) {
     return canonicalJson(withoutRoutes(current)) === canonicalJson(withoutRoutes(next));
@@ -118,7 +124,7 @@ export const proxyModule: ActivationModule = {
       `${JSON.stringify(routesOf(next), null, 2)}\n`,
     );
     const adminPort = adminPortOf(context.runtime);
-    if (adminPort !== undefined) {
+    if (adminPort !== undefined && adminPort > 0) {
       await postReload(adminPort);
       return;
     }

@@ -15,6 +15,11 @@ export interface LaunchSpec {
    * this long.
    */
   settleMs?: number;
+  /**
+   * A line the service prints (to its log) once ready, waited for after the ports accept connections. Its match is
+   * handed to `onReady`, which may read addresses the service chose itself (the proxy's admin port 0).
+   */
+  readyLine?: RegExp;
 }
 
 export interface ActivationContext {
@@ -38,15 +43,19 @@ export interface ActivationModule {
   /** Writes what the service reads at start; runs before every start, restarts after a crash included. */
   prepare?(instance: ServiceInstance, context: ActivationContext): Promise<void>;
   launch(instance: ServiceInstance, context: ActivationContext): LaunchSpec;
+  /** Called with the match of `readyLine` once the service is ready; may record values in `context.runtime`. */
+  onReady?(match: RegExpExecArray, context: ActivationContext): void;
   /** True when the running `current` becomes `next` by `update`, without a restart. */
   canUpdate?(current: ServiceInstance, next: ServiceInstance): boolean;
   update?(next: ServiceInstance, context: ActivationContext, pid: number): Promise<void>;
 }
 
-/** Listen host of a service: its `host` config, else the agent's default. */
+/** Listen host of a service: its `bindHost` (as the manifest resolves it) or `host` config, else the agent's default. */
 export function listenHost(instance: ServiceInstance, context: ActivationContext): string {
-  const host = instance.config.host;
-  return typeof host === 'string' && host !== '' ? host : context.defaultHost;
+  for (const host of [instance.config.bindHost, instance.config.host]) {
+    if (typeof host === 'string' && host !== '') return host;
+  }
+  return context.defaultHost;
 }
 
 /** JSON with sorted keys: two values are equal exactly when their canonical texts are. */

@@ -1,5 +1,5 @@
 import type { ServiceInstance } from '../../plan/types.js';
-import { checkPort, checkString } from '../validate.js';
+import { checkOptionalHost, checkPort, checkString } from '../validate.js';
 import { resolvePackageBin } from './bins.js';
 import { type ActivationModule, listenHost } from './types.js';
 
@@ -10,9 +10,7 @@ export const webappModule: ActivationModule = {
     return (
       checkString(instance.config.dnsName, `service.config.dnsName`) ??
       checkPort(instance.config.port, `service.config.port`) ??
-      (instance.config.host === undefined
-        ? undefined
-        : checkString(instance.config.host, 'service.config.host'))
+      checkOptionalHost(instance)
     );
   },
   port(instance: ServiceInstance) {
