@@ -1,0 +1,170 @@
+/**
+ * Turns a validated route table into the immutable structure the request path reads: a Map of exact names, a Map
+ * of wildcard suffixes, per virtual host its upstream group and (only when it has path routes) a find-my-way
+ * router, and the compiled error pages. Everything that can be decided per configuration is decided here, once
+ * per reload, off the request path; the proxy then swaps one reference.
+ *
+ * find-my-way is used only inside a virtual host, never as the host table: its host constraint holds at most 31
+ * hosts per route and matches the raw header (find-my-way issue 343), while a Map handles 10 000 hosts in O(1).
+ */
+import { METHODS } from 'node:http';
+import findMyWay from 'find-my-way';
+import type { Pool } from 'undici';
+import { UpstreamGroup } from '../balance.js';
+import { ErrorPages } from '../error-pages.js';
+import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_CHECK_TIMEOUT_MS, startActiveChecks } from '../health.js';
+import type { BAD_HOST, HostIndex } from '../host.js';
+import type { HostStats, ProxyMetrics } from '../metrics.js';
+import { type PassiveHealth, Upstream, type UpstreamPools } from '../upstream-pool.js';
+import type { RouteTableConfig } from './types.js';
+import type { ValidatedHost, ValidatedRouteTable } from './validate.js';
+
+/** find-my-way, reduced to what routing inside a virtual host uses: the store of a match is the group. */
+export interface PathRouter {
+  find(method: string, path: string): { store: UpstreamGroup } | null;
+}
+
+export interface VirtualHost {
+  /** The route-table key: metrics label, log name. */
+  readonly key: string;
+  /** Where requests go that match no path route (all of them when there are none). */
+  readonly group: UpstreamGroup;
+  /** Path routes, or null: the request path skips routing entirely for hosts without them. */
+  readonly router: PathRouter | null;
+  readonly stats: HostStats;
+}
+
+export interface RouteTable extends HostIndex<VirtualHost> {
+  readonly config: RouteTableConfig;
+  readonly hosts: readonly VirtualHost[];
+  /** Every Upstream of the table (one per host and origin), for health metrics and retiring. */
+  readonly upstreams: readonly Upstream[];
+  /** `hostKey \n origin` → Upstream: how the next build finds the state to carry over. */
+  readonly upstreamByKey: ReadonlyMap<string, Upstream>;
+  /** Distinct origins this table holds a pool reference for. */
+  readonly origins: readonly string[];
+  readonly pages: ErrorPages;
+}
+
+export interface BuildContext {
+  pools: UpstreamPools;
+  metrics: ProxyMetrics;
+  /** Passive health settings for hosts whose route-table entry sets none. */
+  passive: PassiveHealth;
+  onUpstreamChange: (upstream: Upstream, up: boolean, why: string) => void;
+}
+
+function checkHostHeader(host: ValidatedHost): string {
+  // A wildcard has no single name; its suffix is a name the upstream is configured for.
+  return host.name;
+}
+
+/** Builds the table; cannot fail for a validated input. Carries health and load state over from `previous`. */
+export function buildRouteTable(
+  validated: ValidatedRouteTable,
+  previous: RouteTable | null,
+  ctx: BuildContext,
+): RouteTable {
+  const exact = new Map<string, VirtualHost>();
+  const wildcards = new Map<string, VirtualHost>();
+  const hosts: VirtualHost[] = [];
+  const upstreams: Upstream[] = [];
+  const upstreamByKey = new Map<string, Upstream>();
+  const pools = new Map<string, Pool>();
+  const carried = previous?.upstreamByKey;
+
+  for (const host of validated.hosts) {
+    const passive: PassiveHealth = {
+      maxFails: host.health.maxFails ?? ctx.passive.maxFails,
+      cooldownMs: host.health.cooldownMs ?? ctx.passive.cooldownMs,
+    };
+    const checkPath = host.health.path;
+    const signature =
+      checkPath === undefined
+        ? ''
+        : `${checkPath}\n${host.health.intervalMs ?? DEFAULT_CHECK_INTERVAL_MS}\n${host.health.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS}\n${checkHostHeader(host)}`;
+
+    // One Upstream per (host, origin), shared by the host's default group and its path routes.
+    const local = new Map<string, Upstream>();
+    const upstreamFor = (origin: string): Upstream => {
+      let upstream = local.get(origin);
+      if (upstream !== undefined) return upstream;
+      const key = `${host.key}\n${origin}`;
+      let pool = pools.get(origin);
+      if (pool === undefined) {
+        pool = ctx.pools.acquire(origin); // one reference per table and origin, returned by retireRouteTable
+        pools.set(origin, pool);
+      }
+      upstream = carried?.get(key);
+      if (upstream === undefined) {
+        upstream = new Upstream(host.key, origin, pool, passive);
+      } else {
+        upstream.maxFails = passive.maxFails;
+        upstream.cooldownMs = passive.cooldownMs;
+      }
+      upstream.onChange = ctx.onUpstreamChange;
+      if (upstream.checkSignature !== signature) {
+        upstream.stopChecks?.();
+        if (checkPath !== undefined) {
+          startActiveChecks(upstream, {
+            path: checkPath,
+            intervalMs: host.health.intervalMs ?? DEFAULT_CHECK_INTERVAL_MS,
+            timeoutMs: host.health.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS,
+            host: checkHostHeader(host),
+          });
+        }
+      }
+      local.set(origin, upstream);
+      upstreamByKey.set(key, upstream);
+      upstreams.push(upstream);
+      return upstream;
+    };
+
+    const group = new UpstreamGroup(host.upstreams.map(upstreamFor), host.balance, host.key);
+    let router: PathRouter | null = null;
+    if (host.routes.length > 0) {
+      const fmw = findMyWay();
+      const noop = () => {};
+      for (const route of host.routes) {
+        const routeGroup = new UpstreamGroup(
+          route.upstreams.map(upstreamFor),
+          route.balance,
+          `${host.key} ${route.path}`,
+        );
+        fmw.on((route.methods.length === 0 ? METHODS : route.methods) as never, route.path, noop, routeGroup);
+      }
+      router = fmw as unknown as PathRouter;
+    }
+    const vhost: VirtualHost = { key: host.key, group, router, stats: ctx.metrics.statsFor(host.key) };
+    hosts.push(vhost);
+    (host.wildcard ? wildcards : exact).set(host.name, vhost);
+  }
+
+  return {
+    config: validated.config,
+    exact,
+    wildcards,
+    memo: new Map<string, VirtualHost | null | typeof BAD_HOST>(),
+    hosts,
+    upstreams,
+    upstreamByKey,
+    origins: [...pools.keys()],
+    pages: new ErrorPages(validated.errorPages),
+  };
+}
+
+/**
+ * Called once `next` serves instead of `old`: stops the health checks of upstreams `next` did not carry over,
+ * returns `old`'s pool references (pools nobody uses any more drain and close) and drops the metric series of
+ * removed hosts. In-flight requests keep their references to `old` objects and finish normally.
+ */
+export function retireRouteTable(old: RouteTable, next: RouteTable | null, ctx: BuildContext): void {
+  for (const upstream of old.upstreams) {
+    if (next?.upstreamByKey.get(`${upstream.hostKey}\n${upstream.origin}`) !== upstream) {
+      upstream.stopChecks?.();
+      upstream.onChange = null;
+    }
+  }
+  for (const origin of old.origins) ctx.pools.release(origin);
+  ctx.metrics.retainHosts(new Set(next?.hosts.map((h) => h.key) ?? []));
+}
