@@ -81,33 +81,45 @@ function commandLine(proc: RunningProcess, shown: string): string {
   return `${shown} (pid ${proc.pid})`;
 }
 
+/** `nodix_proxy_config_reloads_total{result="success"}` and `failure` from the proxy's admin /metrics. */
+async function reloadCounts(adminOrigin: string): Promise<{ success: number; failure: number }> {
+  const text = await (await fetch(`${adminOrigin}/metrics`)).text();
+  const count = (result: string) => {
+    const match = new RegExp(`^nodix_proxy_config_reloads_total\\{result="${result}"\\} (\\S+)$`, 'm').exec(
+      text,
+    );
+    return match ? Number(match[1]) : 0;
+  };
+  return { success: count('success'), failure: count('failure') };
+}
+
 /**
  * The reload loop of the reload scenario: rewrite the routes file with a real change (a host that comes and
- * goes), then SIGHUP, every `everyMs`, until stopped. Awaited one at a time so writes never overlap.
+ * goes), then SIGHUP, every `everyMs`, until stopped. Awaited one at a time so writes never overlap. Every table
+ * written is valid, so a reload the proxy rejects (its admin metrics say) is an error of the scenario.
  */
 function reloadLoop(
   file: string,
   base: RouteTableConfig,
   proc: RunningProcess,
+  adminOrigin: string,
   everyMs: number,
   notes: string[],
 ) {
+  const upstreams = [...(Object.values(base.hosts)[0]?.upstreams ?? [])];
   return () => {
     let stopped = false;
     let rewrites = 0;
+    const before = reloadCounts(adminOrigin);
+    // Handled here so a failed scrape is reported when awaited below, not as an unhandled rejection meanwhile.
+    before.catch(() => {});
     const loop = (async () => {
       while (!stopped) {
         rewrites++;
         const table: RouteTableConfig =
           rewrites % 2 === 0
             ? base
-            : {
-                ...base,
-                hosts: {
-                  ...base.hosts,
-                  [`reload-${rewrites}.local`]: { upstreams: [...Object.values(base.hosts)[0]!.upstreams] },
-                },
-              };
+            : { ...base, hosts: { ...base.hosts, [`reload-${rewrites}.local`]: { upstreams } } };
         await writeRouteTableAtomically(file, table);
         proc.signal('SIGHUP');
         await new Promise((resolve) => setTimeout(resolve, everyMs));
@@ -118,7 +130,15 @@ function reloadLoop(
       await loop;
       // Leave the file as the proxy started with it, for the next round.
       await writeRouteTableAtomically(file, base);
-      notes.push(`${rewrites} route-table rewrites + SIGHUP during one load`);
+      const start = await before;
+      const end = await reloadCounts(adminOrigin);
+      const applied = end.success - start.success;
+      const rejected = end.failure - start.failure;
+      notes.push(
+        `${rewrites} route-table rewrites + SIGHUP in one load; the proxy applied ${applied} reloads, rejected ${rejected}`,
+      );
+      if (rejected > 0)
+        throw new Error(`nodix-proxy rejected ${rejected} valid route table(s) during the load`);
     };
   };
 }
@@ -228,7 +248,18 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
           'nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE',
         ),
         notes,
-        ...(spec.reloadEveryMs ? { during: reloadLoop(file, table, proc, spec.reloadEveryMs, notes) } : {}),
+        ...(spec.reloadEveryMs
+          ? {
+              during: reloadLoop(
+                file,
+                table,
+                proc,
+                `http://127.0.0.1:${proc.readyMatch[2]}`,
+                spec.reloadEveryMs,
+                notes,
+              ),
+            }
+          : {}),
       };
     }
   }
