@@ -1,7 +1,11 @@
+import { agentCommand } from './agent.js';
+import { collectGarbageCommand } from './collect-garbage.js';
 import type { Command } from './command.js';
+import { deployCommand } from './deploy.js';
 import { gendistCommand } from './gendist.js';
 import { manifestCommand } from './manifest.js';
 import { portAssignCommand } from './port-assign.js';
+import { queryCommand } from './query.js';
 import { visualizeCommand } from './visualize.js';
 
 export type { Command, CommandIO, OutputStream } from './command.js';
@@ -15,6 +19,10 @@ export const commands: readonly Command[] = [
   portAssignCommand,
   manifestCommand,
   visualizeCommand,
+  deployCommand,
+  queryCommand,
+  collectGarbageCommand,
+  agentCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {

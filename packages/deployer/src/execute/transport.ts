@@ -120,10 +120,16 @@ export class AgentClient {
             const error = (parsed as ErrorBody | undefined)?.error;
             if (status === 401) {
               return reject(
-                new AgentError(this.target, `${prefix}: the agent at ${this.where} refused the token (401)`, {
-                  code: 'NODIX_ERR_AGENT_UNAUTHORIZED',
-                  status,
-                }),
+                new AgentError(
+                  this.target,
+                  this.#token
+                    ? `${prefix}: the agent at ${this.where} refused the token (401)`
+                    : `${prefix}: the agent at ${this.where} requires a token (401): give --token-file or NODIX_AGENT_TOKEN`,
+                  {
+                    code: 'NODIX_ERR_AGENT_UNAUTHORIZED',
+                    status,
+                  },
+                ),
               );
             }
             if (status === 409 && error?.holder) {

@@ -1,0 +1,216 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { createAgent } from '../../src/agent/server.js';
+import { main } from '../../src/cli.js';
+import { GenerationStore } from '../../src/execute/generations.js';
+import { httpGet, killGroup, newToken, servicePort, tempDir } from '../agent/helpers.js';
+
+/** `nodix deploy`, `query`, `collect-garbage` and `agent` through the real CLI entry, in process. */
+
+async function run(argv: string[], cwd: string, env: Record<string, string | undefined> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    cwd,
+    env: { HOME: cwd, ...env },
+  });
+  return { code, stdout, stderr };
+}
+
+const SCRIPT =
+  "require('http').createServer((q,s)=>s.end(process.env.NODIX_SERVICE+(process.env.GREETING||''))).listen(+process.env.PORT,process.env.HOST)";
+
+async function models(dir: string, agentPorts: number[], ports: number[], greeting = '') {
+  const infrastructure = Object.fromEntries(
+    agentPorts.map((port, index) => [
+      `test${index + 1}`,
+      { properties: { hostname: '127.0.0.1', agentPort: port, bindHost: '127.0.0.1' } },
+    ]),
+  );
+  const services = Object.fromEntries(
+    ports.map((port, index) => [
+      `svc${index + 1}`,
+      {
+        name: `svc${index + 1}`,
+        type: 'process',
+        command: [process.execPath, '-e', SCRIPT],
+        port,
+        env: index === ports.length - 1 && greeting ? { GREETING: greeting } : {},
+      },
+    ]),
+  );
+  // svc1 on test1, the others on the last target.
+  const distribution = Object.fromEntries(
+    ports.map((_, index) => [`svc${index + 1}`, [index === 0 ? 'test1' : `test${agentPorts.length}`]]),
+  );
+  await writeFile(join(dir, 'infrastructure.json'), JSON.stringify(infrastructure));
+  await writeFile(join(dir, 'services.json'), JSON.stringify(services));
+  await writeFile(join(dir, 'distribution.json'), JSON.stringify(distribution));
+}
+
+async function agents(t: Test, count: number, token: string) {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const agent = await createAgent({
+      host: '127.0.0.1',
+      port: 0,
+      stateDir: await tempDir(t),
+      token,
+      log: () => {},
+    });
+    t.teardown(async () => {
+      for (const service of agent.supervisor.list()) killGroup(service.pid);
+      await agent.close();
+    });
+    ports.push(agent.port);
+  }
+  return ports;
+}
+
+const MODELS = ['-s', 'services.json', '-i', 'infrastructure.json', '-d', 'distribution.json'];
+
+t.test('deploy, query, change, rollback, list, collect garbage, undeploy', async (t) => {
+  const dir = await tempDir(t, 'nodix-cli-');
+  const token = newToken();
+  await writeFile(join(dir, 'token'), `${token}\n`);
+  const agentPorts = await agents(t, 2, token);
+  const ports = [await servicePort(), await servicePort()];
+  await models(dir, agentPorts, ports);
+  const common = ['--state-dir', 'state', '--token-file', 'token'];
+
+  const first = await run(['deploy', ...MODELS, ...common], dir);
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stdout, /\[coordinator\] \+\d+\.\d+s built manifests: 2 target\(s\), 2 service\(s\)/);
+  t.match(first.stdout, /\[target: test1\] \+\d+\.\d+s activated svc1: started \(pid \d+, port \d+\)/);
+  t.match(first.stdout, /generation 1 is current/);
+  t.equal(await httpGet(ports[1]!), 'svc2');
+
+  const query = await run(['query', '-i', 'infrastructure.json', '--token-file', 'token'], dir);
+  t.equal(query.code, 0, query.stderr);
+  t.match(query.stdout, /\[target: test1\] agent 127\.0\.0\.1:\d+: 1 service\(s\)/);
+  t.match(query.stdout, /SERVICE\s+TYPE\s+STATE\s+PID\s+PORT\s+RESTARTS\s+UPTIME/);
+  t.match(query.stdout, new RegExp(`svc2\\s+process\\s+running\\s+\\d+\\s+${ports[1]}\\s+0\\s+\\d+s`));
+  const json = await run(['query', '--state-dir', 'state', '--json'], dir, { NODIX_AGENT_TOKEN: token });
+  t.equal(json.code, 0, json.stderr);
+  const parsed = JSON.parse(json.stdout);
+  t.equal(parsed.targets.test2.services[0].name, 'svc2');
+  t.equal(parsed.targets.test2.services[0].instance, undefined, 'no manifest in the query output');
+
+  await models(dir, agentPorts, ports, '-v2');
+  const dry = await run(['env', ...MODELS, ...common, '--dry-run'], dir);
+  t.equal(dry.code, 0, dry.stderr);
+  t.match(dry.stdout, /test2: restart changed svc2\n/);
+  t.match(dry.stdout, /untouched: test1/);
+  t.match(dry.stdout, /dry run: nothing changed/);
+  const second = await run(['env', ...MODELS, ...common], dir);
+  t.equal(second.code, 0, second.stderr);
+  t.equal(await httpGet(ports[1]!), 'svc2-v2');
+  t.notMatch(second.stdout, /target: test1/, 'test1 is not contacted');
+
+  const back = await run(['deploy', '--rollback', ...common], dir);
+  t.equal(back.code, 0, back.stderr);
+  t.equal(await httpGet(ports[1]!), 'svc2');
+  const list = await run(['deploy', '--list-generations', '--state-dir', 'state'], dir);
+  t.match(list.stdout, /^ {3}1 .*\(current\)$/m);
+  t.match(list.stdout, /^ {3}2 .*2 target\(s\), 2 service\(s\)\s*$/m);
+
+  const garbage = await run(['collect-garbage', '--state-dir', 'state', '--dry-run'], dir);
+  t.match(garbage.stdout, /would delete generation\(s\) 2/);
+  t.match(
+    (await run(['collect-garbage', '--state-dir', 'state'], dir)).stdout,
+    /deleted generation\(s\) 2; generation 1 is current/,
+  );
+  t.same(await new GenerationStore(join(dir, 'state')).list(), [1]);
+
+  const gone = await run(['deploy', '--undeploy', ...common], dir);
+  t.equal(gone.code, 0, gone.stderr);
+  t.equal(await httpGet(ports[0]!), undefined);
+  t.match(
+    (await run(['deploy', '--list-generations', '--state-dir', 'state'], dir)).stdout,
+    /0 target\(s\), 0 service\(s\)\s+\(current\)/,
+  );
+});
+
+t.test('a failing activation exits 1 naming step, target and service, and rolls back', async (t) => {
+  const dir = await tempDir(t, 'nodix-cli-');
+  const token = newToken();
+  const agentPorts = await agents(t, 1, token);
+  const ports = [await servicePort(), await servicePort()];
+  await models(dir, agentPorts, ports.slice(0, 1));
+  const env = { NODIX_AGENT_TOKEN: token };
+  t.equal((await run(['deploy', ...MODELS, '--state-dir', 'state'], dir, env)).code, 0);
+  // svc2 asks for a port someone holds.
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(ports[1], '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  await models(dir, agentPorts, ports);
+  const failed = await run(['deploy', ...MODELS, '--state-dir', 'state'], dir, env);
+  t.equal(failed.code, 1);
+  t.match(
+    failed.stderr,
+    /^nodix: deploy: activate failed on target test1, service svc2: svc2: port \d+ on 127\.0\.0\.1 is already in use; rolled back to generation 1\n$/,
+  );
+  t.match(failed.stdout, /rolling back test1 to generation 1/);
+  t.equal(await httpGet(ports[0]!), 'svc1', 'generation 1 keeps serving');
+});
+
+t.test('usage errors: one line, exit 2', async (t) => {
+  const dir = await tempDir(t, 'nodix-cli-');
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ['deploy', '--state-dir', 's'],
+      /deploy: missing -s\/--services, -i\/--infrastructure, -d\/--distribution/,
+    ],
+    [['deploy', '--rollback', '--undeploy'], /--rollback and --undeploy cannot be combined/],
+    [['deploy', '--rollback', '-s', 'x.ts'], /--rollback takes no -s\/-d models/],
+    [['deploy', '--rollback', '--state-dir', 's'], /no generation before 0 to roll back to/],
+    [['deploy', '--switch-to-generation', '3', '--state-dir', 's'], /generation 3 does not exist/],
+    [
+      ['deploy', '--switch-to-generation', 'x', '--state-dir', 's'],
+      /--switch-to-generation must be a non-negative integer/,
+    ],
+    [['deploy', '--delete-generations', 'some', '--state-dir', 's'], /takes 'old' or generation numbers/],
+    [['deploy', '--undeploy', '--token-file', 'missing-token'], /cannot read token file/],
+    [['deploy', '--bogus'], /unknown option '--bogus'/],
+    [['query', '--state-dir', 's'], /nothing is deployed; name the infrastructure with -i/],
+    [['collect-garbage', '--keep', 'x'], /--keep must be a non-negative integer/],
+    [['agent'], /missing --state-dir/],
+    [['agent', '--state-dir', 's', '--listen', 'nowhere'], /--listen must be HOST:PORT/],
+    [['agent', '--state-dir', 's', '--listen', '127.0.0.1:0'], /no token/],
+    [
+      ['agent', '--state-dir', 's', '--listen', '0.0.0.0:0', '--insecure'],
+      /only allowed on a loopback address/,
+    ],
+  ];
+  for (const [argv, message] of cases) {
+    const result = await run(argv, dir);
+    t.equal(result.code, 2, `${argv.join(' ')}: ${result.stderr}`);
+    t.match(result.stderr, message, argv.join(' '));
+    t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  const listed = await run(['deploy', '--list-generations', '--state-dir', 's'], dir);
+  t.equal(listed.code, 0);
+  t.equal(listed.stdout, 'no generations yet\n');
+});
+
+t.test('an unreachable agent: query shows the others and exits 1', async (t) => {
+  const dir = await tempDir(t, 'nodix-cli-');
+  const token = newToken();
+  const [alive] = await agents(t, 1, token);
+  const dead = await servicePort();
+  await models(dir, [alive!, dead], []);
+  const result = await run(['query', '-i', 'infrastructure.json'], dir, { NODIX_AGENT_TOKEN: token });
+  t.equal(result.code, 1);
+  t.match(result.stdout, /\[target: test1\] agent 127\.0\.0\.1:\d+: 0 service\(s\)/);
+  t.match(
+    result.stdout,
+    /\[target: test2\] agent 127\.0\.0\.1:\d+: ERROR target test2: agent at 127\.0\.0\.1:\d+ unreachable \(ECONNREFUSED\)/,
+  );
+  const wrong = await run(['query', '-i', 'infrastructure.json'], dir, { NODIX_AGENT_TOKEN: 'wrong' });
+  t.match(wrong.stdout, /refused the token \(401\)/);
+  t.equal(wrong.code, 1);
+});
