@@ -1,6 +1,9 @@
 // The nodix library: the planning pipeline (models -> distribution -> ports -> manifest), the helpers model files
-// import, and the CLI frame every command plugs into.
+// import, the CLI frame every command plugs into, the agent, and deployment through agents (generations, rollback).
 
+export type * from './agent/api.js';
+export { type Agent, type AgentOptions, createAgent } from './agent/server.js';
+export type { ServiceStatus } from './agent/supervisor.js';
 export { main, topLevelUsage } from './cli.js';
 export type { Command, CommandIO, OutputStream } from './commands/index.js';
 export { commands, findCommand } from './commands/index.js';
@@ -13,6 +16,12 @@ export {
 } from './commands/model-options.js';
 export { parseCommandArgs, requireOption } from './commands/parse-args.js';
 export * from './errors.js';
+export { type ApplyOptions, type ApplyResult, applyGoal, DeployError, type Goal } from './execute/deploy.js';
+export { type Generation, GenerationStore } from './execute/generations.js';
+export { createReporter, type Reporter } from './execute/report.js';
+export { agentAddressOf } from './execute/targets.js';
+export { describeTransition, planTransition, type Transition } from './execute/transition.js';
+export { AgentClient } from './execute/transport.js';
 export { COORDINATOR, createLogger, type Logger } from './log.js';
 export { distributionToJson, normalizeDistribution } from './models/distribution.js';
 export { normalizeInfrastructure, targetHostname } from './models/infrastructure.js';
