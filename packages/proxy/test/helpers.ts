@@ -1,0 +1,224 @@
+/**
+ * Shared by the proxy's tests: real servers on port 0, a proxy on port 0, plain and raw requests. Everything
+ * started here is closed in the calling test's teardown, also when the test fails.
+ */
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  type Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { createProxy, type NodixProxy, type ProxyOptions, type RouteTableConfig } from '../src/index.js';
+
+export interface Upstream {
+  server: Server;
+  port: number;
+  origin: string;
+  /** Requests received so far. */
+  requests: IncomingMessage[];
+  /** Server-side sockets currently open. */
+  sockets: Set<Socket>;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1:0; default handler answers `name` and echoes what it saw as JSON. */
+export async function startUpstream(
+  t: Test,
+  handler?: RequestListener,
+  host = '127.0.0.1',
+): Promise<Upstream> {
+  const requests: IncomingMessage[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    requests.push(req);
+    if (handler !== undefined) return handler(req, res);
+    const body = JSON.stringify({
+      url: req.url,
+      method: req.method,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+    });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.listen(0, host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  let closed = false;
+  const upstream: Upstream = {
+    server,
+    port,
+    origin: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    requests,
+    sockets,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  t.teardown(upstream.close);
+  return upstream;
+}
+
+export interface StartedProxy {
+  proxy: NodixProxy;
+  port: number;
+  adminPort: number | null;
+  logs: string[];
+}
+
+/** A proxy on 127.0.0.1:0 (admin on 127.0.0.1:0 unless `adminListen` is given), logging into `logs`. */
+export async function startProxy(
+  t: Test,
+  routeTable: RouteTableConfig | null,
+  options: ProxyOptions = {},
+): Promise<StartedProxy> {
+  const logs: string[] = [];
+  const proxy = createProxy({
+    listen: '127.0.0.1:0',
+    adminListen: '127.0.0.1:0',
+    log: (line) => logs.push(line),
+    metrics: { defaultMetrics: false },
+    ...(routeTable === null ? {} : { routeTable }),
+    ...options,
+  });
+  t.teardown(() => proxy.close({ timeoutMs: 0 }));
+  const addresses = await proxy.listen();
+  return { proxy, port: addresses.listen.port, adminPort: addresses.admin?.port ?? null, logs };
+}
+
+export function table(
+  hosts: RouteTableConfig['hosts'],
+  extra: Partial<RouteTableConfig> = {},
+): RouteTableConfig {
+  return { version: 1, hosts, ...extra };
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  path?: string;
+  host?: string | null;
+  headers?: Record<string, string | string[]> | string[];
+  body?: string | Buffer;
+  timeoutMs?: number;
+  /** A keep-alive Agent to reuse connections; default none (a fresh connection per request). */
+  agent?: Agent;
+}
+
+/** One request on a fresh connection (no agent), body read to the end. */
+export function request(port: number, options: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers = Array.isArray(options.headers) ? [...options.headers] : { ...(options.headers ?? {}) };
+    if (options.host !== null && !Array.isArray(headers)) headers.host = options.host ?? 'webapp1.local';
+    if (options.host !== null && Array.isArray(headers) && options.host !== undefined)
+      headers.push('host', options.host);
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers,
+        agent: options.agent ?? false,
+        setHost: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Writes `text` on a raw connection and collects everything until the server closes it (or `waitMs`). */
+export function rawRequest(port: number, text: string | Buffer, waitMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(out);
+    }, waitMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      if (out !== '') resolve(out);
+      else reject(err);
+    });
+    socket.write(text);
+  });
+}
+
+/** A temporary directory removed at teardown. */
+export function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nodix-proxy-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns true (or throws after `timeoutMs`). */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The admin listener's /metrics text. */
+export async function scrape(adminPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
+  return res.text();
+}
