@@ -8,6 +8,7 @@ import { HELP, parseCli, UsageError } from './lib/cli-args.js';
 import { runHttpScenario } from './lib/http-scenario.js';
 import { describeMachine } from './lib/machine.js';
 import { detectPinning, pinSelf } from './lib/pinning.js';
+import { runPlanningScenario } from './lib/planning-scenario.js';
 import { installCleanup, isInterrupted } from './lib/processes.js';
 import { renderMachine, renderScenario, writeReadme, writeScenarioResult } from './lib/report.js';
 import type { ScenarioResult } from './lib/result-types.js';
@@ -24,7 +25,7 @@ async function runScenario(
     case 'http':
       return runHttpScenario(scenario, settings, pinning, machine);
     case 'planning':
-      throw new Error('planning scenarios are not wired yet');
+      return runPlanningScenario(scenario, settings, pinning, machine);
   }
 }
 

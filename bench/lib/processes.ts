@@ -24,6 +24,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Sees every line the process prints (progress of a long measurement). */
+  onLine?: (line: string) => void;
 }
 
 export interface RunningProcess {
@@ -97,6 +99,7 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
     for (const waiter of lineWaiters) waiter(line);
+    options.onLine?.(line);
   };
   // Both pipes are read until the end so a chatty server never blocks on a full pipe during a load.
   createInterface({ input: child.stdout! }).on('line', onLine);

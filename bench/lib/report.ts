@@ -14,9 +14,9 @@ function num(value: number | undefined, digits = 1): string {
 
 function figureValue(figure: FigureResult): string {
   if (!Number.isFinite(figure.value)) return '–';
-  return figure.unit === 'x'
-    ? `${figure.value.toFixed(2)}x`
-    : `${num(figure.value)}${figure.unit ? ` ${figure.unit}` : ''}`;
+  if (figure.unit === 'x') return `${figure.value.toFixed(2)}x`;
+  // Unitless figures are exponents and counts: two decimals show 1.05 vs 1.15, and a count prints as itself.
+  return figure.unit ? `${num(figure.value)} ${figure.unit}` : num(figure.value, 2);
 }
 
 function renderFigures(result: ScenarioResult): string[] {

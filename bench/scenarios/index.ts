@@ -3,6 +3,7 @@
  * start and the load to apply; see types.ts for the fields and ../README.md for what the figures mean.
  */
 import { deployScenarios } from './deploy.js';
+import { planningScenarios } from './planning.js';
 import { proxyScenarios } from './proxy.js';
 import type { Scenario } from './types.js';
 import { webappScenarios } from './webapp.js';
@@ -10,5 +11,6 @@ import { webappScenarios } from './webapp.js';
 export const scenarios: Scenario[] = [
   ...webappScenarios, // issue 2
   ...proxyScenarios, // issue 3
+  ...planningScenarios, // issue 4
   ...deployScenarios, // issue 5 (slot, filled by the lead)
 ];
