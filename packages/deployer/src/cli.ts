@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
-import { type CommandIO, commands, findCommand } from './commands/index.js';
+import { type Command, type CommandIO, commands, findCommand } from './commands/index.js';
 import { NodixError, UsageError } from './errors.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-export function topLevelUsage(): string {
-  const width = Math.max(...commands.map((command) => command.name.length), 8);
-  const lines = commands.map((command) => {
+export function topLevelUsage(registry: readonly Command[] = commands): string {
+  const width = Math.max(...registry.map((command) => command.name.length), 8);
+  const lines = registry.map((command) => {
     const aliases = command.aliases?.length ? ` (alias: ${command.aliases.join(', ')})` : '';
     return `  ${command.name.padEnd(width)}  ${command.summary}${aliases}`;
   });
@@ -29,22 +29,26 @@ export function topLevelUsage(): string {
  * The whole CLI: dispatches to a command and is the ONE place errors are turned into messages and exit codes.
  * Expected errors (NodixError) print one line; anything else is a bug and prints its stack so it can be reported.
  */
-export async function main(argv: string[], io: CommandIO): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CommandIO,
+  registry: readonly Command[] = commands,
+): Promise<number> {
   try {
     const [name, ...rest] = argv;
     if (name === undefined) {
-      io.stderr.write(topLevelUsage());
+      io.stderr.write(topLevelUsage(registry));
       return 2;
     }
     if (name === '--help' || name === '-h' || name === 'help') {
-      io.stdout.write(topLevelUsage());
+      io.stdout.write(topLevelUsage(registry));
       return 0;
     }
     if (name === '--version' || name === '-v') {
       io.stdout.write(`${version}\n`);
       return 0;
     }
-    const command = findCommand(name);
+    const command = findCommand(name, registry);
     if (!command) {
       throw new UsageError(`unknown command '${name}' (see 'nodix --help')`);
     }

@@ -25,6 +25,6 @@ export const commands: readonly Command[] = [
   agentCommand,
 ];
 
-export function findCommand(name: string): Command | undefined {
-  return commands.find((command) => command.name === name || command.aliases?.includes(name));
+export function findCommand(name: string, registry: readonly Command[] = commands): Command | undefined {
+  return registry.find((command) => command.name === name || command.aliases?.includes(name));
 }

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError, NodixError } from '../errors.js';
 
 const SCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
 
@@ -28,9 +28,14 @@ export async function importModel(file: string, cwd: string): Promise<unknown> {
 
   let module: Record<string, unknown>;
   try {
-    // Loaded on demand: plain `nodix --help` should not pay for the TypeScript loader.
-    const { tsImport } = await import('tsx/esm/api');
-    module = (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
+    const url = pathToFileURL(path).href;
+    if (extension === '.js' || extension === '.mjs') {
+      module = (await import(url)) as Record<string, unknown>;
+    } else {
+      // Loaded on demand: JavaScript models and `nodix --help` should not pay for the TypeScript loader.
+      const { tsImport } = await import('tsx/esm/api');
+      module = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    }
   } catch (error) {
     throw new ModelLoadError(file, `cannot be loaded: ${firstLine(error)}`, { cause: error });
   }
@@ -75,7 +80,8 @@ export async function evaluateModel(
   try {
     return await model(args);
   } catch (error) {
-    if (error instanceof ModelLoadError) throw error;
+    // Our own errors (a qos filter's NoRoomError, a nested model's ModelError) already say what is wrong.
+    if (error instanceof NodixError) throw error;
     const where = locateInStack(error, file);
     throw new ModelLoadError(
       file,
@@ -98,7 +104,8 @@ function locateInStack(error: unknown, file: string): string | undefined {
   const base = file.split(/[\\/]/).pop() ?? file;
   for (const line of error.stack.split('\n').slice(1)) {
     const match = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line);
-    if (match?.[1]?.endsWith(base)) return `${file}:${match[2]}:${match[3]}`;
+    // tsx adds a query (`?tsx-namespace=...`) to the URLs of the modules it loads.
+    if (match?.[1]?.replace(/\?.*$/, '').endsWith(base)) return `${file}:${match[2]}:${match[3]}`;
   }
   return undefined;
 }

@@ -221,13 +221,13 @@ export async function evaluateServicesModel(
   { infrastructure, distribution, ports, extraParams }: EvaluateServicesOptions,
 ): Promise<CheckedServices> {
   let placed: Services = {};
-  let placedSignature = placementSignature(infrastructure, distribution, placed);
+  let placedSignature = placementSignature(distribution, placed);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const invDistribution = invertDistribution(infrastructure, distribution, placed);
     const args = { ...extraParams, infrastructure, distribution, invDistribution, ports, extraParams };
     const raw = await evaluateModel(model, args, file);
     if (!isRecord(raw)) return checkServices(raw, file);
-    const signature = placementSignature(infrastructure, distribution, raw as Services);
+    const signature = placementSignature(distribution, raw as Services);
     if (signature === placedSignature) return checkServices(raw, file);
     placed = raw as Services;
     placedSignature = signature;
@@ -239,18 +239,16 @@ export async function evaluateServicesModel(
   );
 }
 
-/** Which services (name and type) sit on which target: what a services model can see of itself. */
-function placementSignature(
-  infrastructure: Infrastructure,
-  distribution: Distribution,
-  services: Services,
-): string {
+/**
+ * What a services model can see of itself through invDistribution: which placed services exist, with their type.
+ * The distribution is the same on every pass, so where they sit needs no comparing; this keeps the check linear
+ * in services rather than in services x targets.
+ */
+function placementSignature(distribution: Distribution, services: Services): string {
   const parts: string[] = [];
   for (const name of Object.keys(distribution)) {
     const service = Object.hasOwn(services, name) ? services[name] : undefined;
-    if (!isRecord(service)) continue;
-    const targets = (distribution[name] ?? []).filter((target) => Object.hasOwn(infrastructure, target.name));
-    parts.push(`${name}:${String(service.type)}@${targets.map((target) => target.name).join(',')}`);
+    if (isRecord(service)) parts.push(`${name}:${String(service.type)}`);
   }
   return parts.join(';');
 }
