@@ -192,7 +192,7 @@ export class ProxyMetrics {
   }
 
   /** Forgets every host not in `keys`, so that their series disappear from the next scrape. */
-  retainHosts(keys: ReadonlySet<string>): void {
+  retainHosts(keys: { has(key: string): boolean }): void {
     for (const key of this.#hosts.keys()) {
       if (!keys.has(key)) this.#hosts.delete(key);
     }

@@ -109,9 +109,10 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   };
 
   let answered = false;
-  const proxyReq: ClientRequest = (upstream.secure ? httpsRequest : httpRequest)({
-    host: upstream.connectHost,
-    port: upstream.connectPort,
+  const target = upstream.connectTarget;
+  const proxyReq: ClientRequest = (target.secure ? httpsRequest : httpRequest)({
+    host: target.host,
+    port: target.port,
     method,
     path: url,
     // A flat array is sent exactly as given: the client's Host stays, node adds nothing.

@@ -99,10 +99,6 @@ export class Upstream {
   readonly hostKey: string;
   readonly origin: string;
   readonly pool: Pool;
-  /** Where upgrade requests (which bypass the pool) connect: hostname without IPv6 brackets, port, protocol. */
-  readonly connectHost: string;
-  readonly connectPort: number;
-  readonly secure: boolean;
   /** Requests dispatched and not yet finished; what least-conn balances on. */
   active = 0;
   /** Consecutive failed connects. */
@@ -124,13 +120,27 @@ export class Upstream {
     this.hostKey = hostKey;
     this.origin = origin;
     this.pool = pool;
-    const url = new URL(origin);
-    this.secure = url.protocol === 'https:';
-    this.connectHost = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    this.connectPort = url.port === '' ? (this.secure ? 443 : 80) : Number(url.port);
     this.maxFails = health.maxFails;
     this.cooldownMs = health.cooldownMs;
   }
+
+  /**
+   * Where upgrade requests (which bypass the pool) connect: hostname without IPv6 brackets, port, protocol.
+   * Parsed on first use: most upstreams never see an upgrade, and a 10 000-host table should not pay for it.
+   */
+  get connectTarget(): { host: string; port: number; secure: boolean } {
+    if (this.#connectTarget === null) {
+      const url = new URL(this.origin);
+      const secure = url.protocol === 'https:';
+      this.#connectTarget = {
+        host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+        secure,
+      };
+    }
+    return this.#connectTarget;
+  }
+  #connectTarget: { host: string; port: number; secure: boolean } | null = null;
 
   /** Whether a request may be sent here now. hot path: two field reads unless a cooldown is running. */
   available(): boolean {

@@ -10,14 +10,14 @@
 import { METHODS } from 'node:http';
 import findMyWay from 'find-my-way';
 import type { Pool } from 'undici';
-import { UpstreamGroup } from '../balance.js';
+import { createUpstreamGroup, type UpstreamGroup } from '../balance.js';
 import { ErrorPages } from '../error-pages.js';
 import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_CHECK_TIMEOUT_MS, startActiveChecks } from '../health.js';
 import type { BAD_HOST, HostIndex } from '../host.js';
 import type { HostStats, ProxyMetrics } from '../metrics.js';
 import { type PassiveHealth, Upstream, type UpstreamPools } from '../upstream-pool.js';
 import type { RouteTableConfig } from './types.js';
-import type { ValidatedHost, ValidatedRouteTable } from './validate.js';
+import { sameHost, type ValidatedHost, type ValidatedRouteTable } from './validate.js';
 
 /** find-my-way, reduced to what routing inside a virtual host uses: the store of a match is the group. */
 export interface PathRouter {
@@ -32,6 +32,10 @@ export interface VirtualHost {
   /** Path routes, or null: the request path skips routing entirely for hosts without them. */
   readonly router: PathRouter | null;
   readonly stats: HostStats;
+  /** This host's upstreams by origin: how the next build finds the state to carry over. */
+  readonly upstreamsByOrigin: ReadonlyMap<string, Upstream>;
+  /** The validated entry it was built from: a reload with an identical entry keeps this object as it is. */
+  readonly source: ValidatedHost;
 }
 
 export interface RouteTable extends HostIndex<VirtualHost> {
@@ -39,8 +43,8 @@ export interface RouteTable extends HostIndex<VirtualHost> {
   readonly hosts: readonly VirtualHost[];
   /** Every Upstream of the table (one per host and origin), for health metrics and retiring. */
   readonly upstreams: readonly Upstream[];
-  /** `hostKey \n origin` → Upstream: how the next build finds the state to carry over. */
-  readonly upstreamByKey: ReadonlyMap<string, Upstream>;
+  /** Virtual hosts by route-table key. */
+  readonly byKey: ReadonlyMap<string, VirtualHost>;
   /** Distinct origins this table holds a pool reference for. */
   readonly origins: readonly string[];
   readonly pages: ErrorPages;
@@ -69,11 +73,25 @@ export function buildRouteTable(
   const wildcards = new Map<string, VirtualHost>();
   const hosts: VirtualHost[] = [];
   const upstreams: Upstream[] = [];
-  const upstreamByKey = new Map<string, Upstream>();
+  const byKey = new Map<string, VirtualHost>();
   const pools = new Map<string, Pool>();
-  const carried = previous?.upstreamByKey;
 
   for (const host of validated.hosts) {
+    const before = previous?.byKey.get(host.key);
+    if (before !== undefined && sameHost(before.source, host)) {
+      // Unchanged (Traefik's rule): keep the built host, its groups, router and upstreams as they are. Only the
+      // pool references are per table, and the defaults of passive health may have changed.
+      for (const upstream of before.upstreamsByOrigin.values()) {
+        if (!pools.has(upstream.origin)) pools.set(upstream.origin, ctx.pools.acquire(upstream.origin));
+        upstream.maxFails = host.health.maxFails ?? ctx.passive.maxFails;
+        upstream.cooldownMs = host.health.cooldownMs ?? ctx.passive.cooldownMs;
+        upstreams.push(upstream);
+      }
+      hosts.push(before);
+      byKey.set(host.key, before);
+      (host.wildcard ? wildcards : exact).set(host.name, before);
+      continue;
+    }
     const passive: PassiveHealth = {
       maxFails: host.health.maxFails ?? ctx.passive.maxFails,
       cooldownMs: host.health.cooldownMs ?? ctx.passive.cooldownMs,
@@ -86,16 +104,16 @@ export function buildRouteTable(
 
     // One Upstream per (host, origin), shared by the host's default group and its path routes.
     const local = new Map<string, Upstream>();
+    const carried = previous?.byKey.get(host.key)?.upstreamsByOrigin;
     const upstreamFor = (origin: string): Upstream => {
       let upstream = local.get(origin);
       if (upstream !== undefined) return upstream;
-      const key = `${host.key}\n${origin}`;
       let pool = pools.get(origin);
       if (pool === undefined) {
         pool = ctx.pools.acquire(origin); // one reference per table and origin, returned by retireRouteTable
         pools.set(origin, pool);
       }
-      upstream = carried?.get(key);
+      upstream = carried?.get(origin);
       if (upstream === undefined) {
         upstream = new Upstream(host.key, origin, pool, passive);
       } else {
@@ -115,18 +133,17 @@ export function buildRouteTable(
         }
       }
       local.set(origin, upstream);
-      upstreamByKey.set(key, upstream);
       upstreams.push(upstream);
       return upstream;
     };
 
-    const group = new UpstreamGroup(host.upstreams.map(upstreamFor), host.balance, host.key);
+    const group = createUpstreamGroup(host.upstreams.map(upstreamFor), host.balance, host.key);
     let router: PathRouter | null = null;
     if (host.routes.length > 0) {
       const fmw = findMyWay();
       const noop = () => {};
       for (const route of host.routes) {
-        const routeGroup = new UpstreamGroup(
+        const routeGroup = createUpstreamGroup(
           route.upstreams.map(upstreamFor),
           route.balance,
           `${host.key} ${route.path}`,
@@ -135,8 +152,16 @@ export function buildRouteTable(
       }
       router = fmw as unknown as PathRouter;
     }
-    const vhost: VirtualHost = { key: host.key, group, router, stats: ctx.metrics.statsFor(host.key) };
+    const vhost: VirtualHost = {
+      key: host.key,
+      group,
+      router,
+      stats: ctx.metrics.statsFor(host.key),
+      upstreamsByOrigin: local,
+      source: host,
+    };
     hosts.push(vhost);
+    byKey.set(host.key, vhost);
     (host.wildcard ? wildcards : exact).set(host.name, vhost);
   }
 
@@ -147,7 +172,7 @@ export function buildRouteTable(
     memo: new Map<string, VirtualHost | null | typeof BAD_HOST>(),
     hosts,
     upstreams,
-    upstreamByKey,
+    byKey,
     origins: [...pools.keys()],
     pages: new ErrorPages(validated.errorPages),
   };
@@ -160,11 +185,11 @@ export function buildRouteTable(
  */
 export function retireRouteTable(old: RouteTable, next: RouteTable | null, ctx: BuildContext): void {
   for (const upstream of old.upstreams) {
-    if (next?.upstreamByKey.get(`${upstream.hostKey}\n${upstream.origin}`) !== upstream) {
+    if (next?.byKey.get(upstream.hostKey)?.upstreamsByOrigin.get(upstream.origin) !== upstream) {
       upstream.stopChecks?.();
       upstream.onChange = null;
     }
   }
   for (const origin of old.origins) ctx.pools.release(origin);
-  ctx.metrics.retainHosts(new Set(next?.hosts.map((h) => h.key) ?? []));
+  ctx.metrics.retainHosts(next?.byKey ?? new Map());
 }
