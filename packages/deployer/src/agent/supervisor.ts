@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { naturalCompare } from '../plan/natural-sort.js';
 import type { ServiceInstance } from '../plan/types.js';
 import type { ActivationContext, ActivationModule } from './activation/index.js';
 import { ActivationError } from './errors.js';
@@ -127,7 +128,8 @@ export class Supervisor {
 
   list(): ServiceStatus[] {
     const now = Date.now();
-    return [...this.#slots.values()].map((slot) => {
+    const slots = [...this.#slots.values()].sort((a, b) => naturalCompare(a.name, b.name));
+    return slots.map((slot) => {
       const { instance, process: proc } = slot.record;
       const port = this.#options.modules.get(instance.type)?.port(instance);
       return {
