@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { isPortFree } from '../packages/deployer/src/agent/readiness.js';
+import { httpGet } from '../packages/deployer/test/agent/helpers.js';
+import { ROOT } from './helpers/machines.js';
+import { stopChild } from './helpers/run.js';
+
+// `npm start`: two agents, the example deployed through them, curl lines, and on Ctrl-C (SIGINT) everything undeployed
+// and stopped. It uses the fixed ports of infrastructure-local.ts and ports.json, so they must be free.
+t.setTimeout(180_000);
+
+const PORTS = [7411, 7412, 8081, 8082, 3000, 3001, 3002, 3003];
+
+t.test('npm start deploys the example, serves it, and stops everything on Ctrl-C', async (t) => {
+  for (const port of PORTS) {
+    t.ok(await isPortFree('127.0.0.1', port), `port ${port} (used by npm start) is free`);
+  }
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'examples', 'virtualhosts', 'start.ts')],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  t.teardown(() => stopChild(child, 'SIGKILL'));
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (output.includes('[start] running')) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`npm start exited (${code}) before running:\n${output}`)));
+    setTimeout(() => reject(new Error(`npm start not running after 120 s:\n${output}`)), 120_000).unref();
+  });
+  await running;
+  t.match(output, /curl -H 'Host: webapp2\.local' http:\/\/127\.0\.0\.1:8081/);
+  t.match(output, /curl -H 'Host: webapp3\.local' http:\/\/127\.0\.0\.1:8082/);
+  // node:http, not fetch: fetch does not let a request set its own Host header.
+  t.equal(await httpGet(8081, '127.0.0.1', { host: 'webapp2.local' }), 'webapp2.local\n');
+  const pids = [...output.matchAll(/started \S+ \(pid (\d+)/g)].map((match) => Number(match[1]));
+  t.equal(pids.length, 6, 'six services started');
+
+  child.kill('SIGINT');
+  t.equal(await exited, 0, 'exits 0');
+  t.match(output, /\[start\] stopped; nothing left running/);
+  for (const pid of pids) {
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    t.notOk(alive, `service pid ${pid} is gone`);
+  }
+  for (const port of PORTS) t.ok(await isPortFree('127.0.0.1', port), `port ${port} is free again`);
+});
