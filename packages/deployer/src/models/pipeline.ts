@@ -111,8 +111,11 @@ export async function evaluateModels(
     if (distribution !== undefined) {
       services = await evaluateServicesModel(sources.services, files.services, { ...options, distribution });
       checkDistributionServices(distribution, files.distribution as string, services);
-      // Ports are checked again once assigned ones are filled in (buildManifest); names can be checked now.
-      checkPlacementConflicts(services, distribution, (spec) => spec.properties.port as number | undefined);
+      // Fixed ports can be checked now. An assigned port (`portAssign`) may be last run's and about to be moved
+      // by port-assign, which must not be stopped by the collision it resolves; buildManifest checks it resolved.
+      checkPlacementConflicts(services, distribution, (spec) =>
+        spec.properties.portAssign === undefined ? (spec.properties.port as number | undefined) : undefined,
+      );
     } else {
       services = await evaluateServicesModel(sources.services, files.services, {
         ...options,

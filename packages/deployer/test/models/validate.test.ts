@@ -159,6 +159,18 @@ t.test('every model mistake is one message naming file, key and problem', async 
       message: `services.ts: b.port: port 3000 is also used by 'a', and both are placed on target 'test2'`,
     },
     {
+      name: 'an assigned port that collides is left for port-assign to move (and buildManifest to check)',
+      sources: {
+        services: {
+          a: webapp('a', { port: 8000, portAssign: 'private' }),
+          b: webapp('b', { port: 8000, portAssign: 'private' }),
+        },
+        distribution: { a: ['test1'], b: ['test1'] },
+      },
+      error: ModelError,
+      message: '',
+    },
+    {
       name: 'an unknown type',
       sources: { services: { a: { name: 'a', type: 'webap' } }, distribution: {} },
       error: ModelError,
