@@ -57,7 +57,8 @@ async function main(argv: string[]): Promise<void> {
       values: { config?: string; help?: boolean };
     });
   } catch (err) {
-    fail(`${(err as Error).message} (see --help)`, 2);
+    // parseArgs explains itself over several lines; the first says what is wrong.
+    fail(`${(err as Error).message.split('\n')[0]} (see --help)`, 2);
     return;
   }
   if (values.help) {

@@ -78,6 +78,8 @@ export async function startPrimary(
     { waiting: Set<Worker>; done: (errors: string[]) => void; errors: string[] }
   >();
   const live = new Set<Worker>();
+  /** Workers that said hello: only they can receive messages (a shutdown for the others waits for their hello). */
+  const greeted = new WeakSet<Worker>();
 
   const send = (worker: Worker, message: ToWorker) => {
     if (worker.isConnected()) worker.send(message);
@@ -120,8 +122,11 @@ export async function startPrimary(
     worker.on('message', (message: FromWorker) => {
       if (message?.type === 'nodix-proxy:hello') {
         // The worker listens for messages now (anything sent before would be lost): its first table goes out;
-        // it starts listening once it applied it.
-        distribute([worker]);
+        // it starts listening once it applied it. A shutdown that began meanwhile is passed on instead.
+        greeted.add(worker);
+        if (shuttingDown)
+          send(worker, { type: 'nodix-proxy:shutdown', timeoutMs: settings.timeouts.shutdownMs });
+        else distribute([worker]);
       } else if (message?.type === 'nodix-proxy:ready') {
         boundAddress ??= message.address;
         if (++readyCount === settings.workers) readyResolve?.(message.address);
@@ -172,7 +177,8 @@ export async function startPrimary(
     if (onlyIfChanged && loaded.text === lastText) return { ok: true, hosts, source };
     lastText = loaded.text;
     config = loaded.table.config;
-    const errors = await distribute([...live]);
+    // Workers still starting get the new table with their hello (they cannot receive anything before).
+    const errors = await distribute([...live].filter((worker) => greeted.has(worker)));
     metrics.recordReload(errors.length === 0);
     if (errors.length > 0) {
       log(`[proxy primary] route table not applied by every worker: ${errors[0]}`);
@@ -242,7 +248,8 @@ export async function startPrimary(
           new Promise<void>((resolve) => {
             if (worker.isDead()) return resolve();
             worker.once('exit', () => resolve());
-            send(worker, { type: 'nodix-proxy:shutdown', timeoutMs: settings.timeouts.shutdownMs });
+            if (greeted.has(worker))
+              send(worker, { type: 'nodix-proxy:shutdown', timeoutMs: settings.timeouts.shutdownMs });
           }),
       );
       // A worker that does not finish within its own deadline (plus a margin) is killed.

@@ -444,6 +444,12 @@ export function loadProxySettings(
   } catch (err) {
     // convict reports every problem, one per line; the first is the one to act on.
     const first = String((err as Error).message).split('\n')[0] ?? 'invalid configuration';
+    const undeclared = /^configuration param '(.*)' not declared in the schema$/.exec(first);
+    if (undeclared !== null) {
+      throw new ProxyConfigError(
+        `${configFile === undefined ? 'invalid configuration' : `config file ${configFile}`}: unknown key '${undeclared[1]}'`,
+      );
+    }
     throw new ProxyConfigError(`invalid configuration: ${first.replace(/: value was .*$/, '')}`);
   }
   const get = (key: string) => config.get(key as never) as unknown;
