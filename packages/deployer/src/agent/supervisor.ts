@@ -7,7 +7,7 @@ import type { ServiceInstance } from '../plan/types.js';
 import type { ActivationContext, ActivationModule } from './activation/index.js';
 import { ActivationError } from './errors.js';
 import { identify, isSameProcess } from './process-identity.js';
-import { isPortFree, probeHost, waitUntilAccepting } from './readiness.js';
+import { probeHost, waitUntilAccepting, waitUntilPortFree } from './readiness.js';
 import type { RunningProcess, ServiceRecord, StateStore } from './state.js';
 
 export type ServiceState = 'starting' | 'running' | 'backoff' | 'stopping';
@@ -250,7 +250,7 @@ export class Supervisor {
     slot.record.runtime = context.runtime;
     const spec = module.launch(instance, context);
     for (const { host, port } of spec.listens) {
-      if (!(await isPortFree(host, port))) {
+      if (!(await waitUntilPortFree(host, port))) {
         throw new ActivationError(
           instance.name,
           `${instance.name}: port ${port} on ${host} is already in use`,

@@ -86,14 +86,19 @@ export function httpGet(
   headers: Record<string, string> = {},
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/', headers, timeout: 2000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      res.on('end', () => resolve(text));
-    });
+    // No keep-alive: an idle pooled connection to a service that gets replaced keeps its port in FIN-WAIT-2 on the
+    // service's side (the pool never reads the FIN), and the replacement could not bind the port for a minute.
+    const req = request(
+      { host, port, path: '/', headers: { connection: 'close', ...headers }, agent: false, timeout: 2000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve(text));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
     req.end();
