@@ -33,7 +33,11 @@ t.test('loads a file; errors name the file', async (t) => {
 
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, JSON.stringify({ version: 1, hosts: { 'a.local': { upstreams: ['nope'] } } }));
-  await t.rejects(loadRouteTableFile(bad), { file: bad, key: 'hosts["a.local"].upstreams[0]' });
+  await t.rejects(loadRouteTableFile(bad), {
+    file: bad,
+    key: 'hosts["a.local"].upstreams[0]',
+    message: /must be/,
+  });
 });
 
 t.test('parseRouteTable labels text from elsewhere', async (t) => {
