@@ -183,7 +183,8 @@ const handedOut = new Set<number>();
 export async function servicePort(): Promise<number> {
   const { isPortFree } = await import('../../src/agent/readiness.js');
   for (let attempt = 0; attempt < 200; attempt += 1) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // A slice of the range per test process, so that test files running side by side do not pick the same ports.
+    const port = 20_000 + (process.pid % 12) * 1000 + Math.floor(Math.random() * 1000);
     if (handedOut.has(port)) continue;
     if ((await isPortFree('0.0.0.0', port)) && (await isPortFree('127.0.0.1', port))) {
       handedOut.add(port);
