@@ -55,8 +55,12 @@ export function headerKind(name: string): number {
   return kind;
 }
 
+const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close', 'upgrade', 'Upgrade']);
+
 /** Lower-case names listed in a Connection header, except the keep-alive/close/upgrade options themselves. */
 export function connectionTokens(value: string): Set<string> | null {
+  // Nearly every Connection header is one of these spellings: answer without splitting and lower-casing.
+  if (PLAIN_CONNECTION.has(value)) return null;
   let tokens: Set<string> | null = null;
   for (const raw of value.split(',')) {
     const token = raw.trim().toLowerCase();

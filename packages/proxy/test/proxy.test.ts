@@ -290,3 +290,26 @@ t.test('admin endpoints: /healthz, /route-table, unknown paths', async (t) => {
   t.same(await (await fetch(`http://127.0.0.1:${adminPort}/route-table`)).json(), routes);
   t.equal((await fetch(`http://127.0.0.1:${adminPort}/nope`)).status, 404);
 });
+
+t.test('max connections: connections beyond the limit are refused', async (t) => {
+  const up = await startUpstream(t, (_req, res) => res.end('ok'));
+  const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }), {
+    limits: { maxConnections: 2 },
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+  t.teardown(() => agent.destroy());
+  // Two kept-alive connections occupy the limit...
+  const both = await Promise.all([request(port, { agent }), request(port, { agent })]);
+  t.same(
+    both.map((r) => r.body),
+    ['ok', 'ok'],
+  );
+  // ...so a third is closed by the server without an answer.
+  await t.rejects(request(port), /socket hang up|ECONNRESET/);
+  agent.destroy();
+  await waitFor(
+    async () => (await request(port).catch(() => null))?.body === 'ok',
+    3000,
+    'served again once they closed',
+  );
+});
