@@ -246,6 +246,9 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.upstream!.answered();
     if (this.clientGone) return false;
+    // 1xx (102 Processing, 103 Early Hints) precede the real response; relaying them is optional (RFC 9110
+    // §15.2), and node:http would take the first writeHead as the final one.
+    if (statusCode < 200) return true;
     this.resume = resume;
     const res = this.res;
     try {

@@ -514,8 +514,13 @@ t.test('slowloris: a client trickling its head is answered 408 and cut at the he
   t.equal(up.requests.length, 0);
 });
 
-t.test('HEAD, 204 and 304 pass through without bodies', async (t) => {
+t.test('HEAD, 204 and 304 pass through without bodies; 1xx before the response is skipped', async (t) => {
   const up = await startUpstream(t, (req, res) => {
+    if (req.url === '/hints') {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      res.writeProcessing();
+      return res.end('after hints');
+    }
     if (req.url === '/204') {
       res.writeHead(204);
       return res.end();
@@ -536,6 +541,9 @@ t.test('HEAD, 204 and 304 pass through without bodies', async (t) => {
   const notModified = await request(port, { path: '/304' });
   t.equal(notModified.status, 304);
   t.equal(notModified.headers.etag, '"x"');
+  const hinted = await request(port, { path: '/hints' });
+  t.equal(hinted.status, 200);
+  t.equal(hinted.body, 'after hints');
 });
 
 t.test('keep-alive: clients and upstream connections are reused across requests', async (t) => {
