@@ -276,12 +276,32 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       // A missing Host is answered by forward.ts (400 for HTTP/1.1, the unknown-host page for HTTP/1.0).
       requireHostHeader: false,
     },
-    (req: IncomingMessage, res: ServerResponse) => handleRequest(ctx, req, res),
+    (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        handleRequest(ctx, req, res);
+      } catch (err) {
+        internalError(err, res.headersSent ? null : res, req.socket);
+      }
+    },
   );
+  // A bug in the request path must cost one request, not the process (and every other request in it).
+  const internalError = (err: unknown, res: ServerResponse | null, socket: Duplex) => {
+    log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`);
+    if (res !== null) {
+      res.writeHead(500, ['content-length', '0', 'connection', 'close']);
+      res.end();
+    } else {
+      socket.destroy();
+    }
+  };
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-    handleUpgrade(ctx, req, socket, head),
-  );
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      handleUpgrade(ctx, req, socket, head);
+    } catch (err) {
+      internalError(err, null, socket);
+    }
+  });
   server.on('connection', (socket: Socket) => {
     metrics.openConnections++;
     socket.once('close', () => metrics.openConnections--);

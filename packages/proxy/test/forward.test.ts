@@ -563,3 +563,53 @@ t.test('keep-alive: clients and upstream connections are reused across requests'
   t.equal(sockets.size, 1, 'five sequential requests used one upstream connection');
   t.equal(proxy.stats().openConnections, 1, 'and one client connection');
 });
+
+t.test('random garbage from clients and upstreams never takes the proxy down', async (t) => {
+  let n = 0;
+  const garbage = createTcpServer((socket: Socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => {
+      const i = n++;
+      // A different kind of broken answer each time, some after a valid status line.
+      const answers = [
+        'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort',
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+        'HTTP/1.1 999999 What\r\n\r\n',
+        'HTTP/1.1 200 OK\r\nX: \u0000\r\n\r\n',
+        `HTTP/1.1 200 OK\r\n${'X-Long: y\r\n'.repeat(4000)}\r\n`,
+        '\u0000\u0001\u0002',
+      ];
+      socket.end(answers[i % answers.length]);
+    });
+  });
+  garbage.listen(0, '127.0.0.1');
+  await once(garbage, 'listening');
+  t.teardown(() => new Promise((resolve) => garbage.close(resolve)));
+  const good = await startUpstream(t, (_req, res) => res.end('fine'));
+  const { port } = await startProxy(
+    t,
+    table({
+      'garbage.local': { upstreams: [`http://127.0.0.1:${(garbage.address() as AddressInfo).port}`] },
+      'webapp1.local': { upstreams: [good.origin] },
+    }),
+  );
+  for (let i = 0; i < 12; i++) {
+    const res = await request(port, { host: 'garbage.local' }).catch((err: Error) => err);
+    if (!(res instanceof Error))
+      t.ok(res.status === 502 || res.status === 200, `upstream garbage ${i}: ${res.status}`);
+  }
+  const clientGarbage = [
+    'GARBAGE\r\n\r\n',
+    'GET / HTTP/9.9\r\nHost: webapp1.local\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: -1\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+    'POST / HTTP/1.1\r\nHost: webapp1.local\r\nTransfer-Encoding: chunked\r\n\r\nnothex\r\n',
+    'GET /\u0000 HTTP/1.1\r\nHost: webapp1.local\r\n\r\n',
+    Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x01]).toString('latin1'),
+  ];
+  for (const text of clientGarbage) {
+    const answer = await rawRequest(port, text, 1000);
+    t.notMatch(answer, /^HTTP\/1\.1 2/, JSON.stringify(text.slice(0, 30)));
+  }
+  t.equal((await request(port)).body, 'fine', 'still serving');
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import t from 'tap';
 import { BAD_HOST, type HostIndex, lookupHost, normaliseHost, resolveHost } from '../src/host.js';
 
@@ -74,4 +75,26 @@ t.test('resolveHost: memoises per raw value, marks malformed values, stays bound
   for (let i = 0; i < 12_000; i++) resolveHost(idx, `random${i}.local`);
   t.ok(idx.memo.size <= 10_000, 'memo cleared when full');
   t.equal(resolveHost(idx, 'webapp1.local'), 'webapp1.local');
+});
+
+t.test('normaliseHost properties: never throws, idempotent, output is lowercase without port', async (t) => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (raw) => {
+      const name = normaliseHost(raw);
+      if (name === null) return true;
+      return (
+        normaliseHost(name) === name &&
+        name === name.toLowerCase() &&
+        !/:\d*$/.test(name.replace(/^\[.*\]$/, ''))
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.domain(), fc.integer({ min: 0, max: 65535 }), (domain, port) => {
+      return normaliseHost(`${domain.toUpperCase()}:${port}`) === domain.toLowerCase();
+    }),
+    { numRuns: 500 },
+  );
+  t.pass('properties hold');
 });
