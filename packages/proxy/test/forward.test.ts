@@ -579,7 +579,7 @@ t.test('random garbage from clients and upstreams never takes the proxy down', a
         `HTTP/1.1 200 OK\r\n${'X-Long: y\r\n'.repeat(4000)}\r\n`,
         '\u0000\u0001\u0002',
       ];
-      socket.end(answers[i % answers.length]);
+      socket.end(answers[i % answers.length]!);
     });
   });
   garbage.listen(0, '127.0.0.1');
