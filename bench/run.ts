@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { HELP, parseCli, UsageError } from './lib/cli-args.js';
+import { runDeployScenario } from './lib/deploy-scenario.js';
 import { runHttpScenario } from './lib/http-scenario.js';
 import { describeMachine } from './lib/machine.js';
 import { detectPinning, pinSelf } from './lib/pinning.js';
@@ -26,6 +27,8 @@ async function runScenario(
       return runHttpScenario(scenario, settings, pinning, machine);
     case 'planning':
       return runPlanningScenario(scenario, settings, pinning, machine);
+    case 'deploy':
+      return runDeployScenario(scenario, settings, pinning, machine);
   }
 }
 

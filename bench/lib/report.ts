@@ -4,8 +4,9 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FigureResult, MachineInfo, ScenarioResult } from './result-types.js';
-import { describeTarget, growthExponent } from './stats.js';
+import { DEPLOY_STEPS, stepTimes, totalContacts } from './deploy-figures.js';
+import type { DeployContacts, FigureResult, MachineInfo, ScenarioResult } from './result-types.js';
+import { describeTarget, growthExponent, median, sameRoundRatios } from './stats.js';
 
 function num(value: number | undefined, digits = 1): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -72,19 +73,79 @@ function renderPlanning(result: ScenarioResult): string[] {
   return [...lines, ...renderFigures(result)];
 }
 
+function describeContacts(contacts: DeployContacts | undefined): string {
+  if (!contacts) return '–';
+  if (totalContacts(contacts) === 0) return 'none (0 TCP connections, 0 requests)';
+  const agents = Object.entries(contacts.agentRequests).map(
+    ([target, n]) => `${target}: ${n} req / ${contacts.agentConnections[target] ?? 0} conn`,
+  );
+  const other = Object.entries(contacts.other).map(([where, n]) => `${where}: ${n}`);
+  return [...agents, ...other].join(', ');
+}
+
+function renderDeploy(result: ScenarioResult): string[] {
+  const deploy = result.deploy;
+  if (!deploy || deploy.rounds.length === 0) return [...renderFigures(result)];
+  const { rounds } = deploy;
+  const last = rounds.at(-1)!;
+  const contactsOf: Record<string, DeployContacts | undefined> = {
+    deployMs: last.contacts.deploy,
+    unchangedMs: last.contacts.unchanged,
+    oneWebappMs: last.contacts.oneWebapp,
+    undeployMs: last.contacts.undeploy,
+  };
+  const direct = stepTimes(rounds, 'directMs');
+  const lines = [
+    '| step | median ms | per round ms | / direct start (median of same-round ratios) | agents contacted (last round) |',
+    '|---|---:|---|---:|---|',
+  ];
+  for (const [step, label] of DEPLOY_STEPS) {
+    const times = stepTimes(rounds, step);
+    const name =
+      step === 'directMs'
+        ? `direct start (${deploy.webapps} nodix-webapp + ${deploy.targets.length} nodix-proxy, until each is ready)`
+        : step === 'oneWebappMs'
+          ? `redeploy, ${deploy.changedWebapp} changed`
+          : label;
+    const ratio = step === 'directMs' ? '' : `${sameRoundRatios(times, direct).median.toFixed(2)}x`;
+    const contacts =
+      step === 'directMs' ? '(none: started by the harness)' : describeContacts(contactsOf[step]);
+    lines.push(
+      `| ${name} | ${num(median(times), 0)} | ${times.map((t) => num(t, 0)).join(' ')} | ${ratio} | ${contacts} |`,
+    );
+  }
+  const build = median(rounds.map((r) => r.deployBuildMs ?? Number.NaN));
+  const activate = median(rounds.map((r) => r.deployActivateMs ?? Number.NaN));
+  return [
+    ...lines,
+    ...renderFigures(result),
+    '',
+    `- deploy from nothing, as its own output times it (median): built manifests ${num(build, 0)} ms, activate phase ${num(activate, 0)} ms; the rest is process start-up, model loading, locking and recording the generation.`,
+    `- one-webapp redeploy (last round): ${last.oneWebappActions.join(', ') || 'no agent action'}; new processes: ${last.oneWebappNewPids.join(', ')}.`,
+    ...deploy.commands.map((command) => `- timed: \`${command}\``),
+    ...deploy.checks.map((check) => `- verified: ${check}`),
+  ];
+}
+
 export function renderScenario(result: ScenarioResult): string {
   const { settings } = result;
   const how =
     result.kind === 'http'
       ? `${settings.rounds} round(s) × ${settings.durationSeconds} s of load per setup${settings.warmupSeconds ? ` after a ${settings.warmupSeconds} s warm-up` : ''}, ${String(result.load?.connections)} connections, ${String(result.load?.method)} ${String(result.load?.bodyBytes) !== '0' ? `${String(result.load?.bodyBytes)}-byte bodies ` : ''}Host ${(result.load?.hosts as string[] | undefined)?.join(', ')}`
-      : `median of ${settings.rounds} run(s) per size`;
+      : result.kind === 'deploy'
+        ? `${settings.rounds} round(s), direct start and the deploy steps interleaved (order rotated each round)${settings.warmupSeconds ? ' after one unmeasured warm-up round' : ''}`
+        : `median of ${settings.rounds} run(s) per size`;
   const lines = [
     `## ${result.scenario} (issue ${result.issue})`,
     '',
     `${result.description}.`,
     `${settings.mode} mode, ${how}. ${result.machine.pinning}. Measured ${result.machine.date}, ${num(result.wallSeconds)} s.`,
     '',
-    ...(result.kind === 'http' ? renderHttp(result) : renderPlanning(result)),
+    ...(result.kind === 'http'
+      ? renderHttp(result)
+      : result.kind === 'deploy'
+        ? renderDeploy(result)
+        : renderPlanning(result)),
   ];
   if (result.errors.length > 0)
     lines.push('', '**Errors:**', ...result.errors.map((e) => `- ${e.replace(/\n/g, '\n  ')}`));

@@ -68,17 +68,68 @@ export interface PlanningMeasurement {
   totalMs: number;
 }
 
+/** Whom one `nodix deploy` run contacted, counted inside it by `count-connections.mjs`. */
+export interface DeployContacts {
+  /** HTTP requests per target (its agent's port). */
+  agentRequests: Record<string, number>;
+  /** TCP connections opened per target's agent. */
+  agentConnections: Record<string, number>;
+  /** TCP connections (made or failed) or requests to anything but an agent (a service's port), by destination. */
+  other: Record<string, number>;
+  /** Unix-socket attempts (tsx looking for a parent tsx process): no agent or service listens on one. */
+  local: Record<string, number>;
+}
+
+/** One round of the deploy scenario; times in milliseconds, wall clock. */
+export interface DeployRound {
+  /** Start the 22 processes from the harness and wait for each one's ready line. */
+  directMs: number;
+  /** `nodix deploy` from nothing (no generation, agents running nothing), spawn to exit. */
+  deployMs: number;
+  /** The same command again. */
+  unchangedMs: number;
+  /** With the services model that changes one webapp. */
+  oneWebappMs: number;
+  undeployMs: number;
+  /** The deploy from nothing's own step times, from its output. */
+  deployBuildMs: number | undefined;
+  deployActivateMs: number | undefined;
+  contacts: {
+    deploy: DeployContacts;
+    unchanged: DeployContacts;
+    oneWebapp: DeployContacts;
+    undeploy: DeployContacts;
+  };
+  /** What the agents did in the one-webapp redeploy, in order (`test2: activated webapp20 (started)`). */
+  oneWebappActions: string[];
+  /** Services whose PID the one-webapp redeploy changed. */
+  oneWebappNewPids: string[];
+}
+
+export interface DeployMeasurement {
+  webapps: number;
+  targets: string[];
+  changedWebapp: string;
+  /** Measured rounds (a full-mode warm-up round is not kept). */
+  rounds: DeployRound[];
+  /** The timed command lines, for the report. */
+  commands: string[];
+  /** What was verified, as sentences (each check that failed is an error instead). */
+  checks: string[];
+}
+
 export interface ScenarioResult {
   scenario: string;
   issue: number;
   description: string;
-  kind: 'http' | 'planning';
+  kind: 'http' | 'planning' | 'deploy';
   settings: RunSettings;
   machine: MachineInfo;
   /** For http scenarios: the load applied. */
   load?: Record<string, unknown>;
   setups: SetupResult[];
   planning?: PlanningMeasurement[];
+  deploy?: DeployMeasurement;
   figures: FigureResult[];
   /** Everything that went wrong; non-empty means the scenario errored (exit code 1). */
   errors: string[];

@@ -12,5 +12,5 @@ export const scenarios: Scenario[] = [
   ...webappScenarios, // issue 2
   ...proxyScenarios, // issue 3
   ...planningScenarios, // issue 4
-  ...deployScenarios, // issue 5 (slot, filled by the lead)
+  ...deployScenarios, // issue 5
 ];

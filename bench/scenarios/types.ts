@@ -1,6 +1,7 @@
 /**
  * The shape of the scenario table. A scenario names the servers to start and the load to apply; the runners
- * (`lib/http-scenario.ts`, `lib/planning-scenario.ts`) do the starting, loading and measuring.
+ * (`lib/http-scenario.ts`, `lib/planning-scenario.ts`, `lib/deploy-scenario.ts`) do the starting, loading and
+ * measuring.
  */
 import type { Target } from '../lib/stats.js';
 
@@ -81,4 +82,17 @@ export interface PlanningScenario {
   targets: number;
 }
 
-export type Scenario = HttpScenario | PlanningScenario;
+export interface DeployScenario {
+  kind: 'deploy';
+  name: string;
+  issue: number;
+  description: string;
+  /** Web apps of `services-dynamic.ts` (`--extra-params '{"count":N}'`), spread by `qos.ts` over the targets. */
+  webapps: number;
+  /** Target names, each an agent on loopback with room for `webapps / targets.length` web apps. */
+  targets: string[];
+  /** Issue 5: a deploy from nothing takes at most this many times starting the same processes directly. */
+  maxRatio: number;
+}
+
+export type Scenario = HttpScenario | PlanningScenario | DeployScenario;

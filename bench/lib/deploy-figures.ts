@@ -1,0 +1,145 @@
+/**
+ * The pure side of the deploy scenario: what a `nodix deploy` run printed and whom it contacted, read into
+ * values, and the rounds turned into the report's figures. Tested by tables in ../test/deploy.test.ts.
+ */
+import type { DeployContacts, DeployRound, FigureResult } from './result-types.js';
+import { median, sameRoundRatios, type Target, verdict } from './stats.js';
+
+export interface CoordinatorOutput {
+  /** Targets named by a `[target: X]` step line: the ones the coordinator did something to. */
+  touchedTargets: string[];
+  /** The coordinator found nothing to activate or deactivate. */
+  nothingToDo: boolean;
+  /** `built manifests: ... (N ms)`. */
+  buildMs: number | undefined;
+  /** `activate: N service(s) in M ms` and the same for deactivate: the phases' own times. */
+  activateMs: number | undefined;
+  deactivateMs: number | undefined;
+  /** What the agents did, in order: `test2: deactivated webapp20 (stopped)`, `test2: activated webapp20 (started)`. */
+  actions: string[];
+}
+
+export function parseCoordinatorOutput(stdout: string): CoordinatorOutput {
+  const touched = new Set<string>();
+  const actions: string[] = [];
+  let nothingToDo = false;
+  let buildMs: number | undefined;
+  let activateMs: number | undefined;
+  let deactivateMs: number | undefined;
+  for (const line of stdout.split('\n')) {
+    const target = /^\[target: ([^\]]+)\]/.exec(line)?.[1];
+    if (target !== undefined) {
+      touched.add(target);
+      const action = /\b(activated|deactivated) (\S+): (\w+)/.exec(line);
+      if (action) actions.push(`${target}: ${action[1]} ${action[2]} (${action[3]})`);
+      continue;
+    }
+    if (/nothing to activate or deactivate/.test(line)) nothingToDo = true;
+    const built = /built manifests: .*\((\d+) ms\)$/.exec(line);
+    if (built) buildMs = Number(built[1]);
+    const phase = /\] \+\S+ (activate|deactivate): \d+ service\(s\) in (\d+) ms$/.exec(line);
+    if (phase?.[1] === 'activate') activateMs = Number(phase[2]);
+    if (phase?.[1] === 'deactivate') deactivateMs = Number(phase[2]);
+  }
+  return { touchedTargets: [...touched].sort(), nothingToDo, buildMs, activateMs, deactivateMs, actions };
+}
+
+/** What `count-connections.mjs` writes: connections by `tcp host:port` / `local ...` (and `failed ...`), requests by Host. */
+export interface RawContacts {
+  connections: Record<string, number>;
+  requests: Record<string, number>;
+}
+
+const tcpPort = (where: string) => Number(/^tcp \S*:(\d+)$/.exec(where)?.[1]);
+const hostPort = (where: string) => Number(/:(\d+)$/.exec(where)?.[1]);
+
+/**
+ * Raw counts by destination → per target (by agent port) and anything else a deploy reached. Agents and services
+ * listen on TCP only, so Unix-socket attempts (tsx looking for a parent tsx process) are kept apart in `local`.
+ */
+export function summarizeContacts(raw: RawContacts, agentPorts: Record<string, number>): DeployContacts {
+  const targetOf = new Map(Object.entries(agentPorts).map(([target, port]) => [port, target]));
+  const contacts: DeployContacts = { agentRequests: {}, agentConnections: {}, other: {}, local: {} };
+  for (const [where, n] of Object.entries(raw.connections)) {
+    const target = targetOf.get(tcpPort(where));
+    if (target !== undefined)
+      contacts.agentConnections[target] = (contacts.agentConnections[target] ?? 0) + n;
+    else if (/^(failed )?local\b/.test(where)) contacts.local[where] = n;
+    else contacts.other[`connection ${where}`] = n;
+  }
+  for (const [where, n] of Object.entries(raw.requests)) {
+    const target = targetOf.get(hostPort(where));
+    if (target !== undefined) contacts.agentRequests[target] = (contacts.agentRequests[target] ?? 0) + n;
+    else contacts.other[`request ${where}`] = n;
+  }
+  return contacts;
+}
+
+/** Every TCP connection (attempted or made) and HTTP request a deploy made, to agents or anything else. */
+export function totalContacts(contacts: DeployContacts): number {
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return sum(contacts.agentRequests) + sum(contacts.agentConnections) + sum(contacts.other);
+}
+
+/** Steps of a round, in report order, with their labels. */
+export const DEPLOY_STEPS = [
+  ['directMs', 'direct start'],
+  ['deployMs', 'nodix deploy from nothing'],
+  ['unchangedMs', 'redeploy, nothing changed'],
+  ['oneWebappMs', 'redeploy, one webapp changed'],
+  ['undeployMs', 'nodix deploy --undeploy'],
+] as const;
+
+export type DeployStep = (typeof DEPLOY_STEPS)[number][0];
+
+export function stepTimes(rounds: readonly DeployRound[], step: DeployStep): number[] {
+  return rounds.map((round) => round[step]);
+}
+
+/**
+ * The judged figure (deploy from nothing over direct start, median of same-round ratios, issue 5: <= 1.5x), the
+ * medians of every step, and the unchanged redeploy's contacts (must be 0; a non-zero count is also an error).
+ */
+export function deployFigures(
+  rounds: readonly DeployRound[],
+  options: { maxRatio: number; judge: boolean; changedWebapp: string },
+): FigureResult[] {
+  if (rounds.length === 0) return [];
+  const target: Target = { max: options.maxRatio };
+  const direct = stepTimes(rounds, 'directMs');
+  const ratio = sameRoundRatios(stepTimes(rounds, 'deployMs'), direct);
+  const figures: FigureResult[] = [
+    {
+      label: 'nodix deploy from nothing / direct start (median of same-round ratios)',
+      metric: 'deployOverDirect',
+      value: ratio.median,
+      perRound: ratio.perRound,
+      unit: 'x',
+      target,
+      verdict: options.judge ? verdict(ratio.median, target) : 'n/a',
+    },
+  ];
+  for (const [step, label] of DEPLOY_STEPS) {
+    const times = stepTimes(rounds, step);
+    figures.push({
+      label: step === 'oneWebappMs' ? `redeploy, ${options.changedWebapp} changed` : label,
+      metric: step,
+      value: median(times),
+      perRound: times,
+      unit: 'ms',
+      verdict: 'n/a',
+    });
+  }
+  const none: Target = { max: 0 };
+  const contacted = Math.max(...rounds.map((round) => totalContacts(round.contacts.unchanged)));
+  figures.push({
+    label:
+      'TCP connections + HTTP requests of the unchanged redeploy (to agents or services; max over rounds)',
+    metric: 'unchangedContacts',
+    value: contacted,
+    unit: '',
+    target: none,
+    verdict: options.judge ? verdict(contacted, none) : 'n/a',
+  });
+  return figures;
+}
