@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * Who a PID is. A PID alone is not an identity: after a process dies the kernel hands its number to the next
@@ -29,6 +29,8 @@ export async function readBootId(): Promise<string> {
 
 interface ProcStat {
   state: string;
+  /** Field 5: the process group. */
+  pgrp: number;
   startTime: string;
 }
 
@@ -40,11 +42,14 @@ export function parseProcStat(text: string): ProcStat | undefined {
     .slice(close + 2)
     .trim()
     .split(' ');
-  // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+  // fields[0] is field 3 (state); field 5 (pgrp) is fields[2]; field 22 (starttime) is fields[19].
   const state = fields[0];
+  const pgrp = Number(fields[2]);
   const startTime = fields[19];
-  if (state === undefined || startTime === undefined || !/^\d+$/.test(startTime)) return undefined;
-  return { state, startTime };
+  if (state === undefined || startTime === undefined || !/^\d+$/.test(startTime) || !Number.isInteger(pgrp)) {
+    return undefined;
+  }
+  return { state, pgrp, startTime };
 }
 
 async function readProcStat(pid: number): Promise<ProcStat | undefined> {
@@ -55,12 +60,61 @@ async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   }
 }
 
-/** The identity of a live process, or undefined when no such process runs (a zombie counts as dead). */
+/**
+ * Whether a process in this /proc state has let go of everything it held. A zombie has, but only once its last
+ * thread is gone: /proc/<pid>/stat shows the state of the main thread, which of a multi-threaded process (every node
+ * process) turns Z first, while the other threads are still exiting and the process's files (its listening sockets
+ * too) stay open until the last of them has. Then Threads: in /proc/<pid>/status is down to 1, the zombie itself.
+ */
+async function hasExited(pid: number, stat: ProcStat): Promise<boolean> {
+  if (stat.state !== 'Z' && stat.state !== 'X') return false;
+  try {
+    const threads = /^Threads:\s*(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return threads === undefined || Number(threads) <= 1;
+  } catch {
+    return true; // reaped meanwhile
+  }
+}
+
+/**
+ * The identity of a process that still runs, or undefined when no such process runs. A zombie counts as dead once
+ * all its threads have exited, not before: a service stopped for a replacement must have released its port.
+ */
 export async function identify(pid: number): Promise<ProcessIdentity | undefined> {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   const stat = await readProcStat(pid);
-  if (!stat || stat.state === 'Z' || stat.state === 'X') return undefined;
+  if (!stat || (await hasExited(pid, stat))) return undefined;
   return { pid, startTime: stat.startTime, bootId: await readBootId() };
+}
+
+/**
+ * The processes of process group `pgid` that still run, leader included (by the rule of `identify`). A service is
+ * started in a group of its own and stopped by signalling the group: `/bin/sh -c 'node server.js'` forks node, and
+ * the shell exiting does not mean its child has let go of the port.
+ */
+export async function processGroup(pgid: number): Promise<ProcessIdentity[]> {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    // No such group: the common case, answered without reading /proc.
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return [];
+  }
+  let entries: string[];
+  try {
+    entries = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return [];
+  }
+  const bootId = await readBootId();
+  const members = await Promise.all(
+    entries.map(async (entry): Promise<ProcessIdentity | undefined> => {
+      const pid = Number(entry);
+      const stat = await readProcStat(pid);
+      if (!stat || stat.pgrp !== pgid || (await hasExited(pid, stat))) return undefined;
+      return { pid, startTime: stat.startTime, bootId };
+    }),
+  );
+  return members.filter((member) => member !== undefined);
 }
 
 /** True when `expected` still runs: same PID, same start time, same boot. */

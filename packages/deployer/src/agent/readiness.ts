@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -30,37 +29,6 @@ export function isPortFree(host: string, port: number): Promise<boolean> {
       server.close(() => resolve(true));
     });
   });
-}
-
-/** True when some socket listens on TCP `port` in this network namespace (/proc/net/tcp and tcp6, state 0A). */
-export async function hasListener(port: number): Promise<boolean> {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const [, local, , state] = line.trim().split(/\s+/);
-      if (state === '0A' && local?.endsWith(`:${hex}`)) return true;
-    }
-  }
-  return false;
-}
-
-/**
- * Waits until `host:port` can be bound. A port someone listens on is refused at once; a port held only by the
- * closing connections of a service that was just stopped (FIN-WAIT sockets, gone within moments) is waited for.
- */
-export async function waitUntilPortFree(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await isPortFree(host, port)) return true;
-    if ((await hasListener(port)) || Date.now() >= deadline) return false;
-    await sleep(50);
-  }
 }
 
 /** A free TCP port on `host`, chosen by the kernel. */

@@ -6,8 +6,8 @@ import { naturalCompare } from '../plan/natural-sort.js';
 import type { ServiceInstance } from '../plan/types.js';
 import type { ActivationContext, ActivationModule } from './activation/index.js';
 import { ActivationError } from './errors.js';
-import { identify, isSameProcess } from './process-identity.js';
-import { probeHost, waitUntilAccepting, waitUntilPortFree } from './readiness.js';
+import { identify, isSameProcess, processGroup } from './process-identity.js';
+import { isPortFree, probeHost, waitUntilAccepting } from './readiness.js';
 import type { RunningProcess, ServiceRecord, StateStore } from './state.js';
 
 export type ServiceState = 'starting' | 'running' | 'backoff' | 'stopping';
@@ -249,8 +249,10 @@ export class Supervisor {
     await module.prepare?.(instance, context);
     slot.record.runtime = context.runtime;
     const spec = module.launch(instance, context);
+    // No waiting here: a service stopped for this one has let go of its port (see #kill), and connections it left
+    // closing (FIN-WAIT, TIME-WAIT) do not keep a listener from binding, as node listens with SO_REUSEADDR.
     for (const { host, port } of spec.listens) {
-      if (!(await waitUntilPortFree(host, port))) {
+      if (!(await isPortFree(host, port))) {
         throw new ActivationError(
           instance.name,
           `${instance.name}: port ${port} on ${host} is already in use`,
@@ -338,7 +340,11 @@ export class Supervisor {
     throw new ActivationError(instance.name, `${instance.name} ${why}${tail ? `: ${tail}` : ''}`);
   }
 
-  /** SIGTERM to the process group, SIGKILL after the stop timeout; never signals a PID that is someone else now. */
+  /**
+   * SIGTERM to the process group, SIGKILL after the stop timeout; never signals a PID that is someone else now.
+   * Returns once the service has let go of everything it held (its port, for the replacement that follows): its
+   * main process has exited with all its threads, and so has every other process of its group.
+   */
   async #kill(proc: RunningProcess, child?: ChildProcess): Promise<void> {
     const signal = (name: NodeJS.Signals): void => {
       try {
@@ -351,24 +357,37 @@ export class Supervisor {
         }
       }
     };
-    const gone = async (): Promise<boolean> => {
+    const leaderGone = async (): Promise<boolean> => {
+      // Our own child's exit event comes only once all its threads are gone; otherwise ask /proc.
       if (child && (child.exitCode !== null || child.signalCode !== null)) return true;
       return !(await isSameProcess(proc));
     };
-    if (await gone()) return;
+    if (await leaderGone()) return;
+    // The rest of the group, taken while its leader provably runs: the group ID is then still ours, not reused.
+    const others = (await processGroup(proc.pid)).filter((member) => member.pid !== proc.pid);
+    const running = async (): Promise<number[]> => {
+      const left = (await leaderGone()) ? [] : [proc.pid];
+      for (const member of others) {
+        if (await isSameProcess(member)) left.push(member.pid);
+      }
+      return left;
+    };
     signal('SIGTERM');
     const deadline = Date.now() + this.#options.stopTimeoutMs;
     while (Date.now() < deadline) {
-      if (await gone()) return;
+      if ((await running()).length === 0) return;
       await sleep(20);
     }
-    if (await gone()) return;
+    if ((await running()).length === 0) return;
+    // A member alive keeps the group ID from being reused, so signalling the group still reaches only ours.
     signal('SIGKILL');
+    let left: number[] = [];
     for (let attempt = 0; attempt < 100; attempt += 1) {
-      if (await gone()) return;
+      left = await running();
+      if (left.length === 0) return;
       await sleep(20);
     }
-    throw new Error(`pid ${proc.pid} survived SIGKILL`);
+    throw new Error(`pid ${left.join(', ')} survived SIGKILL`);
   }
 
   async #stop(slot: Slot): Promise<void> {

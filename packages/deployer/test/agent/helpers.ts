@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -86,8 +87,8 @@ export function httpGet(
   headers: Record<string, string> = {},
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
-    // No keep-alive: an idle pooled connection to a service that gets replaced keeps its port in FIN-WAIT-2 on the
-    // service's side (the pool never reads the FIN), and the replacement could not bind the port for a minute.
+    // One connection per request, closed after it: no idle pooled connection outlives the check. (Connections left
+    // closing on a stopped service's side do not keep its replacement from binding: node listens with SO_REUSEADDR.)
     const req = request(
       { host, port, path: '/', headers: { connection: 'close', ...headers }, agent: false, timeout: 2000 },
       (res) => {
@@ -192,4 +193,36 @@ export async function servicePort(): Promise<number> {
     }
   }
   throw new Error('no free service port found');
+}
+
+/**
+ * A Python script that listens on `$HOST:$PORT` and, on SIGTERM, ends its main thread alone (the raw exit syscall,
+ * not exit_group) while another thread keeps the process, and so its listening socket, for `lingerMs` more: what a
+ * multi-threaded server such as node looks like while it exits. /proc/<pid>/stat says Z meanwhile.
+ * Argv for `python3 -c`, or undefined when this machine cannot run it (no python3, no known syscall number).
+ */
+export function mainThreadExitsFirst(lingerMs: number): string[] | undefined {
+  const script = `
+import ctypes, os, signal, socket, threading, time
+nr = {'x86_64': 60, 'aarch64': 93}[os.uname().machine]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((os.environ.get('HOST', '127.0.0.1'), int(os.environ.get('PORT', '0'))))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+def linger():
+    time.sleep(${lingerMs / 1000})
+    os._exit(0)
+def term(*_):
+    threading.Thread(target=linger).start()
+    ctypes.CDLL(None).syscall(nr, 0)
+signal.signal(signal.SIGTERM, term)
+while True:
+    time.sleep(1)
+`;
+  const probe = spawnSync('python3', [
+    '-c',
+    'import ctypes, os; {"x86_64": 60, "aarch64": 93}[os.uname().machine]',
+  ]);
+  return probe.status === 0 ? ['python3', '-c', script] : undefined;
 }

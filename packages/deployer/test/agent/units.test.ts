@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -9,14 +10,14 @@ import { probeHost } from '../../src/agent/readiness.js';
 import { isLoopback } from '../../src/agent/server.js';
 import { emptyState, loadState, StateStore } from '../../src/agent/state.js';
 import { bearerToken, tokensEqual } from '../../src/agent/token.js';
-import { tempDir } from './helpers.js';
+import { mainThreadExitsFirst, tempDir, waitFor } from './helpers.js';
 
 t.test(
   'parseProcStat reads state and start time past a command name with spaces and parentheses',
   async (t) => {
     const rest = 'S 1 1 1 0 -1 4194304 98 0 0 0 0 0 0 0 20 0 1 0 51231 3133440 411';
-    t.same(parseProcStat(`42 (cat) ${rest}`), { state: 'S', startTime: '51231' });
-    t.same(parseProcStat(`42 (a (b) c) ) ${rest}`), { state: 'S', startTime: '51231' });
+    t.same(parseProcStat(`42 (cat) ${rest}`), { state: 'S', pgrp: 1, startTime: '51231' });
+    t.same(parseProcStat(`42 (a (b) c) ) ${rest}`), { state: 'S', pgrp: 1, startTime: '51231' });
     t.equal(parseProcStat('garbage'), undefined);
     t.equal(parseProcStat('1 (x) S 1 2'), undefined);
   },
@@ -31,6 +32,30 @@ t.test('identify tells this process from a reused PID', async (t) => {
   t.equal(await identify(0), undefined);
   t.equal(await identify(2 ** 22 + 12345), undefined, 'no such pid');
 });
+
+const lingering = mainThreadExitsFirst(1000);
+t.test(
+  'a zombie main thread is not a dead process while its other threads still run (and hold its sockets)',
+  { skip: lingering ? false : 'needs python3 on x86_64 or aarch64' },
+  async (t) => {
+    const [command, ...args] = lingering!;
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => child.kill('SIGKILL'));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    const pid = child.pid!;
+    const before = await identify(pid);
+    t.ok(before, 'running');
+    child.kill('SIGTERM');
+    await waitFor('the main thread to turn zombie', async () => {
+      const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+      return stat?.state === 'Z' ? true : undefined;
+    });
+    t.ok(await isSameProcess(before!), 'still there: a thread of it runs, its files are still open');
+    await exited;
+    t.equal(await identify(pid), undefined, 'gone once the last thread has exited');
+  },
+);
 
 t.test('tokens are compared whole, bearer header parsed strictly', async (t) => {
   t.ok(tokensEqual('abc', 'abc'));
