@@ -81,6 +81,53 @@ export function totalContacts(contacts: DeployContacts): number {
   return sum(contacts.agentRequests) + sum(contacts.agentConnections) + sum(contacts.other);
 }
 
+/** One deployed service as its agent reports it, with its process's start time from /proc. */
+export interface ServiceSnapshot {
+  target: string;
+  pid: number;
+  startTime: string;
+  hash: string;
+  restarts: number;
+  state: string;
+}
+
+/** What was observed around the unchanged redeploy: before and after, per agent or per service. */
+export interface UnchangedObservation {
+  contacts: DeployContacts;
+  output: CoordinatorOutput;
+  /** Lines each agent had printed, before and after. */
+  agentLines: [number[], number[]];
+  /** Each agent's state file mtime, before and after. */
+  stateMtimes: [number[], number[]];
+  services: [Map<string, ServiceSnapshot>, Map<string, ServiceSnapshot>];
+}
+
+/** Everything that shows the unchanged redeploy reached an agent or a service; empty when it reached none. */
+export function unchangedProblems(seen: UnchangedObservation): string[] {
+  const problems: string[] = [];
+  if (totalContacts(seen.contacts) > 0) {
+    problems.push(`the coordinator made connections or requests: ${JSON.stringify(seen.contacts)}`);
+  }
+  if (!seen.output.nothingToDo)
+    problems.push('the coordinator did not report "nothing to activate or deactivate"');
+  if (seen.output.touchedTargets.length > 0) {
+    problems.push(`the coordinator reported steps on ${seen.output.touchedTargets.join(', ')}`);
+  }
+  const changed = ([before, after]: [number[], number[]]) => after.some((n, i) => n !== before[i]);
+  if (changed(seen.agentLines)) problems.push('an agent logged something');
+  if (changed(seen.stateMtimes)) problems.push("an agent's state file was written");
+  const [before, after] = seen.services;
+  for (const [name, was] of before) {
+    const now = after.get(name);
+    if (!now || now.pid !== was.pid || now.startTime !== was.startTime) {
+      problems.push(`${name} has a new process (pid ${was.pid} → ${now?.pid ?? 'gone'})`);
+    } else if (now.hash !== was.hash) problems.push(`${name} changed identity`);
+    else if (now.restarts !== was.restarts) problems.push(`${name} restarted`);
+  }
+  for (const name of after.keys()) if (!before.has(name)) problems.push(`${name} appeared`);
+  return problems;
+}
+
 /** Steps of a round, in report order, with their labels. */
 export const DEPLOY_STEPS = [
   ['directMs', 'direct start'],

@@ -23,12 +23,13 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient } from '@nodix/deployer';
 import type { DeployScenario } from '../scenarios/types.js';
+import type { ServiceSnapshot } from './deploy-figures.js';
 import {
   deployFigures,
   parseCoordinatorOutput,
   type RawContacts,
   summarizeContacts,
-  totalContacts,
+  unchangedProblems,
 } from './deploy-figures.js';
 import {
   comparableArgv,
@@ -67,13 +68,6 @@ interface AgentHandle {
 interface ProcessId {
   pid: number;
   startTime: string;
-}
-
-interface ServiceSnapshot extends ProcessId {
-  target: string;
-  hash: string;
-  restarts: number;
-  state: string;
 }
 
 function readStartTime(pid: number): string | undefined {
@@ -391,33 +385,15 @@ class DeployRun {
       ['deploy', ...this.models.deployArgs, ...state],
       'unchanged redeploy',
     );
-    const unchangedOutput = parseCoordinatorOutput(unchanged.stdout);
     await sleep(100); // let any agent log line that a contact would cause arrive through its pipe
     const afterUnchanged = await this.snapshot();
-    const problems: string[] = [];
-    if (totalContacts(unchanged.contacts) > 0) {
-      problems.push(`the coordinator made connections or requests: ${JSON.stringify(unchanged.contacts)}`);
-    }
-    if (!unchangedOutput.nothingToDo)
-      problems.push('the coordinator did not report "nothing to activate or deactivate"');
-    if (unchangedOutput.touchedTargets.length > 0) {
-      problems.push(`the coordinator reported steps on ${unchangedOutput.touchedTargets.join(', ')}`);
-    }
-    const linesAfter = [...this.agents.values()].map((agent) => agent.lines);
-    if (linesAfter.some((n, i) => n !== linesBefore[i])) problems.push('an agent logged something');
-    const mtimesAfter = await this.stateMtimes();
-    if (mtimesAfter.some((m, i) => m !== mtimesBefore[i])) problems.push("an agent's state file was written");
-    for (const [name, before] of afterDeploy) {
-      const after = afterUnchanged.get(name);
-      if (
-        !after ||
-        after.pid !== before.pid ||
-        after.startTime !== before.startTime ||
-        after.hash !== before.hash
-      ) {
-        problems.push(`${name} changed (pid ${before.pid} → ${after?.pid ?? 'gone'})`);
-      } else if (after.restarts !== before.restarts) problems.push(`${name} restarted`);
-    }
+    const problems = unchangedProblems({
+      contacts: unchanged.contacts,
+      output: parseCoordinatorOutput(unchanged.stdout),
+      agentLines: [linesBefore, [...this.agents.values()].map((agent) => agent.lines)],
+      stateMtimes: [mtimesBefore, await this.stateMtimes()],
+      services: [afterDeploy, afterUnchanged],
+    });
     if (problems.length > 0) this.fail(`redeploy with nothing changed: ${problems.join('; ')}`);
     const local = Object.keys(unchanged.contacts.local);
     this.checks.add(

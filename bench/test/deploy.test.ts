@@ -3,8 +3,11 @@ import t from 'tap';
 import {
   deployFigures,
   parseCoordinatorOutput,
+  type ServiceSnapshot,
   summarizeContacts,
   totalContacts,
+  type UnchangedObservation,
+  unchangedProblems,
 } from '../lib/deploy-figures.js';
 import { comparableArgv, directCommands } from '../lib/deploy-models.js';
 import type { DeployContacts, DeployRound } from '../lib/result-types.js';
@@ -87,6 +90,126 @@ t.test('contacts: agents by port, everything else apart, Unix sockets not counte
     { test1: 7411 },
   );
   t.equal(totalContacts(silent), 0, 'a redeploy that only looked for a tsx parent contacted nobody');
+});
+
+t.test('the unchanged redeploy: every sign of a contact is a problem', async (t) => {
+  const none: DeployContacts = { agentRequests: {}, agentConnections: {}, other: {}, local: {} };
+  const service = (pid: number, extra: Partial<ServiceSnapshot> = {}): ServiceSnapshot => ({
+    target: 'test1',
+    pid,
+    startTime: '100',
+    hash: 'h',
+    restarts: 0,
+    state: 'running',
+    ...extra,
+  });
+  const quiet = (): UnchangedObservation => ({
+    contacts: { ...none, local: { 'failed local /tmp/tsx-0/1.pipe (ENOENT)': 1 } },
+    output: parseCoordinatorOutput(
+      '[coordinator] +0.4s nothing to activate or deactivate; generation 1 is current',
+    ),
+    agentLines: [
+      [5, 7],
+      [5, 7],
+    ],
+    stateMtimes: [
+      [1, 2],
+      [1, 2],
+    ],
+    services: [new Map([['webapp1', service(10)]]), new Map([['webapp1', service(10)]])],
+  });
+  t.same(unchangedProblems(quiet()), [], 'nothing reached: no problem');
+  const cases: [string, (seen: UnchangedObservation) => void, RegExp][] = [
+    [
+      'a request',
+      (s) => {
+        s.contacts = { ...none, agentRequests: { test1: 1 } };
+      },
+      /connections or requests/,
+    ],
+    [
+      'a service port',
+      (s) => {
+        s.contacts = { ...none, other: { 'connection tcp 127.0.0.1:3000': 1 } };
+      },
+      /connections or requests/,
+    ],
+    [
+      'work to do',
+      (s) => {
+        s.output = parseCoordinatorOutput('');
+      },
+      /nothing to activate/,
+    ],
+    [
+      'a target step',
+      (s) => {
+        s.output.touchedTargets = ['test2'];
+      },
+      /steps on test2/,
+    ],
+    [
+      'an agent line',
+      (s) => {
+        s.agentLines[1] = [5, 8];
+      },
+      /logged/,
+    ],
+    [
+      'a state write',
+      (s) => {
+        s.stateMtimes[1] = [1, 3];
+      },
+      /state file/,
+    ],
+    [
+      'a new PID',
+      (s) => {
+        s.services[1].set('webapp1', service(11));
+      },
+      /new process \(pid 10 → 11\)/,
+    ],
+    [
+      'a reused PID',
+      (s) => {
+        s.services[1].set('webapp1', service(10, { startTime: '200' }));
+      },
+      /new process/,
+    ],
+    [
+      'a gone service',
+      (s) => {
+        s.services[1].delete('webapp1');
+      },
+      /→ gone/,
+    ],
+    [
+      'a new identity',
+      (s) => {
+        s.services[1].set('webapp1', service(10, { hash: 'x' }));
+      },
+      /identity/,
+    ],
+    [
+      'a restart',
+      (s) => {
+        s.services[1].set('webapp1', service(10, { restarts: 1 }));
+      },
+      /restarted/,
+    ],
+    [
+      'a new service',
+      (s) => {
+        s.services[1].set('webapp2', service(12));
+      },
+      /webapp2 appeared/,
+    ],
+  ];
+  for (const [name, change, expected] of cases) {
+    const seen = quiet();
+    change(seen);
+    t.match(unchangedProblems(seen).join('; '), expected, name);
+  }
 });
 
 function round(directMs: number, deployMs: number, unchangedRequests = 0): DeployRound {
