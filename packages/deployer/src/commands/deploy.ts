@@ -4,8 +4,6 @@ import { applyGoal, type Goal } from '../execute/deploy.js';
 import { GenerationStore } from '../execute/generations.js';
 import { createReporter } from '../execute/report.js';
 import { EMPTY_MANIFEST } from '../execute/transition.js';
-import { createLogger } from '../log.js';
-import { planManifest } from '../models/pipeline.js';
 import type { Manifest } from '../plan/types.js';
 import type { Command, CommandIO } from './command.js';
 import {
@@ -15,7 +13,8 @@ import {
   coordinatorStateDir,
   integerOption,
 } from './coordinator-options.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams } from './model-options.js';
+import { buildManifestOf } from './model-files.js';
+import { MODEL_FILES_HELP, MODEL_OPTIONS, MODEL_OPTIONS_HELP } from './model-options.js';
 import { parseCommandArgs } from './parse-args.js';
 
 const OPTIONS = {
@@ -44,10 +43,7 @@ const usage = [
   'printed. Agent addresses come from target properties agentHost (else hostname) and agentPort (else 7411).',
   '',
   'Options:',
-  MODEL_OPTIONS_HELP.services,
-  MODEL_OPTIONS_HELP.infrastructure,
-  MODEL_OPTIONS_HELP.distribution,
-  MODEL_OPTIONS_HELP.ports,
+  ...MODEL_FILES_HELP,
   MODEL_OPTIONS_HELP.extraParams,
   COORDINATOR_OPTIONS_HELP.stateDir,
   COORDINATOR_OPTIONS_HELP.tokenFile,
@@ -162,18 +158,16 @@ export const deployCommand: Command = {
       if (missing.length)
         throw new UsageError(`deploy: missing ${missing.join(', ')} (see 'nodix deploy --help')`);
       const start = reporter.now();
-      const { manifest, warnings } = await planManifest({
-        files: {
+      const manifest = await buildManifestOf(
+        io,
+        {
           services: values.services,
           infrastructure: values.infrastructure as string,
           distribution: values.distribution,
           ports: values.ports,
         },
-        cwd: io.cwd,
-        extraParams: parseExtraParams(values['extra-params']),
-      });
-      const log = createLogger(io.stderr);
-      for (const warning of warnings) log.warn(warning);
+        values['extra-params'],
+      );
       reporter.step(undefined, `built manifests: ${summarize(manifest)} (${reporter.since(start)} ms)`);
       goal = { kind: 'manifest', manifest, description: `nodix deploy ${argv.join(' ')}` };
     }

@@ -1,8 +1,7 @@
-import { createLogger } from '../log.js';
-import { planManifest } from '../models/pipeline.js';
 import type { Command } from './command.js';
-import { json, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams, writeOutput } from './model-options.js';
-import { parseCommandArgs, requireOption } from './parse-args.js';
+import { buildManifestOf, requireModelFiles } from './model-files.js';
+import { json, MODEL_FILES_HELP, MODEL_OPTIONS, MODEL_OPTIONS_HELP, writeOutput } from './model-options.js';
+import { parseCommandArgs } from './parse-args.js';
 
 const OPTIONS = { ...MODEL_OPTIONS, output: { type: 'string', short: 'o' } } as const;
 
@@ -17,10 +16,7 @@ export const manifestCommand: Command = {
     "proxy, its route table in the proxy's format. This is what `nodix deploy` sends to the agents.",
     '',
     'Options:',
-    MODEL_OPTIONS_HELP.services,
-    MODEL_OPTIONS_HELP.infrastructure,
-    MODEL_OPTIONS_HELP.distribution,
-    MODEL_OPTIONS_HELP.ports,
+    ...MODEL_FILES_HELP,
     MODEL_OPTIONS_HELP.extraParams,
     MODEL_OPTIONS_HELP.output,
     MODEL_OPTIONS_HELP.help,
@@ -29,18 +25,11 @@ export const manifestCommand: Command = {
     const parsed = parseCommandArgs(manifestCommand, argv, io, OPTIONS);
     if (!parsed) return 0;
     const { values } = parsed;
-    const { manifest, warnings } = await planManifest({
-      files: {
-        services: requireOption(manifestCommand, values.services, '-s/--services'),
-        infrastructure: requireOption(manifestCommand, values.infrastructure, '-i/--infrastructure'),
-        distribution: requireOption(manifestCommand, values.distribution, '-d/--distribution'),
-        ports: values.ports,
-      },
-      cwd: io.cwd,
-      extraParams: parseExtraParams(values['extra-params']),
-    });
-    const log = createLogger(io.stderr);
-    for (const warning of warnings) log.warn(warning);
+    const manifest = await buildManifestOf(
+      io,
+      requireModelFiles(manifestCommand, values),
+      values['extra-params'],
+    );
     await writeOutput(io, values.output, json(manifest));
     return 0;
   },

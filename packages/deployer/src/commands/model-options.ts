@@ -26,6 +26,14 @@ export const MODEL_OPTIONS_HELP = {
   help: '  -h, --help                 show this help',
 };
 
+/** The help of `-s -i -d -p`, in that order, for the commands that take every model file. */
+export const MODEL_FILES_HELP = [
+  MODEL_OPTIONS_HELP.services,
+  MODEL_OPTIONS_HELP.infrastructure,
+  MODEL_OPTIONS_HELP.distribution,
+  MODEL_OPTIONS_HELP.ports,
+];
+
 /** `--extra-params`: a JSON object, or a usage error that says what is wrong with it. */
 export function parseExtraParams(text: string | undefined): ExtraParams {
   if (text === undefined) return {};

@@ -2,8 +2,9 @@ import { createLogger } from '../log.js';
 import { planPorts } from '../models/pipeline.js';
 import { DEFAULT_PRIVATE_RANGE, DEFAULT_SHARED_RANGE, parsePortRange } from '../plan/ports.js';
 import type { Command } from './command.js';
+import { requireModelFiles } from './model-files.js';
 import { json, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams, writeOutput } from './model-options.js';
-import { parseCommandArgs, requireOption } from './parse-args.js';
+import { parseCommandArgs } from './parse-args.js';
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
@@ -49,12 +50,7 @@ export const portAssignCommand: Command = {
         ? undefined
         : parsePortRange(values['private-range'], '--private-range');
     const { ports } = await planPorts({
-      files: {
-        services: requireOption(portAssignCommand, values.services, '-s/--services'),
-        infrastructure: requireOption(portAssignCommand, values.infrastructure, '-i/--infrastructure'),
-        distribution: requireOption(portAssignCommand, values.distribution, '-d/--distribution'),
-        ports: values.ports,
-      },
+      files: requireModelFiles(portAssignCommand, values),
       cwd: io.cwd,
       extraParams: parseExtraParams(values['extra-params']),
       sharedRange,

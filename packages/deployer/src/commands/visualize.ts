@@ -1,10 +1,9 @@
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
-import { planManifest } from '../models/pipeline.js';
 import { manifestToDot, renderSvg } from '../plan/visualize.js';
 import type { Command } from './command.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams, writeOutput } from './model-options.js';
-import { parseCommandArgs, requireOption } from './parse-args.js';
+import { buildManifestOf, requireModelFiles } from './model-files.js';
+import { MODEL_FILES_HELP, MODEL_OPTIONS, MODEL_OPTIONS_HELP, writeOutput } from './model-options.js';
+import { parseCommandArgs } from './parse-args.js';
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
@@ -23,10 +22,7 @@ export const visualizeCommand: Command = {
     'rendered by Graphviz (built in, compiled to WebAssembly).',
     '',
     'Options:',
-    MODEL_OPTIONS_HELP.services,
-    MODEL_OPTIONS_HELP.infrastructure,
-    MODEL_OPTIONS_HELP.distribution,
-    MODEL_OPTIONS_HELP.ports,
+    ...MODEL_FILES_HELP,
     '  -f, --format dot|svg       default: svg when -o ends in .svg, else dot',
     MODEL_OPTIONS_HELP.extraParams,
     MODEL_OPTIONS_HELP.output,
@@ -40,18 +36,11 @@ export const visualizeCommand: Command = {
     if (format !== 'dot' && format !== 'svg') {
       throw new UsageError(`visualize: --format must be dot or svg, not '${format}'`);
     }
-    const { manifest, warnings } = await planManifest({
-      files: {
-        services: requireOption(visualizeCommand, values.services, '-s/--services'),
-        infrastructure: requireOption(visualizeCommand, values.infrastructure, '-i/--infrastructure'),
-        distribution: requireOption(visualizeCommand, values.distribution, '-d/--distribution'),
-        ports: values.ports,
-      },
-      cwd: io.cwd,
-      extraParams: parseExtraParams(values['extra-params']),
-    });
-    const log = createLogger(io.stderr);
-    for (const warning of warnings) log.warn(warning);
+    const manifest = await buildManifestOf(
+      io,
+      requireModelFiles(visualizeCommand, values),
+      values['extra-params'],
+    );
     const dot = manifestToDot(manifest);
     await writeOutput(io, values.output, format === 'svg' ? await renderSvg(dot) : dot);
     return 0;
