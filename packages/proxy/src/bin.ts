@@ -11,6 +11,7 @@ import {
 } from './config.js';
 import { ProxyConfigError, RouteTableError } from './errors.js';
 import { createProxy } from './proxy.js';
+import { applyStartupV8Settings, startServingV8Settings } from './v8-settings.js';
 
 function help(): string {
   const rows = SETTINGS.map((row) => {
@@ -96,6 +97,7 @@ async function main(argv: string[]): Promise<void> {
     );
   }
   process.stdout.write(readyLine(addresses.listen, addresses.admin));
+  startServingV8Settings();
 
   const onHangup = () => {
     // Failures are logged (file, key, reason) by the proxy; the last good table keeps serving.
@@ -149,9 +151,10 @@ const crash = (err: unknown) => {
   process.exitCode = 1;
 };
 
+applyStartupV8Settings();
 if (cluster.isWorker && isProxyWorker()) {
   try {
-    runWorker(log);
+    runWorker(log, startServingV8Settings);
   } catch (err) {
     crash(err);
   }

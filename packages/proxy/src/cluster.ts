@@ -11,11 +11,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import type { ListenAddress, ProxySettings } from './config.js';
 import { RouteTableError } from './errors.js';
-import { ProxyMetrics } from './metrics.js';
+import { loadPromClient, ProxyMetrics } from './metrics.js';
 import { createProxy, type NodixProxy, type ProxyOptions } from './proxy.js';
 import { loadRouteTableFile } from './route-table/load.js';
 import type { RouteTableConfig } from './route-table/types.js';
@@ -70,6 +69,8 @@ export async function startPrimary(
   }
 
   const metrics = new ProxyMetrics({ traffic: false, defaultMetrics: false, reloads: true });
+  // prom-client is loaded lazily (metrics.ts); a cluster needs it from the start to collect over IPC.
+  const { AggregatorRegistry } = loadPromClient();
   const aggregator = new AggregatorRegistry();
   let shuttingDown = false;
   let nextId = 1;
@@ -165,7 +166,8 @@ export async function startPrimary(
     if (settings.routes === null) return { ok: true, hosts: 0, source };
     let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
     try {
-      loaded = await loadRouteTableFile(settings.routes);
+      // A watched event that left the file as it was is not even parsed.
+      loaded = await loadRouteTableFile(settings.routes, onlyIfChanged ? lastText : null);
     } catch (err) {
       metrics.recordReload(false);
       const message = (err as Error).message;
@@ -173,8 +175,9 @@ export async function startPrimary(
         log(`[proxy primary] route table rejected, the last good one keeps serving: ${message}`);
       return { ok: false, error: message };
     }
-    const hosts = Object.keys(loaded.table.config.hosts).length;
-    if (onlyIfChanged && loaded.text === lastText) return { ok: true, hosts, source };
+    if (loaded === null)
+      return { ok: true, hosts: Object.keys((config as RouteTableConfig).hosts).length, source };
+    const hosts = loaded.table.hosts.length;
     lastText = loaded.text;
     config = loaded.table.config;
     // Workers still starting get the new table with their hello (they cannot receive anything before).
@@ -270,8 +273,11 @@ export async function startPrimary(
   };
 }
 
-/** A worker process: waits for its first table, listens, then follows the primary's messages. */
-export function runWorker(log: (line: string) => void): void {
+/**
+ * A worker process: waits for its first table, listens, then follows the primary's messages. `onListening` runs
+ * once it listens (the bin's V8 settings for serving).
+ */
+export function runWorker(log: (line: string) => void, onListening: () => void = () => {}): void {
   const raw = process.env[SETTINGS_ENV];
   if (raw === undefined) throw new Error(`cluster worker started without ${SETTINGS_ENV}`);
   const settings = JSON.parse(raw) as ProxySettings;
@@ -315,6 +321,7 @@ export function runWorker(log: (line: string) => void): void {
           return;
         }
         // Constructing an AggregatorRegistry is what makes prom-client answer the primary's metric requests here.
+        const { AggregatorRegistry } = loadPromClient();
         new AggregatorRegistry();
         AggregatorRegistry.setRegistries([proxy.metrics.registry]);
         const started = proxy;
@@ -322,6 +329,7 @@ export function runWorker(log: (line: string) => void): void {
           (addresses) => {
             reply({ type: 'nodix-proxy:applied', id: message.id, ok: true });
             reply({ type: 'nodix-proxy:ready', address: addresses.listen });
+            onListening();
           },
           (err: NodeJS.ErrnoException) => {
             workerLog(`${prefix} cannot listen: ${err.code ?? err.message}`);

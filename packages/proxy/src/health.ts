@@ -1,8 +1,9 @@
 /**
  * Active health checks: `GET <path>` on every upstream of a virtual host at an interval, through the upstream's
- * own keep-alive pool. 2xx/3xx marks it healthy; anything else, an error or a timeout marks it down until a later
- * check passes. Timers are unref'd: checks never keep the process alive.
+ * own keep-alive pool (undici `Pool.dispatch`). 2xx/3xx marks it healthy; anything else, an error or a timeout
+ * marks it down until a later check passes. Timers are unref'd: checks never keep the process alive.
  */
+import type { Dispatcher } from 'undici';
 import type { Upstream } from './upstream-pool.js';
 
 export const DEFAULT_CHECK_INTERVAL_MS = 5000;
@@ -16,11 +17,57 @@ export interface ActiveCheck {
   host: string;
 }
 
+/**
+ * One check request, as an undici dispatch handler (the same low-level API as forward.ts, so the proxy needs
+ * nothing of undici but its Pool). The status decides; the body is read and dropped so the keep-alive socket can
+ * serve the next request.
+ */
+class CheckRequest implements Dispatcher.DispatchHandler {
+  status = 0;
+  timedOut = false;
+  #abort: ((err?: Error) => void) | null = null;
+  readonly #done: (err: Error | null, status: number, timedOut: boolean) => void;
+
+  constructor(done: (err: Error | null, status: number, timedOut: boolean) => void) {
+    this.#done = done;
+  }
+
+  /** Gives up: aborts now if the request reached a socket, else as soon as it does. */
+  timeOut(): void {
+    this.timedOut = true;
+    this.#abort?.(new Error('health check timed out'));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.timedOut) abort(new Error('health check timed out'));
+    else this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    if (statusCode >= 200) this.status = statusCode; // 1xx are interim answers
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    this.#done(null, this.status, this.timedOut);
+  }
+
+  onError(err: Error): void {
+    this.#done(err, 0, this.timedOut);
+  }
+}
+
 /** Starts checking `upstream`; sets `upstream.stopChecks`. The first check runs right away. */
 export function startActiveChecks(upstream: Upstream, check: ActiveCheck): void {
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
-  let controller: AbortController | null = null;
+  let current: CheckRequest | null = null;
+  let deadline: NodeJS.Timeout | undefined;
+  const headers = ['host', check.host, 'user-agent', 'nodix-proxy-health-check'];
 
   const record = (healthy: boolean, why: string) => {
     if (stopped || upstream.checkHealthy === healthy) return;
@@ -28,37 +75,33 @@ export function startActiveChecks(upstream: Upstream, check: ActiveCheck): void 
     upstream.onChange?.(upstream, healthy, why);
   };
 
-  const run = async () => {
-    timer = null;
-    controller = new AbortController();
-    const deadline = setTimeout(() => controller?.abort(), check.timeoutMs);
-    deadline.unref();
-    try {
-      const { statusCode, body } = await upstream.pool.request({
-        method: 'GET',
-        path: check.path,
-        headers: { host: check.host, 'user-agent': 'nodix-proxy-health-check' },
-        signal: controller.signal,
-      });
-      await body.dump();
-      if (statusCode >= 200 && statusCode < 400) {
-        upstream.answered();
-        record(true, `active check ${check.path} answered ${statusCode}`);
-      } else {
-        record(false, `active check ${check.path} answered ${statusCode}`);
-      }
-    } catch (err) {
+  const settled = (err: Error | null, statusCode: number, timedOut: boolean) => {
+    current = null;
+    clearTimeout(deadline);
+    if (timedOut) {
+      record(false, `active check ${check.path} failed: timed out after ${check.timeoutMs} ms`);
+    } else if (err !== null) {
       const e = err as { code?: string; message?: string };
-      const why = controller.signal.aborted ? `timed out after ${check.timeoutMs} ms` : (e.code ?? e.message);
-      record(false, `active check ${check.path} failed: ${why}`);
-    } finally {
-      clearTimeout(deadline);
-      controller = null;
+      record(false, `active check ${check.path} failed: ${e.code ?? e.message}`);
+    } else if (statusCode >= 200 && statusCode < 400) {
+      upstream.answered();
+      record(true, `active check ${check.path} answered ${statusCode}`);
+    } else {
+      record(false, `active check ${check.path} answered ${statusCode}`);
     }
     if (!stopped) {
       timer = setTimeout(run, check.intervalMs);
       timer.unref();
     }
+  };
+
+  const run = () => {
+    timer = null;
+    const request = new CheckRequest(settled);
+    current = request;
+    deadline = setTimeout(() => request.timeOut(), check.timeoutMs);
+    deadline.unref();
+    upstream.pool.dispatch({ method: 'GET', path: check.path, headers }, request);
   };
 
   timer = setTimeout(run, 0);
@@ -67,7 +110,7 @@ export function startActiveChecks(upstream: Upstream, check: ActiveCheck): void 
   upstream.stopChecks = () => {
     stopped = true;
     if (timer !== null) clearTimeout(timer);
-    controller?.abort();
+    current?.timeOut();
     upstream.stopChecks = null;
     upstream.checkSignature = '';
     upstream.checkHealthy = true;

@@ -15,12 +15,29 @@
  * Cheap on the hot path (pino's rule: pay when settings change, not per call). prom-client's `inc`/`observe`
  * hash the label set on every call, even through `labels(...)` children, so the per-request metrics are not
  * prom-client Counter/Histogram objects: each virtual host owns a HostStats of plain numbers (a Map of counts by
- * method and status, a bucket array) that the request path bumps, and two small collector objects turn them into
- * prom-client's metric format when somebody scrapes. Nobody scraping costs nothing.
+ * method and status, a bucket array) that the request path bumps, and small collector objects turn them into
+ * prom-client's metric format when somebody scrapes.
+ *
+ * Nobody scraping costs nothing, not even prom-client itself: the Registry (and with it the prom-client module,
+ * its event-loop-delay monitor and GC observer behind the default metrics) is created on the first access to
+ * `registry`, i.e. the first scrape. Until then every metric is a plain number here. The default process metrics
+ * therefore observe from the first scrape on (CPU time, memory and handles are read at scrape time anyway; GC
+ * durations and event-loop lag are sampled from then on), which Prometheus, scraping at an interval, never notices.
  */
 import { METHODS } from 'node:http';
-import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Metric, Registry } from 'prom-client';
 import type { Upstream } from './upstream-pool.js';
+
+type PromClient = typeof import('prom-client');
+const require = createRequire(import.meta.url);
+let promClient: PromClient | null = null;
+
+/** prom-client, loaded on first use (see the file comment). */
+export function loadPromClient(): PromClient {
+  promClient ??= require('prom-client') as PromClient;
+  return promClient;
+}
 
 export const UNKNOWN_HOST_LABEL = '_unknown';
 
@@ -33,24 +50,40 @@ const METHOD_NAMES = [...METHODS, 'OTHER'];
 const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
 const OTHER_METHOD = METHODS.length;
 
-/** Traffic counters of one virtual host (or of `_unknown`). */
+/** The storage of a HostStats that has recorded nothing yet: shared, never written (`record` replaces it). */
+const NO_COUNTS: ReadonlyMap<number, number> = new Map();
+const NO_BUCKETS: number[] = [];
+
+/**
+ * Traffic counters of one virtual host (or of `_unknown`). A 10 000-host table builds 10 000 of these, most of
+ * which may never see a request: the count Map and the bucket array are allocated by the first `record`, so an
+ * idle host costs one small object.
+ */
 export class HostStats {
   /** Request counts keyed by methodIndex * 1000 + status. */
-  readonly counts = new Map<number, number>();
-  /** Per-bucket (not cumulative) observation counts; the last slot is +Inf. */
-  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  counts: ReadonlyMap<number, number> = NO_COUNTS;
+  /** Per-bucket (not cumulative) observation counts; the last slot is +Inf. Empty until the first `record`. */
+  buckets: number[] = NO_BUCKETS;
   sum = 0;
   count = 0;
 
-  /** hot path — one Map update, a short bucket scan, two additions. */
+  /** hot path — one Map update, a short bucket scan, two additions (plus two allocations, once per host). */
   record(method: string, status: number, seconds: number): void {
+    if (this.counts === NO_COUNTS) this.#allocate();
+    const counts = this.counts as Map<number, number>;
     const key = (METHOD_INDEX.get(method) ?? OTHER_METHOD) * 1000 + status;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
     this.buckets[i]!++;
     this.sum += seconds;
     this.count++;
+  }
+
+  #allocate(): void {
+    this.counts = new Map<number, number>();
+    // Small integers: V8 keeps them unboxed in the array (as compact as a typed array, without its buffer).
+    this.buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
   }
 }
 
@@ -90,20 +123,34 @@ export interface ProxyMetricsOptions {
 }
 
 export class ProxyMetrics {
-  readonly registry: Registry;
   readonly unknown = new HostStats();
   /** Client connections currently open; bumped per connection, not per request. */
   openConnections = 0;
   /** Where upstream_up reads the current table's upstreams from; set by the proxy. */
   upstreams: () => Iterable<Upstream> = () => [];
   readonly #hosts = new Map<string, HostStats>();
-  readonly #reloads: Counter<'result'> | null = null;
-  readonly #lastReloadSuccess: Gauge | null = null;
+  readonly #options: ProxyMetricsOptions;
+  #registry: Registry | null = null;
+  /** Reload counts; null when this instance does not count reloads (cluster workers). */
+  readonly #reloads: { success: number; failure: number; lastOk: boolean } | null;
 
   constructor(options: ProxyMetricsOptions = {}) {
-    const registry = options.registry ?? new Registry();
-    this.registry = registry;
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    this.#options = options;
+    this.#reloads = (options.reloads ?? true) ? { success: 0, failure: 0, lastOk: true } : null;
+    // A registry handed in belongs to a caller who already loaded prom-client: fill it now.
+    if (options.registry !== undefined) this.#register(options.registry);
+  }
+
+  /** The prom-client registry with every metric; created (and prom-client loaded) on first access. */
+  get registry(): Registry {
+    if (this.#registry === null) this.#register(new (loadPromClient().Registry)());
+    return this.#registry!;
+  }
+
+  #register(registry: Registry): void {
+    this.#registry = registry;
+    const options = this.#options;
+    if (options.defaultMetrics ?? true) loadPromClient().collectDefaultMetrics({ register: registry });
 
     if (options.traffic ?? true) {
       registry.registerMetric(
@@ -162,22 +209,33 @@ export class ProxyMetrics {
       );
     }
 
-    if (options.reloads ?? true) {
-      this.#reloads = new Counter({
-        name: 'nodix_proxy_config_reloads_total',
-        help: 'Route table reloads, by result (success: applied; failure: rejected, the last good table serves).',
-        labelNames: ['result'],
-        registers: [registry],
-      });
-      this.#reloads.inc({ result: 'success' }, 0);
-      this.#reloads.inc({ result: 'failure' }, 0);
-      this.#lastReloadSuccess = new Gauge({
-        name: 'nodix_proxy_config_last_reload_success',
-        help: 'Whether the last route table reload was applied (1) or rejected (0).',
-        registers: [registry],
-        aggregator: 'min',
-      });
-      this.#lastReloadSuccess.set(1);
+    const reloads = this.#reloads;
+    if (reloads !== null) {
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_config_reloads_total',
+            help: 'Route table reloads, by result (success: applied; failure: rejected, the last good table serves).',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [
+            { labels: { result: 'success' }, value: reloads.success },
+            { labels: { result: 'failure' }, value: reloads.failure },
+          ],
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_config_last_reload_success',
+            help: 'Whether the last route table reload was applied (1) or rejected (0).',
+            type: 'gauge',
+            aggregator: 'min',
+          },
+          () => [{ labels: {}, value: reloads.lastOk ? 1 : 0 }],
+        ),
+      );
     }
   }
 
@@ -199,8 +257,11 @@ export class ProxyMetrics {
   }
 
   recordReload(ok: boolean): void {
-    this.#reloads?.inc({ result: ok ? 'success' : 'failure' });
-    this.#lastReloadSuccess?.set(ok ? 1 : 0);
+    const reloads = this.#reloads;
+    if (reloads === null) return;
+    if (ok) reloads.success++;
+    else reloads.failure++;
+    reloads.lastOk = ok;
   }
 
   #allHosts(): Iterable<[string, HostStats]> {
@@ -225,7 +286,7 @@ export class ProxyMetrics {
       if (stats.count === 0 && host === UNKNOWN_HOST_LABEL) continue;
       let cumulative = 0;
       for (let i = 0; i < DURATION_BUCKETS.length; i++) {
-        cumulative += stats.buckets[i]!;
+        cumulative += stats.buckets[i] ?? 0; // empty until the host's first request
         values.push({
           metricName: `${name}_bucket`,
           labels: { host, le: DURATION_BUCKETS[i]! },

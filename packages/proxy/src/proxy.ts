@@ -248,12 +248,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       if (routesFile === null) throw new ProxyStateError('reload: this proxy has no routes file');
       let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
       try {
-        loaded = await loadRouteTableFile(routesFile);
+        // A watched event with the file as it was (or another file of the directory changed): not even parsed.
+        loaded = await loadRouteTableFile(routesFile, onlyIfChanged ? lastText : null);
       } catch (err) {
         // A watcher may fire while a writer is half-way (a non-atomic writer): the next event retries.
         return rejected(err);
       }
-      if (onlyIfChanged && loaded.text === lastText) {
+      if (loaded === null) {
         return { hosts: ctx.table.hosts.length, source: routesFile, changed: false };
       }
       lastText = loaded.text;

@@ -6,7 +6,28 @@
  * reference-counted by the tables that use it; when the last one is retired the pool is closed gracefully
  * (queued and in-flight requests finish, then the sockets close): removed upstreams are drained, not cut.
  */
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
+
+/**
+ * undici's Pool class without the rest of undici. `import { Pool } from 'undici'` runs undici's index, which
+ * loads fetch, WebSocket, EventSource, the cache stores, the mock agents and every interceptor: ~110 modules,
+ * ~9 MB of RSS and ~3 MB of heap in every proxy process, none of it used here (the proxy only calls
+ * `Pool.dispatch`, see forward.ts and health.ts). The Pool module and what it needs are ~20 modules. undici has no
+ * "exports" map, so the path is reachable; it is undici's internal layout, though, so if a release moves it the
+ * whole package is loaded instead (more memory, same behaviour), and test/upstream-pool.test.ts fails so that the
+ * path gets updated.
+ */
+export const POOL_MODULE = 'undici/lib/dispatcher/pool.js';
+const require = createRequire(import.meta.url);
+function loadPool(): typeof Pool {
+  try {
+    return require(POOL_MODULE) as typeof Pool;
+  } catch {
+    return (require('undici') as typeof import('undici')).Pool;
+  }
+}
+const PoolClass = loadPool();
 
 export interface PoolSettings {
   /** TCP connect timeout, ms (a timeout answers 504). */
@@ -41,7 +62,7 @@ export class UpstreamPools {
     if (entry === undefined) {
       const s = this.#settings;
       entry = {
-        pool: new Pool(origin, {
+        pool: new PoolClass(origin, {
           connections: s.connections === 0 ? null : s.connections,
           pipelining: 1,
           keepAliveTimeout: s.keepAliveTimeoutMs,

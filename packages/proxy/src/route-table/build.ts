@@ -8,7 +8,6 @@
  * hosts per route and matches the raw header (find-my-way issue 343), while a Map handles 10 000 hosts in O(1).
  */
 import { METHODS } from 'node:http';
-import findMyWay from 'find-my-way';
 import type { Pool } from 'undici';
 import { createUpstreamGroup, type UpstreamGroup } from '../balance.js';
 import { ErrorPages } from '../error-pages.js';
@@ -16,6 +15,7 @@ import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_CHECK_TIMEOUT_MS, startActiveChecks 
 import type { BAD_HOST, HostIndex } from '../host.js';
 import type { HostStats, ProxyMetrics } from '../metrics.js';
 import { type PassiveHealth, Upstream, type UpstreamPools } from '../upstream-pool.js';
+import { createPathRouter } from './path-router.js';
 import type { RouteTableConfig } from './types.js';
 import { sameHost, type ValidatedHost, type ValidatedRouteTable } from './validate.js';
 
@@ -32,8 +32,12 @@ export interface VirtualHost {
   /** Path routes, or null: the request path skips routing entirely for hosts without them. */
   readonly router: PathRouter | null;
   readonly stats: HostStats;
-  /** This host's upstreams by origin: how the next build finds the state to carry over. */
-  readonly upstreamsByOrigin: ReadonlyMap<string, Upstream>;
+  /**
+   * This host's upstreams, one per distinct origin (its default group's and its path routes'): how the next build
+   * finds the state to carry over. An array, not a Map: a host names one or a few origins, and a 10 000-host
+   * table should not hold 10 000 Maps.
+   */
+  readonly upstreams: readonly Upstream[];
   /** The validated entry it was built from: a reload with an identical entry keeps this object as it is. */
   readonly source: ValidatedHost;
 }
@@ -56,6 +60,14 @@ export interface BuildContext {
   /** Passive health settings for hosts whose route-table entry sets none. */
   passive: PassiveHealth;
   onUpstreamChange: (upstream: Upstream, up: boolean, why: string) => void;
+}
+
+/** The host's Upstream for `origin`, if it has one (a linear scan: a host names one or a few origins). */
+export function upstreamOf(vhost: VirtualHost | undefined, origin: string): Upstream | undefined {
+  if (vhost === undefined) return undefined;
+  const list = vhost.upstreams;
+  for (let i = 0; i < list.length; i++) if (list[i]!.origin === origin) return list[i];
+  return undefined;
 }
 
 function checkHostHeader(host: ValidatedHost): string {
@@ -81,7 +93,7 @@ export function buildRouteTable(
     if (before !== undefined && sameHost(before.source, host)) {
       // Unchanged (Traefik's rule): keep the built host, its groups, router and upstreams as they are. Only the
       // pool references are per table, and the defaults of passive health may have changed.
-      for (const upstream of before.upstreamsByOrigin.values()) {
+      for (const upstream of before.upstreams) {
         if (!pools.has(upstream.origin)) pools.set(upstream.origin, ctx.pools.acquire(upstream.origin));
         upstream.maxFails = host.health.maxFails ?? ctx.passive.maxFails;
         upstream.cooldownMs = host.health.cooldownMs ?? ctx.passive.cooldownMs;
@@ -103,17 +115,16 @@ export function buildRouteTable(
         : `${checkPath}\n${host.health.intervalMs ?? DEFAULT_CHECK_INTERVAL_MS}\n${host.health.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS}\n${checkHostHeader(host)}`;
 
     // One Upstream per (host, origin), shared by the host's default group and its path routes.
-    const local = new Map<string, Upstream>();
-    const carried = previous?.byKey.get(host.key)?.upstreamsByOrigin;
+    const local: Upstream[] = [];
+    const carried = previous?.byKey.get(host.key);
     const upstreamFor = (origin: string): Upstream => {
-      let upstream = local.get(origin);
-      if (upstream !== undefined) return upstream;
+      for (const known of local) if (known.origin === origin) return known;
       let pool = pools.get(origin);
       if (pool === undefined) {
         pool = ctx.pools.acquire(origin); // one reference per table and origin, returned by retireRouteTable
         pools.set(origin, pool);
       }
-      upstream = carried?.get(origin);
+      let upstream = upstreamOf(carried, origin);
       if (upstream === undefined) {
         upstream = new Upstream(host.key, origin, pool, passive);
       } else {
@@ -132,15 +143,16 @@ export function buildRouteTable(
           });
         }
       }
-      local.set(origin, upstream);
+      local.push(upstream);
       upstreams.push(upstream);
       return upstream;
     };
 
-    const group = createUpstreamGroup(host.upstreams.map(upstreamFor), host.balance, host.key);
+    const defaults = host.upstreams.map(upstreamFor);
+    const group = createUpstreamGroup(defaults, host.balance, host.key);
     let router: PathRouter | null = null;
     if (host.routes.length > 0) {
-      const fmw = findMyWay();
+      const fmw = createPathRouter();
       const noop = () => {};
       for (const route of host.routes) {
         const routeGroup = createUpstreamGroup(
@@ -157,7 +169,8 @@ export function buildRouteTable(
       group,
       router,
       stats: ctx.metrics.statsFor(host.key),
-      upstreamsByOrigin: local,
+      // Without path routes the default group names every origin once (validated): share its exact-size array.
+      upstreams: host.routes.length === 0 ? defaults : local.slice(),
       source: host,
     };
     hosts.push(vhost);
@@ -165,8 +178,13 @@ export function buildRouteTable(
     (host.wildcard ? wildcards : exact).set(host.name, vhost);
   }
 
+  // The document is only materialised when somebody asks (see parseRouteTable); the table keeps the function
+  // that reads it, not `validated`, whose hosts are garbage once a reload kept every host as built.
+  const readConfig = validated.readConfig;
   return {
-    config: validated.config,
+    get config() {
+      return readConfig();
+    },
     exact,
     wildcards,
     memo: new Map<string, VirtualHost | null | typeof BAD_HOST>(),
@@ -185,7 +203,7 @@ export function buildRouteTable(
  */
 export function retireRouteTable(old: RouteTable, next: RouteTable | null, ctx: BuildContext): void {
   for (const upstream of old.upstreams) {
-    if (next?.byKey.get(upstream.hostKey)?.upstreamsByOrigin.get(upstream.origin) !== upstream) {
+    if (upstreamOf(next?.byKey.get(upstream.hostKey), upstream.origin) !== upstream) {
       upstream.stopChecks?.();
       upstream.onChange = null;
     }

@@ -7,9 +7,9 @@
  * Arguments are checked here, when a table is loaded, never when a request is routed.
  */
 import { METHODS } from 'node:http';
-import findMyWay from 'find-my-way';
 import { RouteTableError } from '../errors.js';
 import { normaliseHost } from '../host.js';
+import { createPathRouter } from './path-router.js';
 import type { BalanceStrategy, ErrorPageStatus, HealthCheckConfig, RouteTableConfig } from './types.js';
 
 export const TOP_LEVEL_KEYS = ['$schema', 'version', 'hosts', 'errorPage', 'errorPages'] as const;
@@ -41,8 +41,13 @@ export interface ValidatedHost {
 }
 
 export interface ValidatedRouteTable {
-  /** The document as given (what workers receive and `GET /route-table` returns). */
-  config: RouteTableConfig;
+  /**
+   * The document as given (what workers receive and `GET /route-table` returns). Read it when needed, do not
+   * keep it: for a table parsed from text it is parsed again on each read (see load.ts).
+   */
+  readonly config: RouteTableConfig;
+  /** What `config` calls: a built table keeps this function only, not the validated hosts with it. */
+  readonly readConfig: () => RouteTableConfig;
   hosts: ValidatedHost[];
   errorPages: Partial<Record<ErrorPageStatus, string>>;
 }
@@ -124,13 +129,13 @@ class Checker {
     if (!Array.isArray(value) || value.length === 0) {
       this.fail(key, `must be a non-empty array of http://host:port URLs (value was ${describe(value)})`);
     }
-    const origins: string[] = [];
-    value.forEach((item: unknown, index: number) => {
-      const itemKey = `${key}[${index}]`;
-      const origin = this.upstreamOrigin(item, itemKey);
-      if (origins.includes(origin)) this.fail(itemKey, `duplicate upstream ${origin}`);
-      origins.push(origin);
-    });
+    // map, not push: an array of exactly this length (a 10 000-host table keeps one per host).
+    const origins = value.map((item: unknown, index: number) =>
+      this.upstreamOrigin(item, `${key}[${index}]`),
+    );
+    for (let i = 1; i < origins.length; i++) {
+      if (origins.indexOf(origins[i]!) < i) this.fail(`${key}[${i}]`, `duplicate upstream ${origins[i]}`);
+    }
     return origins;
   }
 
@@ -247,7 +252,24 @@ export function validateRouteTable(value: unknown, source: string): ValidatedRou
     const routes = validateRoutes(checker, host.routes, `${path}.routes`);
     hosts.push({ key, name, wildcard, upstreams, balance, routes, health });
   }
-  return { config: root as unknown as RouteTableConfig, hosts, errorPages };
+  const config = root as unknown as RouteTableConfig;
+  return validatedTable(hosts, errorPages, () => config);
+}
+
+/** A ValidatedRouteTable whose `config` comes from `readConfig`. */
+export function validatedTable(
+  hosts: ValidatedHost[],
+  errorPages: Partial<Record<ErrorPageStatus, string>>,
+  readConfig: () => RouteTableConfig,
+): ValidatedRouteTable {
+  return {
+    hosts,
+    errorPages,
+    readConfig,
+    get config() {
+      return readConfig();
+    },
+  };
 }
 
 function validateRoutes(checker: Checker, value: unknown, key: string): ValidatedRoute[] {
@@ -255,7 +277,7 @@ function validateRoutes(checker: Checker, value: unknown, key: string): Validate
   if (!Array.isArray(value)) checker.fail(key, `must be an array (value was ${describe(value)})`);
   const routes: ValidatedRoute[] = [];
   // Registering in a scratch router is the only complete check of a find-my-way pattern (syntax, conflicts).
-  const router = findMyWay();
+  const router = createPathRouter();
   const noop = () => {};
   value.forEach((item: unknown, index: number) => {
     const routeKey = `${key}[${index}]`;

@@ -1,6 +1,11 @@
 import t, { type Test } from 'tap';
 import { ProxyMetrics } from '../../src/metrics.js';
-import { type BuildContext, buildRouteTable, retireRouteTable } from '../../src/route-table/build.js';
+import {
+  type BuildContext,
+  buildRouteTable,
+  retireRouteTable,
+  upstreamOf,
+} from '../../src/route-table/build.js';
 import { validateRouteTable } from '../../src/route-table/validate.js';
 import { UpstreamPools } from '../../src/upstream-pool.js';
 
@@ -40,10 +45,10 @@ t.test(
     );
     t.equal(ctx.pools.size, 2);
     const aHost = first.byKey.get('a.local')!;
-    const bUpstreamA = first.byKey.get('b.local')!.upstreamsByOrigin.get(A)!;
+    const bUpstreamA = upstreamOf(first.byKey.get('b.local'), A)!;
     bUpstreamA.active = 4;
     bUpstreamA.fails = 2;
-    const gone = first.byKey.get('gone.local')!.upstreamsByOrigin.get(B)!;
+    const gone = upstreamOf(first.byKey.get('gone.local'), B)!;
     let stopped = false;
     gone.stopChecks = () => {
       stopped = true;
@@ -59,7 +64,7 @@ t.test(
     const bHost = second.byKey.get('b.local')!;
     t.not(bHost, first.byKey.get('b.local'), 'changed entry: rebuilt');
     t.equal(bHost.group.strategy, 'least-conn');
-    t.equal(bHost.upstreamsByOrigin.get(A), bUpstreamA, 'its upstream keeps in-flight count and failures');
+    t.equal(upstreamOf(bHost, A), bUpstreamA, 'its upstream keeps in-flight count and failures');
     t.equal(bUpstreamA.active, 4);
     t.equal(bUpstreamA.fails, 2);
     t.ok(stopped, "the removed host's health checks stopped");
@@ -88,6 +93,6 @@ t.test('wildcards and exact names land in their maps; path routes get a router',
   const routed = table.byKey.get('routed.local')!;
   t.equal(routed.router!.find('GET', '/api/x?y')!.store.upstreams[0]!.origin, B);
   t.equal(routed.router!.find('GET', '/other'), null);
-  t.equal(routed.upstreamsByOrigin.size, 2, 'one Upstream per origin within a host');
+  t.equal(routed.upstreams.length, 2, 'one Upstream per origin within a host');
   retireRouteTable(table, null, ctx);
 });

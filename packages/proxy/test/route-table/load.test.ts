@@ -44,3 +44,25 @@ t.test('parseRouteTable labels text from elsewhere', async (t) => {
   t.throws(() => parseRouteTable('[', 'POST body'), RouteTableError);
   t.throws(() => parseRouteTable('[', 'POST body'), { message: /^POST body: not valid JSON/ });
 });
+
+t.test(
+  'a file whose text is unchanged is not parsed again; the document is re-read from the text',
+  async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'routes.json');
+    const doc = { version: 1, hosts: { 'a.local': { upstreams: ['http://127.0.0.1:1'] } } };
+    writeFileSync(file, JSON.stringify(doc));
+    const first = await loadRouteTableFile(file);
+    t.equal(await loadRouteTableFile(file, first.text), null, 'same text: null, nothing parsed');
+
+    // A changed text is parsed and checked as usual.
+    writeFileSync(file, '{');
+    await t.rejects(loadRouteTableFile(file, first.text), { message: /not valid JSON/ });
+    writeFileSync(file, JSON.stringify({ ...doc, errorPage: 'x' }));
+    const changed = await loadRouteTableFile(file, first.text);
+    t.equal(changed?.table.errorPages['404'], 'x');
+
+    t.same(first.table.config, doc, 'config: the document as given');
+    t.not(first.table.config, first.table.config, 'parsed from the text on each read, never kept');
+  },
+);

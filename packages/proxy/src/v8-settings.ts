@@ -1,0 +1,96 @@
+/**
+ * V8 settings of a nodix-proxy process. Applied by the bin only: a library user (a test, the deployer's agent
+ * running createProxy in-process) owns its process and its flags. README "Memory" has the measurements.
+ *
+ * 1. `--liftoff-only`. undici parses upstream responses with llhttp compiled to WebAssembly. V8 first compiles it
+ *    with its baseline compiler (Liftoff) and, once the parser is hot, recompiles it with TurboFan on a background
+ *    thread. llhttp's state machine is one huge function, and that one compilation takes 35-70 MB of compiler
+ *    memory at once: the largest single item of the proxy's peak RSS under load, in every worker. The baseline
+ *    code costs ~0.5 µs more per response parsed, lost in a request that costs 30-70 µs.
+ *
+ * 2. A young generation of 4 MB semispaces. Under sustained load V8 doubles the semispaces (the young generation
+ *    is two of them) whenever the bytes that survived scavenges since the last growth exceed their size: the
+ *    objects of in-flight requests survive every scavenge, so a busy proxy always ends at the maximum, 16 MB, i.e.
+ *    32 MB of young generation, all of it touched. At 4 MB the CPU per request is the same (scavenges run 4x as
+ *    often, but their cost is the surviving in-flight requests, not the size) and the peak RSS is ~20 MB lower;
+ *    at 2 MB the CPU cost shows (+4%). `node --max-semi-space-size=4` would say this, but that flag is only read
+ *    when node starts, and supervisors start the bin as `node nodix-proxy.js`. What V8 reads at every growth is
+ *    `--semi-space-growth-factor`, so the bin steers that: no growth while it starts (module loading and the
+ *    first table build, which would otherwise push a 10 000-host table's process straight to 16 MB), then growth
+ *    up to 4 MB and none beyond, for as long as the process serves.
+ *
+ * 3. `--heap-growing-percent=50`. After each full GC V8 lets the old generation grow to up to 4x what survived
+ *    before the next one (the factor rises with how fast the GC is compared to the program, and for a heap this
+ *    small it is fast). Under load the old generation fills with promoted garbage: the objects of requests that
+ *    were in flight across two scavenges, dead soon after. A 10 000-host table (~16 MB live) was seen at 66 MB of
+ *    old generation before its next full GC. With the factor at 1.5 (V8 still adds at least 8 MB of room plus the
+ *    young generation's size), a full GC runs every 10-20 s under load instead of never, each taking a few ms with
+ *    incremental marking: no measurable CPU per request.
+ *
+ * Flags given on the command line or in NODE_OPTIONS win: with one of them, that setting is left alone.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+
+/** The semispace size the young generation is held at once serving, MB. */
+export const SERVING_SEMI_SPACE_MB = 4;
+/** Old generation growth between full GCs, percent of what survived the last one. */
+export const HEAP_GROWING_PERCENT = 50;
+
+const MB = 1024 * 1024;
+
+function givenOnCommandLine(flag: RegExp): boolean {
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/);
+  return process.execArgv.some((arg) => flag.test(arg)) || nodeOptions.some((arg) => flag.test(arg));
+}
+
+const WASM_FLAGS = /^--(no-)?(liftoff|wasm)/;
+const OLD_GENERATION_FLAGS = /^--heap[-_]growing[-_]percent/;
+const YOUNG_GENERATION_FLAGS =
+  /^--(min|max)[-_]semi[-_]space[-_]size|^--semi[-_]space[-_]growth[-_]factor|^--max[-_]heap[-_]size/;
+
+/** Semispace capacity now, MB (V8 reports the new space as both semispaces together, once both are in use). */
+export function semiSpaceMb(): number {
+  const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  return space === undefined ? 0 : space.space_size / 2 / MB;
+}
+
+let managingYoungGeneration = false;
+
+/**
+ * Called first thing by the bin (after its imports: V8 checks its flags against the code cache of Node's built-in
+ * modules, so changing them earlier makes those compile from source). undici compiles llhttp when the first
+ * upstream connection opens, long after this.
+ */
+export function applyStartupV8Settings(): void {
+  if (!givenOnCommandLine(WASM_FLAGS)) setFlagsFromString('--liftoff-only');
+  if (!givenOnCommandLine(OLD_GENERATION_FLAGS))
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  if (!givenOnCommandLine(YOUNG_GENERATION_FLAGS)) {
+    managingYoungGeneration = true;
+    setFlagsFromString('--semi-space-growth-factor=1');
+  }
+}
+
+/**
+ * Called by the bin once the proxy listens: from now on the young generation may grow (V8's doubling) while its
+ * semispaces are below `targetMb`, and not beyond. V8 also shrinks them again when allocation slows down (an idle
+ * proxy), so this is not a one-time switch: a GC observer looks after every GC and sets the growth factor to 2
+ * below the target and to 1 at it. One step cannot overshoot: V8 grows only at a scavenge, and only once more
+ * bytes than the current size survived scavenges since the last step, which takes many scavenges, never one
+ * event-loop turn. The observer costs a heap-statistics read per GC (every few hundred requests under load) and
+ * nothing while idle (no GCs).
+ */
+export function startServingV8Settings(targetMb = SERVING_SEMI_SPACE_MB): void {
+  if (!managingYoungGeneration) return;
+  managingYoungGeneration = false;
+  let growing = false;
+  const steer = () => {
+    const grow = semiSpaceMb() < targetMb;
+    if (grow === growing) return;
+    growing = grow;
+    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
+  };
+  new PerformanceObserver(steer).observe({ entryTypes: ['gc'] });
+  steer();
+}
