@@ -3,7 +3,16 @@ import { once } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import t from 'tap';
-import { rawRequest, request, sleep, startProxy, startUpstream, table, waitFor } from './helpers.js';
+import {
+  rawRequest,
+  request,
+  sleep,
+  startBlackHole,
+  startProxy,
+  startUpstream,
+  table,
+  waitFor,
+} from './helpers.js';
 
 t.test('forwards method, path, query and body; keeps Host; sets X-Forwarded-*', async (t) => {
   const up = await startUpstream(t);
@@ -450,6 +459,39 @@ t.test(
     t.match(logs.join('\n'), /UND_ERR_HEADERS_TIMEOUT \(504\)/);
   },
 );
+
+t.test('an upstream whose TCP handshake never completes: 504 at the connect timeout', async (t) => {
+  const hole = await startBlackHole(t);
+  if (hole === null) {
+    t.plan(0, 'skipped: needs python3 for a listener that never accepts');
+    return;
+  }
+  // undici checks connect timeouts with its coarse timers (a tick every ~0.5 s): the 504 comes between the
+  // timeout and about half a second after it.
+  const connectMs = 1000;
+  const { port, logs } = await startProxy(
+    t,
+    table({ 'down.local': { upstreams: [hole.origin] } }),
+    // The headers timeout is far away: a 504 near connectMs can only be the connect timeout.
+    { timeouts: { connectMs, upstreamHeadersMs: 30_000 } },
+  );
+  for (const attempt of [1, 2]) {
+    const started = performance.now();
+    const res = await request(port, { host: 'down.local' });
+    const elapsed = performance.now() - started;
+    t.equal(res.status, 504, `request ${attempt}: 504`);
+    t.match(res.body, /down\.local did not answer in time/);
+    t.ok(
+      elapsed >= connectMs - 50,
+      `request ${attempt}: not before the connect timeout (${Math.round(elapsed)} ms)`,
+    );
+    t.ok(elapsed < connectMs + 1500, `request ${attempt}: soon after it (${Math.round(elapsed)} ms)`);
+  }
+  t.match(
+    logs.join('\n'),
+    new RegExp(`down\\.local GET / -> ${hole.origin}: UND_ERR_CONNECT_TIMEOUT \\(504\\)`),
+  );
+});
 
 t.test('an idempotent request that fails on a reused keep-alive socket is retried once', async (t) => {
   let count = 0;

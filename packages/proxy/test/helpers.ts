@@ -2,6 +2,7 @@
  * Shared by the proxy's tests: real servers on port 0, a proxy on port 0, plain and raw requests. Everything
  * started here is closed in the calling test's teardown, also when the test fails.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import {
@@ -190,6 +191,67 @@ export function rawRequest(port: number, text: string | Buffer, waitMs = 3000): 
     });
     socket.write(text);
   });
+}
+
+/**
+ * A port on 127.0.0.1 where a TCP connect never completes: a listening socket that never accepts, with its accept
+ * queue already full. Linux then drops every further SYN (the client retransmits it for a minute or more), which
+ * is what an upstream host that is down or behind a dropping firewall looks like to the proxy — a connect timeout,
+ * not a refusal. Node accepts on every listening socket it owns, so the listener is a small python3 child
+ * (`listen(0)`, never `accept()`); the queue is filled from here until a connect hangs. Null when there is no
+ * python3. The child, which also exits when its stdin closes, and the filler sockets go at teardown.
+ */
+export async function startBlackHole(t: Test): Promise<{ port: number; origin: string } | null> {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
+    "s.bind(('127.0.0.1', 0))",
+    's.listen(0)',
+    'print(s.getsockname()[1], flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const spawned = await new Promise<boolean>((resolve) => {
+    child.once('spawn', () => resolve(true));
+    child.once('error', () => resolve(false));
+  });
+  if (!spawned) return null;
+  const exited = once(child, 'exit');
+  t.teardown(async () => {
+    child.stdin.end();
+    child.kill();
+    await exited;
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  for await (const chunk of child.stdout) {
+    out += chunk;
+    if (out.includes('\n')) break;
+  }
+  const port = Number(out.trim());
+  if (!Number.isInteger(port) || port <= 0)
+    throw new Error(`python3 listener printed ${JSON.stringify(out)}`);
+
+  // Connections that complete are queued by the kernel (nobody accepts them); the first one that does not
+  // complete within a generous delay proves the queue is full. listen(0) queues one, so this takes two tries.
+  const fillers: Socket[] = [];
+  t.teardown(() => {
+    for (const socket of fillers) socket.destroy();
+  });
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    fillers.push(socket);
+    const connected = await Promise.race([
+      once(socket, 'connect').then(() => true),
+      sleep(500).then(() => false),
+    ]);
+    if (!connected) {
+      socket.destroy();
+      return { port, origin: `http://127.0.0.1:${port}` };
+    }
+  }
+  throw new Error('the accept queue of the python3 listener never filled up');
 }
 
 /** A temporary directory removed at teardown. */
