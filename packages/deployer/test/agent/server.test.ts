@@ -273,27 +273,23 @@ t.test(
   },
 );
 
-const lingering = mainThreadExitsFirst(1000);
-t.test(
-  'a replaced service has let go of its port: main thread exited before the others',
-  { skip: lingering ? false : 'needs python3 on x86_64 or aarch64' },
-  async (t) => {
-    // Its main thread is a zombie at once while another thread keeps the socket for 1 s: stopping it must wait for
-    // that thread, or the replacement finds the port still listened and fails with "already in use".
-    const { agent, token } = await startAgent(t, await tempDir(t));
-    const port = await servicePort();
-    const old = processService('svc', port, { command: lingering });
-    const first = await api(agent.url, 'POST', '/v1/activate', { token, body: { service: old } });
-    t.equal(first.status, 200, JSON.stringify(first.body));
-    const replaced = await api(agent.url, 'POST', '/v1/activate', {
-      token,
-      body: { service: processService('svc', port) },
-    });
-    t.equal(replaced.status, 200, JSON.stringify(replaced.body));
-    t.equal(replaced.body.action, 'replaced');
-    t.equal(await httpGet(port), 'svc', 'the replacement serves on the same port');
-  },
-);
+t.test('a replaced service has let go of its port: main thread exited before the others', async (t) => {
+  const lingering = mainThreadExitsFirst(1000);
+  // Its main thread is a zombie at once while another thread keeps the socket for 1 s: stopping it must wait for
+  // that thread, or the replacement finds the port still listened and fails with "already in use".
+  const { agent, token } = await startAgent(t, await tempDir(t));
+  const port = await servicePort();
+  const old = processService('svc', port, { command: lingering });
+  const first = await api(agent.url, 'POST', '/v1/activate', { token, body: { service: old } });
+  t.equal(first.status, 200, JSON.stringify(first.body));
+  const replaced = await api(agent.url, 'POST', '/v1/activate', {
+    token,
+    body: { service: processService('svc', port) },
+  });
+  t.equal(replaced.status, 200, JSON.stringify(replaced.body));
+  t.equal(replaced.body.action, 'replaced');
+  t.equal(await httpGet(port), 'svc', 'the replacement serves on the same port');
+});
 
 t.test(
   'a replaced service has let go of its port: a shell line whose child outlives the shell',
