@@ -462,10 +462,6 @@ t.test(
 
 t.test('an upstream whose TCP handshake never completes: 504 at the connect timeout', async (t) => {
   const hole = await startBlackHole(t);
-  if (hole === null) {
-    t.plan(0, 'skipped: needs python3 for a listener that never accepts');
-    return;
-  }
   // undici checks connect timeouts with its coarse timers (a tick every ~0.5 s): the 504 comes between the
   // timeout and about half a second after it.
   const connectMs = 1000;
