@@ -2,7 +2,7 @@
  * Every error the proxy answers itself goes through here: `statusForError` is the one place that turns an
  * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
  *
- *   400  malformed, missing (HTTP/1.1) or duplicate Host; a request undici refuses to forward as given
+ *   400  malformed, missing (HTTP/1.1) or duplicate Host
  *   404  no virtual host for this Host (the original's "This web application is unavailable at the moment!")
  *   502  upstream refused, reset or closed before a response, or answered something that is not HTTP
  *   503  every upstream of the virtual host is marked down
@@ -18,25 +18,23 @@ import type { ErrorPageStatus } from './route-table/types.js';
 export type ErrorStatus = 400 | 404 | 502 | 503 | 504;
 
 const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
+  'NODIX_ERR_CONNECT_TIMEOUT',
+  'NODIX_ERR_HEADERS_TIMEOUT',
   'NODIX_ERR_UPGRADE_TIMEOUT',
 ]);
 
 /** The status for an error raised while forwarding, before any response header was sent. */
-export function statusForError(err: unknown): 400 | 502 | 503 | 504 {
+export function statusForError(err: unknown): 502 | 503 | 504 {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'NODIX_ERR_NO_HEALTHY_UPSTREAM') return 503;
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return 504;
-  // undici validates what we hand it; Node's parser let it through, but it cannot be forwarded as given.
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 400;
   return 502;
 }
 
 /** Connect-phase errors: nothing reached the upstream, so the request may go to another one. */
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
+  'NODIX_ERR_CONNECT_TIMEOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EHOSTDOWN',
@@ -51,7 +49,7 @@ export function isConnectError(err: unknown): boolean {
 }
 
 /** Errors of a connected socket before a response: what a keep-alive socket closed by the upstream looks like. */
-const SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+const SOCKET_CODES = new Set(['NODIX_ERR_UPSTREAM_CLOSED', 'ECONNRESET', 'EPIPE']);
 
 export function isSocketError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

@@ -2,21 +2,18 @@
  * THE hot path: one plain HTTP request, from node:http's 'request' event to the end of the upstream response.
  *
  * hot path — change with care. What it does per request, and why it is shaped this way:
- * - One object per request: `Forward` is at once the parsed request head (it extends RequestHead), the undici
- *   dispatch handler and the holder of the response state. No closures besides one 'close' listener.
+ * - One object per request: `Forward` is at once the parsed request head (it extends RequestHead), the upstream
+ *   response handler and the holder of the response state. No closures besides one 'close' listener.
  * - The route table is read once (`ctx.table`) into a local: a reload swaps `ctx.table`, and this request keeps
  *   the table it started with until it ends (in-flight requests finish on the old table).
  * - Host → virtual host is one Map lookup in the table's memo (host.ts); hosts without path routes skip
  *   find-my-way entirely.
- * - undici's `Pool.dispatch` with a handler of the *legacy* shape (onConnect/onHeaders/onData/onComplete/onError):
- *   undici 7 runs those natively; a handler with the newer onRequestStart/onResponseStart methods is wrapped in an
- *   adapter that parses every response header into an object we would only flatten again. (undici marks the
- *   legacy methods deprecated; when a major version drops them, this class moves to the controller API.) Raw headers go to
- *   `res.writeHead(status, flatArray)`, which node:http serialises without building a header object either.
- * - Bodies stream both ways without buffering: the request is undici's `body` (a Readable, read as the upstream
- *   socket accepts it; null when the request has no body so undici skips the stream machinery), the response is
- *   written chunk by chunk, and `onData` returning false (client slower than upstream) pauses the upstream socket
- *   until the client's 'drain'.
+ * - The upstream side is upstream-client.ts (why not undici: see there). It hands over the response head as the
+ *   flat [name, value, ...] array without hop-by-hop headers, which goes straight to `res.writeHead(status,
+ *   array)`: node:http serialises it without building a header object.
+ * - Bodies stream both ways without buffering: the request body is read as the upstream socket accepts it (null
+ *   when the request has none, so no stream machinery runs), the response is written chunk by chunk, and
+ *   `onData` returning false (client slower than upstream) pauses the upstream socket until the client's 'drain'.
  * - Metrics are plain-number bumps on the virtual host's HostStats, done in the 'close' listener we need anyway.
  *
  * Failure handling: a client that goes away aborts the upstream request ('close' before the response finished);
@@ -24,7 +21,6 @@
  * `#canRetry`); an error after them destroys the client connection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { AccessLog } from './access-log.js';
 import type { UpstreamGroup } from './balance.js';
 import {
@@ -35,18 +31,12 @@ import {
   statusForError,
 } from './error-pages.js';
 import { NoHealthyUpstreamError } from './errors.js';
-import {
-  addForwardedHeaders,
-  type Peer,
-  peerOf,
-  RequestHead,
-  readRequestHead,
-  responseHeaders,
-} from './headers.js';
+import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRequestHead } from './headers.js';
 import { BAD_HOST, resolveHost } from './host.js';
 import type { HostStats, ProxyMetrics } from './metrics.js';
 import type { RouteTable, VirtualHost } from './route-table/build.js';
 import type { TrustedProxies } from './trust.js';
+import type { ResponseHandler, UpstreamCall } from './upstream-client.js';
 import type { Upstream } from './upstream-pool.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -63,7 +53,7 @@ export interface ForwardContext {
   logError(message: string): void;
 }
 
-/** What undici's abort gets when the client went away; allocated once, it is never shown to anybody. */
+/** What the upstream call is aborted with when the client went away; allocated once, never shown to anybody. */
 class ClientGoneError extends Error {
   readonly code = 'NODIX_ERR_CLIENT_GONE';
 }
@@ -133,7 +123,7 @@ function splitAbsoluteUrl(url: string): { authority: string; path: string } | nu
   return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : `/${rest}` };
 }
 
-class Forward extends RequestHead implements Dispatcher.DispatchHandler {
+class Forward extends RequestHead implements ResponseHandler {
   readonly ctx: ForwardContext;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -144,10 +134,8 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
   group: UpstreamGroup | null = null;
   path = '/';
   upstream: Upstream | null = null;
-  /** undici's abort for the current attempt (null until it connected). */
-  abort: ((err?: Error) => void) | null = null;
-  /** undici's resume, to restart reading the upstream after the client drained. */
-  resume: (() => void) | null = null;
+  /** The current attempt upstream: aborts it, or resumes reading it after the client drained. */
+  call: UpstreamCall | null = null;
   /** The current attempt finished (completed or failed); its `active` count was returned. */
   settled = true;
   retried = false;
@@ -212,16 +200,13 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
 
   #dispatch(upstream: Upstream): void {
     this.upstream = upstream;
-    this.abort = null;
     this.settled = false;
     upstream.active++;
-    upstream.pool.dispatch(
-      {
-        path: this.path,
-        method: this.req.method as Dispatcher.HttpMethod,
-        headers: this.headers,
-        body: this.hasBody ? this.req : null,
-      },
+    this.call = upstream.pool.dispatch(
+      this.req.method!,
+      this.path,
+      this.headers,
+      this.hasBody ? this.req : null,
       this,
     );
   }
@@ -236,26 +221,15 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
     this.upstream!.active--;
   }
 
-  // --- undici handler (legacy shape, see the file comment) ---
+  // --- upstream response handler (upstream-client.ts) ---
 
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.clientGone) abort(CLIENT_GONE);
-    else this.abort = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, headers: string[]): boolean {
     this.upstream!.answered();
     if (this.clientGone) return false;
-    // 1xx (102 Processing, 103 Early Hints) precede the real response; relaying them is optional (RFC 9110
-    // §15.2), and node:http would take the first writeHead as the final one.
-    if (statusCode < 200) return true;
-    this.resume = resume;
-    const res = this.res;
     try {
-      res.writeHead(statusCode, responseHeaders(rawHeaders));
-    } catch (err) {
+      this.res.writeHead(statusCode, headers);
+    } catch {
       // node:http refused what the upstream sent (an invalid header value): a bad gateway, not a crash.
-      this.abort?.(err as Error);
       return false;
     }
     return true;
@@ -288,7 +262,7 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
       // (the pool opens a fresh connection).
       const next = this.group!.pick(this.peer.address, connectFailed ? upstream : null);
       if (next !== null) {
-        // Not from inside undici's error callback: it may still be failing the rest of that pool's queue.
+        // Not from inside the client's error callback: it is still tearing down the failed connection.
         process.nextTick(retry, this, next);
         return;
       }
@@ -298,13 +272,18 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
 
   /**
    * Retried once: a failed connect when the request body was not read yet (nothing reached any upstream), or a
-   * socket error before the response on an idempotent request without body, which is what sending on a keep-alive
-   * socket the upstream just closed looks like. undici does not say whether the socket was reused, so a fresh
-   * socket reset before answering also gets its one retry; for an idempotent request that is harmless.
+   * socket error before the response on an idempotent request without body sent on a reused keep-alive
+   * connection, which is what an upstream closing an idle connection as the request arrives looks like.
    */
   #canRetry(err: Error, connectFailed: boolean): boolean {
     if (connectFailed) return !this.hasBody || !this.req.readableDidRead;
-    return !this.hasBody && isSocketError(err) && IDEMPOTENT.has(this.req.method!);
+    return (
+      !this.hasBody &&
+      this.call !== null &&
+      this.call.reused &&
+      isSocketError(err) &&
+      IDEMPOTENT.has(this.req.method!)
+    );
   }
 
   #fail(err: Error): void {
@@ -323,16 +302,16 @@ class Forward extends RequestHead implements Dispatcher.DispatchHandler {
   }
 
   #onDrain = (): void => {
-    this.resume?.();
+    this.call?.resume();
   };
 
   #onClose = (): void => {
     const res = this.res;
     this.ctx.inFlight--;
     if (!res.writableFinished) {
-      // The client went away first: stop the upstream request (or abort it as soon as it connects).
+      // The client went away first: stop the upstream request.
       this.clientGone = true;
-      if (!this.settled) this.abort?.(CLIENT_GONE);
+      if (!this.settled) this.call?.abort(CLIENT_GONE);
     }
     // 499 as nginx logs it: the client closed the connection before the response was complete.
     this.#record(this.vhost!.stats, res.writableFinished ? res.statusCode : 499);

@@ -1,9 +1,9 @@
 /**
  * Active health checks: `GET <path>` on every upstream of a virtual host at an interval, through the upstream's
- * own keep-alive pool (undici `Pool.dispatch`). 2xx/3xx marks it healthy; anything else, an error or a timeout
+ * own keep-alive pool (upstream-client.ts). 2xx/3xx marks it healthy; anything else, an error or a timeout
  * marks it down until a later check passes. Timers are unref'd: checks never keep the process alive.
  */
-import type { Dispatcher } from 'undici';
+import type { ResponseHandler, UpstreamCall } from './upstream-client.js';
 import type { Upstream } from './upstream-pool.js';
 
 export const DEFAULT_CHECK_INTERVAL_MS = 5000;
@@ -17,34 +17,25 @@ export interface ActiveCheck {
   host: string;
 }
 
-/**
- * One check request, as an undici dispatch handler (the same low-level API as forward.ts, so the proxy needs
- * nothing of undici but its Pool). The status decides; the body is read and dropped so the keep-alive socket can
- * serve the next request.
- */
-class CheckRequest implements Dispatcher.DispatchHandler {
+/** One check request. The status decides; the body is read and dropped so the connection can be reused. */
+class CheckRequest implements ResponseHandler {
   status = 0;
   timedOut = false;
-  #abort: ((err?: Error) => void) | null = null;
+  call: UpstreamCall | null = null;
   readonly #done: (err: Error | null, status: number, timedOut: boolean) => void;
 
   constructor(done: (err: Error | null, status: number, timedOut: boolean) => void) {
     this.#done = done;
   }
 
-  /** Gives up: aborts now if the request reached a socket, else as soon as it does. */
+  /** Gives up: the request is aborted, and settles as timed out. */
   timeOut(): void {
     this.timedOut = true;
-    this.#abort?.(new Error('health check timed out'));
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.timedOut) abort(new Error('health check timed out'));
-    else this.#abort = abort;
+    this.call?.abort(new Error('health check timed out'));
   }
 
   onHeaders(statusCode: number): boolean {
-    if (statusCode >= 200) this.status = statusCode; // 1xx are interim answers
+    this.status = statusCode;
     return true;
   }
 
@@ -101,7 +92,7 @@ export function startActiveChecks(upstream: Upstream, check: ActiveCheck): void 
     current = request;
     deadline = setTimeout(() => request.timeOut(), check.timeoutMs);
     deadline.unref();
-    upstream.pool.dispatch({ method: 'GET', path: check.path, headers }, request);
+    request.call = upstream.pool.dispatch('GET', check.path, headers, null, request);
   };
 
   timer = setTimeout(run, 0);

@@ -1,33 +1,12 @@
 /**
  * Upstream connection pools and per-upstream health state.
  *
- * One undici Pool per origin, shared by every virtual host and path route that names it and kept across route
- * table swaps, so a reload keeps the warm keep-alive connections of every upstream it did not remove. A pool is
+ * One UpstreamClient (upstream-client.ts) per origin, shared by every virtual host and path route that names it
+ * and kept across route table swaps, so a reload keeps the warm keep-alive connections of every upstream it did not remove. A pool is
  * reference-counted by the tables that use it; when the last one is retired the pool is closed gracefully
  * (queued and in-flight requests finish, then the sockets close): removed upstreams are drained, not cut.
  */
-import { createRequire } from 'node:module';
-import type { Pool } from 'undici';
-
-/**
- * undici's Pool class without the rest of undici. `import { Pool } from 'undici'` runs undici's index, which
- * loads fetch, WebSocket, EventSource, the cache stores, the mock agents and every interceptor: ~110 modules,
- * ~9 MB of RSS and ~3 MB of heap in every proxy process, none of it used here (the proxy only calls
- * `Pool.dispatch`, see forward.ts and health.ts). The Pool module and what it needs are ~20 modules. undici has no
- * "exports" map, so the path is reachable; it is undici's internal layout, though, so if a release moves it the
- * whole package is loaded instead (more memory, same behaviour), and test/upstream-pool.test.ts fails so that the
- * path gets updated.
- */
-export const POOL_MODULE = 'undici/lib/dispatcher/pool.js';
-const require = createRequire(import.meta.url);
-function loadPool(): typeof Pool {
-  try {
-    return require(POOL_MODULE) as typeof Pool;
-  } catch {
-    return (require('undici') as typeof import('undici')).Pool;
-  }
-}
-const PoolClass = loadPool();
+import { UpstreamClient } from './upstream-client.js';
 
 export interface PoolSettings {
   /** TCP connect timeout, ms (a timeout answers 504). */
@@ -43,7 +22,7 @@ export interface PoolSettings {
 }
 
 interface PoolEntry {
-  pool: Pool;
+  pool: UpstreamClient;
   refs: number;
 }
 
@@ -57,23 +36,10 @@ export class UpstreamPools {
   }
 
   /** Takes one reference to the origin's pool, creating it on first use. */
-  acquire(origin: string): Pool {
+  acquire(origin: string): UpstreamClient {
     let entry = this.#entries.get(origin);
     if (entry === undefined) {
-      const s = this.#settings;
-      entry = {
-        pool: new PoolClass(origin, {
-          connections: s.connections === 0 ? null : s.connections,
-          pipelining: 1,
-          keepAliveTimeout: s.keepAliveTimeoutMs,
-          // An upstream's `Keep-Alive: timeout=N` hint may lengthen the idle time, never beyond our own setting.
-          keepAliveMaxTimeout: s.keepAliveTimeoutMs,
-          headersTimeout: s.headersTimeoutMs,
-          bodyTimeout: s.bodyTimeoutMs,
-          connect: { timeout: s.connectTimeoutMs },
-        }),
-        refs: 0,
-      };
+      entry = { pool: new UpstreamClient(origin, this.#settings), refs: 0 };
       this.#entries.set(origin, entry);
     }
     entry.refs++;
@@ -86,7 +52,7 @@ export class UpstreamPools {
     if (entry === undefined) return;
     if (--entry.refs > 0) return;
     this.#entries.delete(origin);
-    const closing = entry.pool.close().catch(() => {});
+    const closing = entry.pool.close();
     this.#closing.add(closing);
     closing.finally(() => this.#closing.delete(closing));
   }
@@ -99,10 +65,7 @@ export class UpstreamPools {
   async closeAll(force: boolean): Promise<void> {
     const pools = [...this.#entries.values()].map((e) => e.pool);
     this.#entries.clear();
-    await Promise.all([
-      ...pools.map((pool) => (force ? pool.destroy() : pool.close()).catch(() => {})),
-      ...this.#closing,
-    ]);
+    await Promise.all([...pools.map((pool) => (force ? pool.destroy() : pool.close())), ...this.#closing]);
   }
 }
 
@@ -119,7 +82,7 @@ export interface PassiveHealth {
 export class Upstream {
   readonly hostKey: string;
   readonly origin: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamClient;
   /** Requests dispatched and not yet finished; what least-conn balances on. */
   active = 0;
   /** Consecutive failed connects. */
@@ -137,7 +100,7 @@ export class Upstream {
   /** Called when the up/down view changes (logging); never on the request path unless the state flips. */
   onChange: ((upstream: Upstream, up: boolean, why: string) => void) | null = null;
 
-  constructor(hostKey: string, origin: string, pool: Pool, health: PassiveHealth) {
+  constructor(hostKey: string, origin: string, pool: UpstreamClient, health: PassiveHealth) {
     this.hostKey = hostKey;
     this.origin = origin;
     this.pool = pool;
@@ -145,23 +108,10 @@ export class Upstream {
     this.cooldownMs = health.cooldownMs;
   }
 
-  /**
-   * Where upgrade requests (which bypass the pool) connect: hostname without IPv6 brackets, port, protocol.
-   * Parsed on first use: most upstreams never see an upgrade, and a 10 000-host table should not pay for it.
-   */
+  /** Where upgrade requests (which bypass the pool) connect: hostname without IPv6 brackets, port, protocol. */
   get connectTarget(): { host: string; port: number; secure: boolean } {
-    if (this.#connectTarget === null) {
-      const url = new URL(this.origin);
-      const secure = url.protocol === 'https:';
-      this.#connectTarget = {
-        host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
-        secure,
-      };
-    }
-    return this.#connectTarget;
+    return this.pool.target;
   }
-  #connectTarget: { host: string; port: number; secure: boolean } | null = null;
 
   /** Whether a request may be sent here now. hot path: two field reads unless a cooldown is running. */
   available(): boolean {

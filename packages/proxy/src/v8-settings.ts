@@ -2,13 +2,7 @@
  * V8 settings of a nodix-proxy process. Applied by the bin only: a library user (a test, the deployer's agent
  * running createProxy in-process) owns its process and its flags. README "Memory" has the measurements.
  *
- * 1. `--liftoff-only`. undici parses upstream responses with llhttp compiled to WebAssembly. V8 first compiles it
- *    with its baseline compiler (Liftoff) and, once the parser is hot, recompiles it with TurboFan on a background
- *    thread. llhttp's state machine is one huge function, and that one compilation takes 35-70 MB of compiler
- *    memory at once: the largest single item of the proxy's peak RSS under load, in every worker. The baseline
- *    code costs ~0.5 µs more per response parsed, lost in a request that costs 30-70 µs.
- *
- * 2. A young generation of 4 MB semispaces. Under sustained load V8 doubles the semispaces (the young generation
+ * 1. A young generation of 4 MB semispaces. Under sustained load V8 doubles the semispaces (the young generation
  *    is two of them) whenever the bytes that survived scavenges since the last growth exceed their size: the
  *    objects of in-flight requests survive every scavenge, so a busy proxy always ends at the maximum, 16 MB, i.e.
  *    32 MB of young generation, all of it touched. At 4 MB the CPU per request is the same (scavenges run 4x as
@@ -19,7 +13,7 @@
  *    first table build, which would otherwise push a 10 000-host table's process straight to 16 MB), then growth
  *    up to 4 MB and none beyond, for as long as the process serves.
  *
- * 3. `--heap-growing-percent=50`. After each full GC V8 lets the old generation grow to up to 4x what survived
+ * 2. `--heap-growing-percent=50`. After each full GC V8 lets the old generation grow to up to 4x what survived
  *    before the next one (the factor rises with how fast the GC is compared to the program, and for a heap this
  *    small it is fast). Under load the old generation fills with promoted garbage: the objects of requests that
  *    were in flight across two scavenges, dead soon after. A 10 000-host table (~16 MB live) was seen at 66 MB of
@@ -44,7 +38,6 @@ function givenOnCommandLine(flag: RegExp): boolean {
   return process.execArgv.some((arg) => flag.test(arg)) || nodeOptions.some((arg) => flag.test(arg));
 }
 
-const WASM_FLAGS = /^--(no-)?(liftoff|wasm)/;
 const OLD_GENERATION_FLAGS = /^--heap[-_]growing[-_]percent/;
 const YOUNG_GENERATION_FLAGS =
   /^--(min|max)[-_]semi[-_]space[-_]size|^--semi[-_]space[-_]growth[-_]factor|^--max[-_]heap[-_]size/;
@@ -59,11 +52,9 @@ let managingYoungGeneration = false;
 
 /**
  * Called first thing by the bin (after its imports: V8 checks its flags against the code cache of Node's built-in
- * modules, so changing them earlier makes those compile from source). undici compiles llhttp when the first
- * upstream connection opens, long after this.
+ * modules, so changing them earlier makes those compile from source).
  */
 export function applyStartupV8Settings(): void {
-  if (!givenOnCommandLine(WASM_FLAGS)) setFlagsFromString('--liftoff-only');
   if (!givenOnCommandLine(OLD_GENERATION_FLAGS))
     setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   if (!givenOnCommandLine(YOUNG_GENERATION_FLAGS)) {

@@ -7,24 +7,25 @@ const coded = (code: string) => Object.assign(new Error(code), { code });
 t.test('statusForError: one table from error to status', async (t) => {
   const table: [unknown, number][] = [
     [new NoHealthyUpstreamError('a'), 503],
-    [coded('UND_ERR_CONNECT_TIMEOUT'), 504],
-    [coded('UND_ERR_HEADERS_TIMEOUT'), 504],
+    [coded('NODIX_ERR_CONNECT_TIMEOUT'), 504],
+    [coded('NODIX_ERR_HEADERS_TIMEOUT'), 504],
+    [coded('NODIX_ERR_BODY_TIMEOUT'), 502],
     [new UpgradeTimeoutError(5), 504],
     [coded('ECONNREFUSED'), 502],
     [coded('ECONNRESET'), 502],
-    [coded('UND_ERR_SOCKET'), 502],
-    [coded('HPE_INVALID_CONSTANT'), 502],
-    [coded('UND_ERR_INVALID_ARG'), 400],
+    [coded('NODIX_ERR_UPSTREAM_CLOSED'), 502],
+    [coded('NODIX_ERR_BAD_RESPONSE'), 502],
     [new Error('no code'), 502],
     [null, 502],
   ];
   for (const [err, status] of table)
     t.equal(statusForError(err), status, String((err as Error | null)?.message));
   t.ok(isConnectError(coded('ECONNREFUSED')));
-  t.ok(isConnectError(coded('UND_ERR_CONNECT_TIMEOUT')));
+  t.ok(isConnectError(coded('NODIX_ERR_CONNECT_TIMEOUT')));
   t.notOk(isConnectError(coded('ECONNRESET')));
-  t.ok(isSocketError(coded('UND_ERR_SOCKET')));
-  t.notOk(isSocketError(coded('UND_ERR_HEADERS_TIMEOUT')));
+  t.ok(isSocketError(coded('NODIX_ERR_UPSTREAM_CLOSED')));
+  t.notOk(isSocketError(coded('NODIX_ERR_HEADERS_TIMEOUT')));
+  t.notOk(isSocketError(coded('NODIX_ERR_BAD_RESPONSE')), 'a garbage answer is not retried');
 });
 
 t.test('pages: default texts, escaping, custom templates with {{host}} and {{status}}', async (t) => {

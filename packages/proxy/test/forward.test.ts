@@ -456,7 +456,7 @@ t.test(
     t.equal(slowRes.status, 504);
     t.ok(Date.now() - started < 1800, 'answered at the timeout, not when the upstream finally answered');
     t.match(logs.join('\n'), /refused\.local GET \/ -> http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED \(502\)/);
-    t.match(logs.join('\n'), /UND_ERR_HEADERS_TIMEOUT \(504\)/);
+    t.match(logs.join('\n'), /NODIX_ERR_HEADERS_TIMEOUT \(504\)/);
   },
 );
 
@@ -485,7 +485,7 @@ t.test('an upstream whose TCP handshake never completes: 504 at the connect time
   }
   t.match(
     logs.join('\n'),
-    new RegExp(`down\\.local GET / -> ${hole.origin}: UND_ERR_CONNECT_TIMEOUT \\(504\\)`),
+    new RegExp(`down\\.local GET / -> ${hole.origin}: NODIX_ERR_CONNECT_TIMEOUT \\(504\\)`),
   );
 });
 

@@ -8,12 +8,12 @@
  * hosts per route and matches the raw header (find-my-way issue 343), while a Map handles 10 000 hosts in O(1).
  */
 import { METHODS } from 'node:http';
-import type { Pool } from 'undici';
 import { createUpstreamGroup, type UpstreamGroup } from '../balance.js';
 import { ErrorPages } from '../error-pages.js';
 import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_CHECK_TIMEOUT_MS, startActiveChecks } from '../health.js';
 import type { BAD_HOST, HostIndex } from '../host.js';
 import type { HostStats, ProxyMetrics } from '../metrics.js';
+import type { UpstreamClient } from '../upstream-client.js';
 import { type PassiveHealth, Upstream, type UpstreamPools } from '../upstream-pool.js';
 import { createPathRouter } from './path-router.js';
 import type { RouteTableConfig } from './types.js';
@@ -86,7 +86,7 @@ export function buildRouteTable(
   const hosts: VirtualHost[] = [];
   const upstreams: Upstream[] = [];
   const byKey = new Map<string, VirtualHost>();
-  const pools = new Map<string, Pool>();
+  const pools = new Map<string, UpstreamClient>();
 
   for (const host of validated.hosts) {
     const before = previous?.byKey.get(host.key);
