@@ -6,8 +6,8 @@
  * - Header names arrive in whatever case the client or upstream used, but any one peer uses the same spelling
  *   every time. `headerKind` memoises raw name → kind, so the common case is one Map lookup with no
  *   `toLowerCase()` allocation. The memo is bounded: a peer inventing names cannot grow it past MEMO_LIMIT.
- * - `readRequestHead` walks `req.rawHeaders` once and builds the flat [name, value, ...] array undici takes as
- *   is, never touching `req.headers` (node:http builds that object lazily; not asking for it saves the work).
+ * - `readRequestHead` walks `req.rawHeaders` once and builds the flat [name, value, ...] array the upstream
+ *   client writes as is, never touching `req.headers` (node:http builds that object lazily; not asking for it saves the work).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -23,7 +23,7 @@ export const TRANSFER_ENCODING = 5;
 export const X_FORWARDED_FOR = 6;
 export const X_FORWARDED_PROTO = 7;
 export const X_FORWARDED_HOST = 8;
-/** `Expect: 100-continue` is answered by node:http itself; undici refuses to send it. */
+/** `Expect: 100-continue` is answered by node:http itself, so it is not passed on. */
 export const EXPECT = 9;
 export const UPGRADE = 10;
 
@@ -187,7 +187,7 @@ export function addForwardedHeaders(head: RequestHead, peer: Peer, host: string,
 }
 
 /**
- * Response headers from undici (raw Buffers) → the flat string array `res.writeHead` takes, without hop-by-hop
+ * Response headers as raw Buffers or strings (an upgrade's non-101 answer) → the flat string array `res.writeHead` takes, without hop-by-hop
  * headers and those the upstream's Connection names. latin1 maps bytes 1:1, as node:http itself reads headers.
  */
 export function responseHeaders(raw: readonly Buffer[] | readonly string[]): string[] {

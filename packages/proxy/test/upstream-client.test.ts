@@ -3,9 +3,15 @@
  * test gives them, split where the test says, so framing, strictness and connection reuse are checked at the
  * byte level. Every server and client is closed in the test's teardown.
  */
+
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import { type ResponseHandler, UpstreamClient, type UpstreamSettings } from '../src/upstream-client.js';
@@ -350,4 +356,64 @@ t.test('close() lets a running exchange finish, then closes its connection', asy
   t.equal((await pending).body, 'ok');
   await closed;
   t.equal(c.openConnections, 0);
+});
+
+t.test('https upstreams: TLS with SNI, and the certificate is verified', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nodix-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const gen = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+    ],
+    { cwd: dir, encoding: 'utf8' },
+  );
+  t.equal(
+    gen.status,
+    0,
+    `openssl makes a self-signed certificate (is openssl installed?) ${gen.stderr ?? ''}`,
+  );
+  if (gen.status !== 0) return;
+  const names: string[] = [];
+  let completed = 0;
+  const server = createHttpsServer(
+    {
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+      SNICallback: (servername, done) => {
+        names.push(servername);
+        done(null);
+      },
+    },
+    (_req, res) => res.end('secret'),
+  );
+  server.on('secureConnection', () => completed++);
+  server.on('tlsClientError', () => {});
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  // Signed by nobody Node trusts: the handshake must fail, not fall back to plain HTTP or skip verification.
+  const byName = await send(client(t, `https://localhost:${port}`));
+  t.equal(byName.status, 0);
+  t.match(byName.error?.code, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/, 'certificate refused');
+  const byIp = await send(client(t, `https://127.0.0.1:${port}`));
+  t.match(byIp.error?.code, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT|ALTNAME/, 'certificate refused');
+  t.same(names, ['localhost'], 'SNI names the host, never an IP address');
+  t.equal(completed, 0, 'no TLS connection completed');
 });
