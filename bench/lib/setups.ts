@@ -207,6 +207,27 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
         notes,
       };
     }
+    case 'tcp-relay': {
+      const backend = backends[0];
+      if (!backend) throw new Error('tcp-relay needs a backend in the scenario');
+      const proc = await startProcess({
+        label: 'tcp-relay',
+        command: process.execPath,
+        args: [join(serversDir, 'tcp-relay.mjs'), '--upstream', backend.origin, '--port', '0'],
+        prefix: pinning.serverPrefix,
+        ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
+      });
+      return {
+        url: `http://127.0.0.1:${portOf(proc)}/`,
+        measuredPids: [proc.pid],
+        proc,
+        description: commandLine(
+          proc,
+          `node TCP relay to ${backend.name}, no HTTP (bench/servers/tcp-relay.mjs)`,
+        ),
+        notes,
+      };
+    }
     case 'http-proxy': {
       const file = join(ctx.dir, `routes-${index}.json`);
       await writeRouteTableAtomically(file, routes());

@@ -10,6 +10,7 @@ const direct: SetupSpec = { name: 'direct', server: { kind: 'direct' } };
 const nodix: SetupSpec = { name: 'nodix-proxy', server: { kind: 'nodix-proxy' } };
 const nginx: SetupSpec = { name: 'nginx', server: { kind: 'nginx' } };
 const httpProxy: SetupSpec = { name: 'http-proxy', server: { kind: 'http-proxy' } };
+const tcpRelay: SetupSpec = { name: 'tcp-relay', server: { kind: 'tcp-relay' } };
 
 /** Issue 3's targets, the same for every proxy-vs-baselines scenario. */
 const proxyTargets: FigureSpec[] = [
@@ -78,6 +79,59 @@ export const proxyScenarios: HttpScenario[] = [
       expectBody: `${hostName(1)}\n`,
     },
     figures: proxyTargets,
+  },
+  {
+    kind: 'http',
+    name: 'proxy-floor',
+    issue: 3,
+    description:
+      'what Node itself costs: a TCP relay with no HTTP (the floor of any Node proxy) vs nginx vs nodix-proxy, GET, one host',
+    backends,
+    setups: [tcpRelay, nodix, nginx],
+    load: {
+      connections: 100,
+      hosts: [hostName(1)],
+      method: 'GET',
+      bodyBytes: 0,
+      expectBody: `${hostName(1)}\n`,
+    },
+    figures: [
+      {
+        kind: 'ratio',
+        label: 'throughput tcp-relay / nginx',
+        metric: 'requestsPerSecond',
+        of: 'tcp-relay',
+        over: 'nginx',
+      },
+      {
+        kind: 'ratio',
+        label: 'throughput nodix-proxy / nginx',
+        metric: 'requestsPerSecond',
+        of: 'nodix-proxy',
+        over: 'nginx',
+      },
+      {
+        kind: 'ratio',
+        label: 'throughput nodix-proxy / tcp-relay',
+        metric: 'requestsPerSecond',
+        of: 'nodix-proxy',
+        over: 'tcp-relay',
+      },
+      {
+        kind: 'ratio',
+        label: 'CPU per request tcp-relay / nginx',
+        metric: 'cpuMicrosPerRequest',
+        of: 'tcp-relay',
+        over: 'nginx',
+      },
+      {
+        kind: 'ratio',
+        label: 'CPU per request nodix-proxy / tcp-relay',
+        metric: 'cpuMicrosPerRequest',
+        of: 'nodix-proxy',
+        over: 'tcp-relay',
+      },
+    ],
   },
   {
     kind: 'http',

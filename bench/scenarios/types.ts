@@ -18,7 +18,9 @@ export type ServerSpec =
   /** The `nodix-proxy` bin, built from packages/proxy, reading the setup's route table file. */
   | { kind: 'nodix-proxy' }
   /** http-proxy 1.18.1 with a keep-alive agent over the same route table (`servers/http-proxy.mjs`). */
-  | { kind: 'http-proxy' };
+  | { kind: 'http-proxy' }
+  /** A byte relay to the first backend, no HTTP at all (`servers/tcp-relay.mjs`): the floor of a Node proxy. */
+  | { kind: 'tcp-relay' };
 
 export interface SetupSpec {
   /** Name in the report and in ratios (`nodix-proxy`, `nginx`, `nodix-proxy 10k hosts`). */
