@@ -207,6 +207,8 @@ export function directCommands(manifest: Manifest, dir: string): DirectCommand[]
           target: target.name,
           type: 'proxy',
           args: [
+            // As the agent's proxy activation module starts it (PROXY_NODE_ARGS there).
+            '--max-semi-space-size=4',
             proxyBin,
             '--listen',
             `${host}:${port}`,

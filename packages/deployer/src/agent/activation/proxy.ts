@@ -9,6 +9,14 @@ import { type ActivationModule, canonicalJson, listenHost } from './types.js';
 
 export const ROUTES_FILE = 'routes.json';
 
+/**
+ * Node options the proxy is started with (it runs as `node <bin>`, so they can be given). A young generation capped
+ * at 4 MB semispaces keeps a busy proxy's RSS down; the bin also steers V8's semispace growth factor towards that,
+ * but newer V8 no longer honours the factor as a cap, while this flag, read at start, works on every Node from 20
+ * on (and the bin leaves the young generation alone when it is given: packages/proxy/src/v8-settings.ts).
+ */
+export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=4'];
+
 /** The route table of a proxy instance: the manifest's `routes`, or `config.routes` in a hand-written manifest. */
 function routesOf(instance: ServiceInstance): unknown {
   return instance.routes ?? instance.config.routes;
@@ -91,6 +99,7 @@ export const proxyModule: ActivationModule = {
     return {
       command: process.execPath,
       args: [
+        ...PROXY_NODE_ARGS,
         resolvePackageBin('@nodix/proxy', 'nodix-proxy'),
         '--listen',
         formatHostPort(host, port),
