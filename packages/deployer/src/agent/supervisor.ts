@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -302,7 +303,16 @@ export class Supervisor {
     const alive = () => child.exitCode === null && child.signalCode === null && spawnError === undefined;
     let result: 'ready' | 'exited' | 'timeout' = 'ready';
     const started = Date.now();
-    for (const { host, port } of spec.listens) {
+    let readyMatch: RegExpExecArray | undefined;
+    if (spec.readyLine) {
+      // A service that says when it is ready is heard as it says it (its log is watched), not up to a probe
+      // interval later, and a slow start costs a few reads instead of dozens of connection attempts.
+      const match = await waitForLine(logFile, logStart, spec.readyLine, started + timeoutMs, alive, child);
+      if (typeof match === 'string') result = match;
+      else readyMatch = match;
+    }
+    // Ready means accepting connections; after the ready line this is one connection per address.
+    for (const { host, port } of result === 'ready' ? spec.listens : []) {
       result = await waitUntilAccepting({
         host: probeHost(host),
         port,
@@ -311,15 +321,11 @@ export class Supervisor {
       });
       if (result !== 'ready') break;
     }
-    if (result === 'ready' && spec.readyLine) {
-      const match = await waitForLine(logFile, logStart, spec.readyLine, started + timeoutMs, alive);
-      if (typeof match === 'string') result = match;
-      else {
-        module.onReady?.(match, context);
-        slot.record.runtime = context.runtime;
-        await this.#store.save();
-      }
-    } else if (result === 'ready' && spec.listens.length === 0) {
+    if (result === 'ready' && readyMatch) {
+      module.onReady?.(readyMatch, context);
+      slot.record.runtime = context.runtime;
+      await this.#store.save();
+    } else if (result === 'ready' && spec.listens.length === 0 && !spec.readyLine) {
       await sleep(spec.settleMs ?? 0);
       if (!alive()) result = 'exited';
     }
@@ -460,20 +466,66 @@ export class Supervisor {
   }
 }
 
-/** Polls the service's log (from `from`) until `pattern` matches, the process exits, or the deadline passes. */
+/** Without a working file watcher, how often the log is read while waiting for the ready line. */
+const LINE_POLL_MS = 50;
+/** With one, how often it is read anyway (and the process checked for having exited). */
+const LINE_WATCHED_POLL_MS = 250;
+
+/**
+ * Reads the service's log (from `from`) each time it is written to, until `pattern` matches, the process exits, or
+ * the deadline passes. Without a file watcher (none left, or a file system without change events) it polls.
+ */
 async function waitForLine(
   file: string,
   from: number,
   pattern: RegExp,
   deadline: number,
   alive: () => boolean,
+  child: ChildProcess,
 ): Promise<RegExpExecArray | 'exited' | 'timeout'> {
-  for (;;) {
-    const match = pattern.exec(await readFrom(file, from));
-    if (match) return match;
-    if (!alive()) return 'exited';
-    if (Date.now() >= deadline) return 'timeout';
-    await sleep(20);
+  let wake: (() => void) | undefined;
+  let changed = false;
+  const onExit = () => {
+    changed = true;
+    wake?.();
+  };
+  child.once('exit', onExit);
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(file, { persistent: false }, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on('error', () => {
+      watcher?.close();
+      watcher = undefined;
+    });
+  } catch {
+    watcher = undefined;
+  }
+  try {
+    for (;;) {
+      changed = false;
+      const match = pattern.exec(await readFrom(file, from));
+      if (match) return match;
+      if (!alive()) return 'exited';
+      const left = deadline - Date.now();
+      if (left <= 0) return 'timeout';
+      // A write between the read and here has set `changed`: read again at once.
+      if (changed) continue;
+      const pollMs = Math.min(watcher ? LINE_WATCHED_POLL_MS : LINE_POLL_MS, left);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    watcher?.close();
+    child.off('exit', onExit);
   }
 }
 

@@ -16,8 +16,9 @@ export interface LaunchSpec {
    */
   settleMs?: number;
   /**
-   * A line the service prints (to its log) once ready, waited for after the ports accept connections. Its match is
-   * handed to `onReady`, which may read addresses the service chose itself (the proxy's admin port 0).
+   * A line the service prints (to its log) once ready. Waited for first, woken by writes to the log, and then each
+   * of `listens` must accept a connection. Its match is handed to `onReady`, which may read addresses the service
+   * chose itself (the proxy's admin port 0). Without it, the ports are probed until they accept.
    */
   readyLine?: RegExp;
 }

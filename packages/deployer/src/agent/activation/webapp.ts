@@ -32,6 +32,8 @@ export const webappModule: ActivationModule = {
       ],
       env: { NODIX_SERVICE: instance.name },
       listens: [{ host, port }],
+      // What nodix-webapp prints once it listens: heard at once, where probing the port would lag and cost CPU.
+      readyLine: / listening on \S+:\d+$/m,
     };
   },
 };
