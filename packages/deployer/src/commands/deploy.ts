@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { applyGoal, type Goal } from '../execute/deploy.js';
 import { GenerationStore } from '../execute/generations.js';
@@ -167,6 +167,8 @@ export const deployCommand: Command = {
           ports: values.ports,
         },
         values['extra-params'],
+        // Compiled TypeScript models are kept with the generations: the next deploy of unchanged models skips esbuild.
+        join(stateDir, 'model-cache'),
       );
       reporter.step(undefined, `built manifests: ${summarize(manifest)} (${reporter.since(start)} ms)`);
       goal = { kind: 'manifest', manifest, description: `nodix deploy ${argv.join(' ')}` };

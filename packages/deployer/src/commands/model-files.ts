@@ -34,11 +34,13 @@ export async function buildManifestOf(
   io: CommandIO,
   files: ModelFiles,
   extraParams: string | undefined,
+  modelCacheDir?: string,
 ): Promise<Manifest> {
   const { manifest, warnings } = await planManifest({
     files,
     cwd: io.cwd,
     extraParams: parseExtraParams(extraParams),
+    modelCacheDir,
   });
   const log = createLogger(io.stderr);
   for (const warning of warnings) log.warn(warning);

@@ -2,14 +2,24 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ModelLoadError, NodixError } from '../errors.js';
+import { importTypeScript } from './compile.js';
 
 const SCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
 
+export interface ImportModelOptions {
+  /** Where compiled TypeScript models are kept between runs (`nodix deploy`: in its state dir); none: not kept. */
+  cacheDir?: string;
+}
+
 /**
  * Reads a model file and returns its default export (a value, or a function of the other models). TypeScript is
- * compiled at run time by tsx, so model authors need no build step; `file` is reported as the user wrote it.
+ * compiled at run time (./compile.ts), so model authors need no build step; `file` is reported as the user wrote it.
  */
-export async function importModel(file: string, cwd: string): Promise<unknown> {
+export async function importModel(
+  file: string,
+  cwd: string,
+  options: ImportModelOptions = {},
+): Promise<unknown> {
   const path = resolve(cwd, file);
   const extension = extname(path);
   if (extension !== '.json' && !SCRIPT_EXTENSIONS.has(extension)) {
@@ -32,9 +42,7 @@ export async function importModel(file: string, cwd: string): Promise<unknown> {
     if (extension === '.js' || extension === '.mjs') {
       module = (await import(url)) as Record<string, unknown>;
     } else {
-      // Loaded on demand: JavaScript models and `nodix --help` should not pay for the TypeScript loader.
-      const { tsImport } = await import('tsx/esm/api');
-      module = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+      module = await importTypeScript(path, options.cacheDir);
     }
   } catch (error) {
     throw new ModelLoadError(file, `cannot be loaded: ${firstLine(error)}`, { cause: error });

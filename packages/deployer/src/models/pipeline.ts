@@ -49,6 +49,8 @@ export interface LoadModelsOptions {
   files: ModelFiles;
   cwd?: string;
   extraParams?: ExtraParams;
+  /** Where compiled TypeScript models are kept between runs (see importModel); none: compiled every time. */
+  modelCacheDir?: string;
 }
 
 /** Reads and evaluates every model named in `files`, checking each (and how they fit together) before returning. */
@@ -56,12 +58,14 @@ export async function loadModels({
   files,
   cwd = process.cwd(),
   extraParams = {},
+  modelCacheDir,
 }: LoadModelsOptions): Promise<LoadedModels> {
   const json = (file: string | undefined) =>
     file === undefined ? undefined : readJsonFile(file, resolve(cwd, file));
-  const model = (file: string | undefined) => (file === undefined ? undefined : importModel(file, cwd));
+  const load = { cacheDir: modelCacheDir };
+  const model = (file: string | undefined) => (file === undefined ? undefined : importModel(file, cwd, load));
   const sources: ModelSources = {
-    infrastructure: await importModel(files.infrastructure, cwd),
+    infrastructure: await importModel(files.infrastructure, cwd, load),
     services: await model(files.services),
     distribution: await model(files.distribution),
     qos: await model(files.qos),

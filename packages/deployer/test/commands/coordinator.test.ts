@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createAgent } from '../../src/agent/server.js';
@@ -133,6 +133,49 @@ t.test('deploy, query, change, rollback, list, collect garbage, undeploy', async
     /0 target\(s\), 0 service\(s\)\s+\(current\)/,
   );
 });
+
+t.test(
+  'a TypeScript model edited between deploys is read anew, not from the kept compiled copy',
+  async (t) => {
+    const dir = await tempDir(t, 'nodix-cli-');
+    await writeFile(
+      join(dir, 'infrastructure.json'),
+      JSON.stringify({ test1: { properties: { hostname: '127.0.0.1', agentPort: 1 } } }),
+    );
+    const names = (first: string) => `export const names: string[] = ['${first}', 'shared'];\n`;
+    await writeFile(join(dir, 'names.ts'), names('alpha'));
+    await writeFile(
+      join(dir, 'services.ts'),
+      [
+        "import { names } from './names.ts';",
+        'const port = (i: number): number => 40000 + i;',
+        'export default () =>',
+        "  Object.fromEntries(names.map((name, i) => [name, { name, type: 'process', command: 'true', port: port(i) }]));",
+        '',
+      ].join('\n'),
+    );
+    const plan = async () => {
+      const result = await run(
+        ['deploy', '-s', 'services.ts', '-i', 'infrastructure.json', '-d', 'distribution.json', '--dry-run'],
+        dir,
+        { NODIX_STATE_DIR: join(dir, 'state') },
+      );
+      t.equal(result.code, 0, result.stderr);
+      return /test1: add (.*)\n/.exec(result.stdout)?.[1];
+    };
+    await writeFile(join(dir, 'distribution.json'), JSON.stringify({ alpha: ['test1'], shared: ['test1'] }));
+    t.equal(await plan(), 'alpha, shared');
+    t.equal(
+      (await readdir(join(dir, 'state', 'model-cache'))).length,
+      2,
+      'compiled and kept in the state dir',
+    );
+    t.equal(await plan(), 'alpha, shared', 'unchanged: same plan (from the kept copy)');
+    await writeFile(join(dir, 'names.ts'), names('beta'));
+    await writeFile(join(dir, 'distribution.json'), JSON.stringify({ beta: ['test1'], shared: ['test1'] }));
+    t.equal(await plan(), 'beta, shared', 'a file the model imports changed');
+  },
+);
 
 t.test('a failing activation exits 1 naming step, target and service, and rolls back', async (t) => {
   const dir = await tempDir(t, 'nodix-cli-');
