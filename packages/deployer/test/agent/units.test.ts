@@ -111,6 +111,20 @@ t.test('state: missing is empty, saves are ordered, corrupt is reported', async 
   await Promise.all([first, store.save()]);
   t.same(await loadState(dir), emptyState(), 'the last save wins');
 
+  // Saves that overlap writes in every way (joining one that waits, queued behind one that runs): the file ends at
+  // the last state saved, and every save settles.
+  const saves: Promise<void>[] = [];
+  for (let i = 1; i <= 30; i += 1) {
+    store.state.lock = { owner: `owner ${i}`, acquiredAt: i, expiresAt: i + 1 };
+    saves.push(store.save());
+    if (i % 7 === 0) await saves.at(-1);
+    else if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(saves);
+  t.same((await loadState(dir)).lock, { owner: 'owner 30', acquiredAt: 30, expiresAt: 31 });
+  store.state.lock = null;
+  await store.save();
+
   const corrupt = join(dir, 'corrupt');
   await mkdir(corrupt);
   await writeFile(join(corrupt, 'state.json'), '{"version":1,"lock":null,"serv');
