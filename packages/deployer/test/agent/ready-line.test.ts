@@ -86,37 +86,40 @@ t.test('a service that prints a ready line: the line, then its port accepting', 
   );
 });
 
-t.test('webapps are waited for by their ready line; proxies run with a capped young generation', async (t) => {
-  const context = { serviceDir: '/tmp/x', defaultHost: '127.0.0.1', runtime: { adminPort: 0 } };
-  const webapp = webappModule.launch(
-    {
-      name: 'webapp1',
-      type: 'webapp',
-      target: 'test1',
-      hash: 'h',
-      config: { dnsName: 'webapp1.local', port: 3001 },
-      dependsOn: [],
-      connectsTo: [],
-    },
-    context,
-  );
-  t.ok(webapp.readyLine?.test('--- agent header\nwebapp1.local listening on 127.0.0.1:3001\n'));
-  t.notOk(webapp.readyLine?.test('webapp1.local starting\n'));
+t.test(
+  'webapps are waited for by their ready line; proxies run with a capped young generation',
+  async (t) => {
+    const context = { serviceDir: '/tmp/x', defaultHost: '127.0.0.1', runtime: { adminPort: 0 } };
+    const webapp = webappModule.launch(
+      {
+        name: 'webapp1',
+        type: 'webapp',
+        target: 'test1',
+        hash: 'h',
+        config: { dnsName: 'webapp1.local', port: 3001 },
+        dependsOn: [],
+        connectsTo: [],
+      },
+      context,
+    );
+    t.ok(webapp.readyLine?.test('--- agent header\nwebapp1.local listening on 127.0.0.1:3001\n'));
+    t.notOk(webapp.readyLine?.test('webapp1.local starting\n'));
 
-  const proxy = proxyModule.launch(
-    {
-      name: 'proxy-test1',
-      type: 'proxy',
-      target: 'test1',
-      hash: 'p',
-      config: { port: 8080 },
-      dependsOn: [],
-      connectsTo: [],
-      routes: { version: 1, hosts: {} },
-    },
-    context,
-  );
-  t.equal(proxy.command, process.execPath);
-  t.equal(proxy.args[0], '--max-semi-space-size=4', 'a node option, before the bin');
-  t.match(proxy.args[1], /nodix-proxy\.js$/);
-});
+    const proxy = proxyModule.launch(
+      {
+        name: 'proxy-test1',
+        type: 'proxy',
+        target: 'test1',
+        hash: 'p',
+        config: { port: 8080 },
+        dependsOn: [],
+        connectsTo: [],
+        routes: { version: 1, hosts: {} },
+      },
+      context,
+    );
+    t.equal(proxy.command, process.execPath);
+    t.equal(proxy.args[0], '--max-semi-space-size=4', 'a node option, before the bin');
+    t.match(proxy.args[1], /nodix-proxy\.js$/);
+  },
+);
