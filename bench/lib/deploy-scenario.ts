@@ -398,7 +398,7 @@ class DeployRun {
     const local = Object.keys(unchanged.contacts.local);
     this.checks.add(
       'redeploy with nothing changed: 0 TCP connections and 0 HTTP requests from the coordinator (counted inside it' +
-        `${local.length > 0 ? `; its only other socket: ${local.join(', ')}, tsx's IPC to a parent tsx process` : ''}), ` +
+        `${local.length > 0 ? `; its only other sockets: ${local.join(', ')}, Unix sockets no agent or service listens on` : ''}), ` +
         '"nothing to activate or deactivate", no agent log line, no agent state write, every service the same PID, hash and restart count',
     );
 

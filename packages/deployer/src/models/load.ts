@@ -112,7 +112,7 @@ function locateInStack(error: unknown, file: string): string | undefined {
   const base = file.split(/[\\/]/).pop() ?? file;
   for (const line of error.stack.split('\n').slice(1)) {
     const match = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line);
-    // tsx adds a query (`?tsx-namespace=...`) to the URLs of the modules it loads.
+    // A module loader may add a query to the URLs of the modules it loads (tsx: `?tsx-namespace=...`).
     if (match?.[1]?.replace(/\?.*$/, '').endsWith(base)) return `${file}:${match[2]}:${match[3]}`;
   }
   return undefined;
