@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 
 export interface AccessLog {
   write(
-    req: IncomingMessage,
+    req: Pick<IncomingMessage, 'method' | 'url' | 'httpVersion'>,
     status: number,
     seconds: number,
     address: string,

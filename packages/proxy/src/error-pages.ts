@@ -160,6 +160,37 @@ export function sendErrorPage(
 }
 
 /**
+ * An error page as the bytes of a whole response that keeps the connection open (the fast path's upstream
+ * failures: 502, 503, 504). HEAD gets the headers only.
+ */
+export function errorResponse(
+  status: ErrorStatus,
+  host: string,
+  pages: ErrorPages,
+  headOnly: boolean,
+): Buffer {
+  const body = pages.render(status, host);
+  const head = Buffer.from(
+    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\ndate: ${httpDate()}\r\n\r\n`,
+    'latin1',
+  );
+  return headOnly ? head : Buffer.concat([head, body]);
+}
+
+let dateSecond = -1;
+let dateText = '';
+/** The Date header value (RFC 9110 §5.6.7), computed at most once a second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/**
  * The same pages on a raw socket, for requests that left node:http's response machinery (Upgrade requests and
  * malformed requests reported through 'clientError'). Always closes the connection afterwards.
  */

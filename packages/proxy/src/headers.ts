@@ -116,11 +116,17 @@ export class RequestHead {
   forwardedFor: string | undefined = undefined;
   forwardedProto: string | undefined = undefined;
   forwardedHost: string | undefined = undefined;
+  /** An Expect header was sent (node:http answers `100-continue` itself; it is not passed on). */
+  expect = false;
 }
 
 /** Fills `head` from `req.rawHeaders`. */
 export function readRequestHead(req: IncomingMessage, head: RequestHead): void {
-  const raw = req.rawHeaders;
+  readRawHeaders(req.rawHeaders, head);
+}
+
+/** Fills `head` from a flat [name, value, ...] array as the client sent it. */
+export function readRawHeaders(raw: readonly string[], head: RequestHead): void {
   const out = head.headers;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -156,7 +162,10 @@ export function readRequestHead(req: IncomingMessage, head: RequestHead): void {
       case X_FORWARDED_HOST:
         head.forwardedHost ??= value;
         break;
-      default: // HOP, EXPECT
+      case EXPECT:
+        head.expect = true;
+        break;
+      default: // HOP
         break;
     }
   }

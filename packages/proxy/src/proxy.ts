@@ -5,7 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { type AccessLog, createAccessLog } from './access-log.js';
@@ -25,6 +30,7 @@ import {
   parseListen,
 } from './config.js';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from './errors.js';
+import { FastConnection, type FastPathHost } from './fast-path.js';
 import { handleRequest } from './forward.js';
 import { ProxyMetrics } from './metrics.js';
 import {
@@ -85,6 +91,10 @@ export interface ReloadResult {
 }
 
 export interface NodixProxy {
+  /**
+   * The listening server. Its connections start on the fast path (fast-path.ts); node:http's own connection
+   * handling gets those the fast path hands over (bodies, upgrades, anything unusual).
+   */
   readonly server: Server;
   readonly adminServer: Server | null;
   readonly metrics: ProxyMetrics;
@@ -295,7 +305,6 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       socket.destroy();
     }
   };
-  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
       handleUpgrade(ctx, req, socket, head);
@@ -303,10 +312,37 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       internalError(err, null, socket);
     }
   });
+  const fastConnections = new Set<FastConnection>();
+  const fastPath: FastPathHost = {
+    ctx,
+    settings: {
+      maxHeaderSize: limits.maxHeaderSize,
+      keepAliveTimeoutMs: timeouts.keepAliveMs,
+      headerTimeoutMs: timeouts.headerMs,
+    },
+    handOver: (socket: Socket, buffered: Buffer | null) => {
+      socket.pause();
+      if (buffered !== null) socket.unshift(buffered);
+      httpConnection.call(server, socket);
+      socket.resume();
+    },
+    connections: fastConnections,
+    internalError: (err: unknown, socket: Socket) => internalError(err, null, socket),
+  };
+  // node:http registers one 'connection' listener (its parser setup); it becomes the fast path's hand-over.
+  const httpConnections = server.listeners('connection') as ((socket: Socket) => void)[];
+  if (httpConnections.length !== 1 || httpConnections[0] === undefined)
+    throw new Error(
+      `node:http has ${httpConnections.length} 'connection' listeners, the fast path expects one`,
+    );
+  const httpConnection = httpConnections[0];
+  server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     metrics.openConnections++;
     socket.once('close', () => metrics.openConnections--);
+    new FastConnection(socket, fastPath);
   });
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Mirrors node:http's own answers (which a 'clientError' listener replaces), as a plain short response.
     const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
@@ -379,16 +415,21 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       if (!server.listening) resolve();
       else server.close(() => resolve());
     });
-    server.closeIdleConnections();
+    const closeIdle = () => {
+      server.closeIdleConnections();
+      for (const conn of fastConnections) if (conn.idle) conn.close();
+    };
+    closeIdle();
     const deadline = Date.now() + timeoutMs;
     // In-flight requests finish; their responses carry `Connection: close` (forward.ts), and connections that
     // went idle meanwhile are closed on every turn of this loop.
     while (ctx.inFlight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      server.closeIdleConnections();
+      closeIdle();
     }
     const forced = ctx.inFlight > 0;
     server.closeAllConnections();
+    for (const conn of fastConnections) conn.socket.destroy();
     for (const socket of ctx.upgradeSockets) socket.destroy();
     await serverClosed;
     retireRouteTable(ctx.table, null, buildContext);

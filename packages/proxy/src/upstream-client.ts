@@ -52,8 +52,12 @@ export interface UpstreamSettings {
 
 /** What receives one response. Return values steer the connection, as with node:stream's `write`. */
 export interface ResponseHandler {
-  /** The final response head (1xx are skipped), hop-by-hop headers removed. false: the handler gave up. */
-  onHeaders(status: number, headers: string[]): boolean;
+  /**
+   * The final response head (1xx are skipped), hop-by-hop headers removed. `length`: the body's exact length
+   * (its Content-Length, 0 when it has none by rule), or -1 when it is chunked or runs to the connection's end.
+   * false: the handler gave up.
+   */
+  onHeaders(status: number, headers: string[], length: number): boolean;
   /** A body chunk (a slice of the read buffer, valid until it is written). false: pause until `resume()`. */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
@@ -543,7 +547,8 @@ class Connection {
         this.bodyTimer.refresh();
       }
     }
-    if (!this.exchange!.handler.onHeaders(status, headers)) {
+    const bodyLength = this.state === IDLE ? 0 : this.state === LENGTH ? length : -1;
+    if (!this.exchange!.handler.onHeaders(status, headers, bodyLength)) {
       // The handler could not use the head (node:http refused a header): it failed, so does the exchange.
       if (this.exchange !== null) this.fail(this.badResponse('a response head the client side refused'));
       return 0;

@@ -1,0 +1,241 @@
+/**
+ * fast-path.ts: plain requests answered off the socket, everything else handed to node:http mid-connection.
+ * A raw client on one TCP connection sends request after request and reads the bytes back, so what path served
+ * each request shows in the bytes (node:http adds `Connection: keep-alive` and `Keep-Alive` to every keep-alive
+ * response; the fast path adds neither) and the connection is checked to survive the hand-over.
+ */
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import t, { type Test } from 'tap';
+import { scrape, startProxy, startUpstream, table } from './helpers.js';
+
+/** One client connection; `send` writes and waits until `count` whole responses arrived (or the socket closed). */
+async function client(t: Test, port: number) {
+  const socket = connect(port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  socket.on('error', () => {});
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  let buffered = '';
+  let closed = false;
+  let wake: (() => void) | null = null;
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    wake?.();
+  });
+  socket.on('close', () => {
+    closed = true;
+    wake?.();
+  });
+  /** Splits complete responses off `buffered` (Content-Length or chunked bodies). */
+  const take = (): string | null => {
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end === -1) return null;
+    const head = buffered.slice(0, end + 4);
+    const length = /\r\ncontent-length: (\d+)/i.exec(head);
+    if (/^HTTP\/1\.1 (204|304)/.test(head) || head.startsWith('HTTP/1.1 200 OK\r\nX-Head')) {
+      buffered = buffered.slice(end + 4);
+      return head;
+    }
+    if (length !== null) {
+      const total = end + 4 + Number(length[1]);
+      if (buffered.length < total) return null;
+      const whole = buffered.slice(0, total);
+      buffered = buffered.slice(total);
+      return whole;
+    }
+    if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+      const last = buffered.indexOf('\r\n0\r\n\r\n', end);
+      if (last === -1) return null;
+      const whole = buffered.slice(0, last + 7);
+      buffered = buffered.slice(last + 7);
+      return whole;
+    }
+    return null;
+  };
+  return {
+    socket,
+    get closed() {
+      return closed;
+    },
+    async send(text: string, count = 1): Promise<string[]> {
+      if (text !== '') socket.write(text);
+      const out: string[] = [];
+      const deadline = Date.now() + 5000;
+      while (out.length < count && Date.now() < deadline) {
+        const next = take();
+        if (next !== null) {
+          out.push(next);
+          continue;
+        }
+        if (closed) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 100);
+        });
+        wake = null;
+      }
+      return out;
+    },
+  };
+}
+
+const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: webapp1.local\r\n${extra}\r\n`;
+const viaNodeHttp = (response: string) => /\r\nKeep-Alive: timeout=/i.test(response);
+
+t.test(
+  'plain GETs take the fast path; a body, HTTP/1.0 or a split head hand the connection to node:http',
+  async (t) => {
+    const up = await startUpstream(t, (req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => res.end(`${req.method} ${req.url} ${body}`));
+    });
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+    const c = await client(t, port);
+    for (let i = 0; i < 3; i++) {
+      const [r] = await c.send(GET(`/fast${i}`));
+      t.match(r, new RegExp(`^HTTP/1\\.1 200 OK\\r\\n[^]*\\r\\n\\r\\nGET /fast${i} $`));
+      t.notOk(viaNodeHttp(r!), `request ${i} on the fast path`);
+      t.match(r, /\r\ndate: /i, 'a Date header either way');
+    }
+    const [post] = await c.send(
+      'POST /body HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: 5\r\n\r\nhello',
+    );
+    t.match(post, /\r\n\r\nPOST \/body hello$/);
+    t.ok(viaNodeHttp(post!), 'a request with a body goes to node:http');
+    const [after] = await c.send(GET('/after'));
+    t.match(after, /GET \/after $/, 'the connection keeps serving after the hand-over');
+    t.ok(viaNodeHttp(after!), 'and stays with node:http');
+
+    const split = await client(t, port);
+    split.socket.write('GET /split HTTP/1.1\r\nHost: webapp1');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [r] = await split.send('.local\r\n\r\n');
+    t.match(r, /GET \/split $/, 'a head in two reads is served (by node:http)');
+
+    const old = await client(t, port);
+    const [r10] = await old.send('GET /old HTTP/1.0\r\nHost: webapp1.local\r\n\r\n');
+    t.match(r10, /^HTTP\/1\.1 200 OK/);
+    t.match(r10, /GET \/old $/);
+  },
+);
+
+t.test('pipelined requests are answered in order', async (t) => {
+  const up = await startUpstream(t, (req, res) =>
+    setTimeout(() => res.end(req.url), req.url === '/1' ? 30 : 0),
+  );
+  const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const c = await client(t, port);
+  const together = await c.send(GET('/1') + GET('/2') + GET('/3'), 3);
+  t.same(
+    together.map((r) => r.slice(r.indexOf('\r\n\r\n') + 4)),
+    ['/1', '/2', '/3'],
+    'three in one write',
+  );
+  c.socket.write(GET('/1'));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const behind = await c.send(GET('/2'), 2);
+  t.same(
+    behind.map((r) => r.slice(r.indexOf('\r\n\r\n') + 4)),
+    ['/1', '/2'],
+    'the second arrives while the first is in flight',
+  );
+});
+
+t.test(
+  'response framing: Content-Length kept, chunked and close-delimited re-framed chunked, HEAD/204/304 bare',
+  async (t) => {
+    // A raw upstream, to send framings node:http would not choose by itself.
+    const sockets = new Set<Socket>();
+    const raw = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('data', (data) => {
+        const path = /^[A-Z]+ (\S+)/.exec(data.toString('latin1'))?.[1];
+        if (path === '/length') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello');
+        else if (path === '/chunked')
+          socket.write(
+            'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n',
+          );
+        else if (path === '/close') socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end');
+        else if (path === '/head') socket.write('HTTP/1.1 200 OK\r\nX-Head: 1\r\nContent-Length: 42\r\n\r\n');
+        else if (path === '/204')
+          socket.write('HTTP/1.1 204 No Content\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n');
+        else socket.write('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n');
+      });
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    t.teardown(() => {
+      for (const s of sockets) s.destroy();
+      raw.close();
+    });
+    const origin = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [origin] } }));
+    const c = await client(t, port);
+    const [length] = await c.send(GET('/length'));
+    t.match(length, /\r\nContent-Length: 5\r\n[^]*\r\n\r\nhello$/);
+    const [chunked] = await c.send(GET('/chunked'));
+    t.match(chunked, /\r\ntransfer-encoding: chunked\r\n[^]*\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n$/);
+    const [close] = await c.send(GET('/close'));
+    t.match(close, /\r\ntransfer-encoding: chunked\r\n[^]*\r\n\r\nd\r\nuntil the end\r\n0\r\n\r\n$/);
+    t.notMatch(close, /connection: close/i, "the upstream's Connection: close is its own, not the client's");
+    const [head] = await c.send(`HEAD /head HTTP/1.1\r\nHost: webapp1.local\r\n\r\n`);
+    t.match(head, /\r\nContent-Length: 42\r\n/);
+    const [noContent] = await c.send(GET('/204'));
+    t.match(
+      noContent,
+      /^HTTP\/1\.1 204 No Content\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n$/,
+      "the upstream's Date kept",
+    );
+    const [notModified] = await c.send(GET('/304'));
+    t.match(notModified, /^HTTP\/1\.1 304 Not Modified\r\n/);
+    const [again] = await c.send(GET('/length'));
+    t.match(again, /hello$/, 'one connection for all of it');
+  },
+);
+
+t.test('Connection: close, upstream failures, client leaving, idle timeout', async (t) => {
+  const up = await startUpstream(t, (req, res) => {
+    if (req.url === '/slow') return; // never answers
+    res.end('ok');
+  });
+  const { port, adminPort, logs } = await startProxy(
+    t,
+    table({
+      'webapp1.local': { upstreams: [up.origin] },
+      'down.local': { upstreams: ['http://127.0.0.1:1'] },
+    }),
+    { timeouts: { keepAliveMs: 300 } },
+  );
+  const closing = await client(t, port);
+  const [r] = await closing.send(GET('/', 'Connection: close\r\n'));
+  t.match(r, /\r\nconnection: close\r\n/i);
+  await closing.send('', 2);
+  t.ok(closing.closed, 'closed after the response');
+
+  const c = await client(t, port);
+  const [bad] = await c.send('GET / HTTP/1.1\r\nHost: down.local\r\n\r\n');
+  t.match(bad, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+  t.match(bad, /down\.local/);
+  t.match(logs.join('\n'), /down\.local GET \/ -> http:\/\/127\.0\.0\.1:1: ECONNREFUSED \(502\)/);
+  const [ok] = await c.send(GET());
+  t.match(ok, /ok$/, 'the connection survives an error page');
+
+  c.socket.write(GET('/slow'));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  c.socket.end();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const text = await scrape(adminPort!);
+  t.match(text, /nodix_proxy_requests_total\{host="webapp1\.local",method="GET",code="499"\} 1/);
+
+  const idle = await client(t, port);
+  await idle.send(GET());
+  const started = Date.now();
+  await idle.send('', 2);
+  t.ok(idle.closed, 'an idle keep-alive connection is closed');
+  t.ok(Date.now() - started < 2000, `after the keep-alive timeout (${Date.now() - started} ms)`);
+});
