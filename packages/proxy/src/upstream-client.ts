@@ -174,7 +174,10 @@ class BodyPump {
     } else {
       ok = socket.write(chunk);
     }
-    if (!ok) this.body.pause();
+    // write() says false for any chunk above the socket's high-water mark, even when the kernel took all of it
+    // at once; pausing then would stop and restart reading the client for every chunk of a large body. Only
+    // what is really left in the socket's buffer is backpressure.
+    if (!ok && socket.writableLength > 0) this.body.pause();
   };
 
   onDrain = (): void => {
