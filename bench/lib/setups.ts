@@ -50,27 +50,24 @@ function requireBuilt(pkg: string, bin: string): string {
   return join(repoRoot, 'packages', pkg, 'bin', bin);
 }
 
+/** `node ARGS` pinned to the servers' core, ready when it prints `listening on 127.0.0.1:PORT`. */
+function startNodeServer(label: string, args: string[], pinning: Pinning): Promise<RunningProcess> {
+  return startProcess({
+    label,
+    command: process.execPath,
+    args,
+    prefix: pinning.serverPrefix,
+    ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
+  });
+}
+
 export async function startBareHttp(
   name: string,
   pinning: Pinning,
   readBody: boolean,
 ): Promise<RunningProcess> {
-  return startProcess({
-    label: `bare-http ${name}`,
-    command: process.execPath,
-    args: [
-      join(serversDir, 'bare-http.mjs'),
-      '--name',
-      name,
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      ...(readBody ? ['--read-body'] : []),
-    ],
-    prefix: pinning.serverPrefix,
-    ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
-  });
+  const args = [join(serversDir, 'bare-http.mjs'), '--name', name, '--port', '0', '--host', '127.0.0.1'];
+  return startNodeServer(`bare-http ${name}`, readBody ? [...args, '--read-body'] : args, pinning);
 }
 
 function portOf(proc: RunningProcess): number {
@@ -79,6 +76,17 @@ function portOf(proc: RunningProcess): number {
 
 function commandLine(proc: RunningProcess, shown: string): string {
   return `${shown} (pid ${proc.pid})`;
+}
+
+/** The setup of a server of its own whose ready line named its port; `shown` is its command line as reported. */
+function served(proc: RunningProcess, shown: string, notes: string[]): StartedSetup {
+  return {
+    url: `http://127.0.0.1:${portOf(proc)}/`,
+    measuredPids: [proc.pid],
+    proc,
+    description: commandLine(proc, shown),
+    notes,
+  };
 }
 
 /** `nodix_proxy_config_reloads_total{result="success"}` and `failure` from the proxy's admin /metrics. */
@@ -169,30 +177,13 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
     }
     case 'bare-http': {
       const proc = await startBareHttp(server.name, pinning, false);
-      return {
-        url: `http://127.0.0.1:${portOf(proc)}/`,
-        measuredPids: [proc.pid],
-        proc,
-        description: commandLine(proc, `node bench/servers/bare-http.mjs --name ${server.name}`),
-        notes,
-      };
+      return served(proc, `node bench/servers/bare-http.mjs --name ${server.name}`, notes);
     }
     case 'nodix-webapp': {
       const bin = requireBuilt('webapp', 'nodix-webapp.js');
-      const proc = await startProcess({
-        label: 'nodix-webapp',
-        command: process.execPath,
-        args: [bin, '--name', server.name, '--port', '0', '--host', '127.0.0.1'],
-        prefix: pinning.serverPrefix,
-        ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
-      });
-      return {
-        url: `http://127.0.0.1:${portOf(proc)}/`,
-        measuredPids: [proc.pid],
-        proc,
-        description: commandLine(proc, `nodix-webapp --name ${server.name} --port 0 --host 127.0.0.1`),
-        notes,
-      };
+      const args = [bin, '--name', server.name, '--port', '0', '--host', '127.0.0.1'];
+      const proc = await startNodeServer('nodix-webapp', args, pinning);
+      return served(proc, `nodix-webapp --name ${server.name} --port 0 --host 127.0.0.1`, notes);
     }
     case 'nginx': {
       const { proc, port } = await startNginx(ctx.dir, routes(), pinning);
@@ -210,41 +201,16 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
     case 'tcp-relay': {
       const backend = backends[0];
       if (!backend) throw new Error('tcp-relay needs a backend in the scenario');
-      const proc = await startProcess({
-        label: 'tcp-relay',
-        command: process.execPath,
-        args: [join(serversDir, 'tcp-relay.mjs'), '--upstream', backend.origin, '--port', '0'],
-        prefix: pinning.serverPrefix,
-        ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
-      });
-      return {
-        url: `http://127.0.0.1:${portOf(proc)}/`,
-        measuredPids: [proc.pid],
-        proc,
-        description: commandLine(
-          proc,
-          `node TCP relay to ${backend.name}, no HTTP (bench/servers/tcp-relay.mjs)`,
-        ),
-        notes,
-      };
+      const args = [join(serversDir, 'tcp-relay.mjs'), '--upstream', backend.origin, '--port', '0'];
+      const proc = await startNodeServer('tcp-relay', args, pinning);
+      return served(proc, `node TCP relay to ${backend.name}, no HTTP (bench/servers/tcp-relay.mjs)`, notes);
     }
     case 'http-proxy': {
       const file = join(ctx.dir, `routes-${index}.json`);
       await writeRouteTableAtomically(file, routes());
-      const proc = await startProcess({
-        label: 'http-proxy',
-        command: process.execPath,
-        args: [join(serversDir, 'http-proxy.mjs'), '--routes', file, '--port', '0'],
-        prefix: pinning.serverPrefix,
-        ready: { line: /listening on 127\.0\.0\.1:(\d+)$/ },
-      });
-      return {
-        url: `http://127.0.0.1:${portOf(proc)}/`,
-        measuredPids: [proc.pid],
-        proc,
-        description: commandLine(proc, 'http-proxy 1.18.1, keep-alive agent (bench/servers/http-proxy.mjs)'),
-        notes,
-      };
+      const args = [join(serversDir, 'http-proxy.mjs'), '--routes', file, '--port', '0'];
+      const proc = await startNodeServer('http-proxy', args, pinning);
+      return served(proc, 'http-proxy 1.18.1, keep-alive agent (bench/servers/http-proxy.mjs)', notes);
     }
     case 'nodix-proxy': {
       const bin = requireBuilt('proxy', 'nodix-proxy.js');
@@ -261,14 +227,7 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
         readyTimeoutMs: 60_000,
       });
       return {
-        url: `http://127.0.0.1:${portOf(proc)}/`,
-        measuredPids: [proc.pid],
-        proc,
-        description: commandLine(
-          proc,
-          'nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE',
-        ),
-        notes,
+        ...served(proc, 'nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE', notes),
         ...(spec.reloadEveryMs
           ? {
               during: reloadLoop(

@@ -63,6 +63,15 @@ const proxyTargets: FigureSpec[] = [
 
 const backends = [hostName(1), hostName(2)];
 
+/** GET with one Host over 100 connections, every answer checked byte for byte. */
+const oneHostGet: HttpScenario['load'] = {
+  connections: 100,
+  hosts: [hostName(1)],
+  method: 'GET',
+  bodyBytes: 0,
+  expectBody: `${hostName(1)}\n`,
+};
+
 export const proxyScenarios: HttpScenario[] = [
   {
     kind: 'http',
@@ -71,13 +80,7 @@ export const proxyScenarios: HttpScenario[] = [
     description: 'nodix-proxy vs direct vs nginx vs http-proxy, GET, one host (webapp1.local)',
     backends,
     setups: [direct, nodix, nginx, httpProxy],
-    load: {
-      connections: 100,
-      hosts: [hostName(1)],
-      method: 'GET',
-      bodyBytes: 0,
-      expectBody: `${hostName(1)}\n`,
-    },
+    load: oneHostGet,
     figures: proxyTargets,
   },
   {
@@ -88,13 +91,7 @@ export const proxyScenarios: HttpScenario[] = [
       'what Node itself costs: a TCP relay with no HTTP (the floor of any Node proxy) vs nginx vs nodix-proxy, GET, one host',
     backends,
     setups: [tcpRelay, nodix, nginx],
-    load: {
-      connections: 100,
-      hosts: [hostName(1)],
-      method: 'GET',
-      bodyBytes: 0,
-      expectBody: `${hostName(1)}\n`,
-    },
+    load: oneHostGet,
     figures: [
       {
         kind: 'ratio',
