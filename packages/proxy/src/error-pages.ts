@@ -56,6 +56,27 @@ export function isSocketError(err: unknown): boolean {
   return typeof code === 'string' && SOCKET_CODES.has(code);
 }
 
+/** Methods whose retry cannot repeat a side effect (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/**
+ * Whether a request that failed before any of its response went out gets its one retry (both request paths):
+ * after a failed connect, when nothing of its body was read yet (nothing reached any upstream); after a socket
+ * error, when it went out on a reused keep-alive connection, has no body and is idempotent, which is what an
+ * upstream closing an idle connection just as the request arrives looks like. `body` is the request body stream,
+ * null when there is none.
+ */
+export function mayRetry(
+  err: unknown,
+  connectFailed: boolean,
+  method: string,
+  call: { readonly reused: boolean } | null,
+  body: { readonly readableDidRead: boolean } | null,
+): boolean {
+  if (connectFailed) return body === null || !body.readableDidRead;
+  return body === null && call?.reused === true && isSocketError(err) && IDEMPOTENT.has(method);
+}
+
 const TITLES: Record<ErrorStatus, string> = {
   400: 'Bad Request',
   404: 'Not Found',

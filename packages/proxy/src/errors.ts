@@ -56,3 +56,11 @@ export class ProxyStateError extends NodixProxyError {
     super('NODIX_ERR_PROXY_STATE', message);
   }
 }
+
+/** What an upstream exchange is aborted with when the client went away; allocated once, never shown to anybody. */
+export class ClientGoneError extends NodixProxyError {
+  constructor() {
+    super('NODIX_ERR_CLIENT_GONE', 'client closed the connection');
+  }
+}
+export const CLIENT_GONE = new ClientGoneError();

@@ -24,10 +24,17 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { UpstreamGroup } from './balance.js';
-import { errorResponse, httpDate, isConnectError, isSocketError, statusForError } from './error-pages.js';
-import { NoHealthyUpstreamError } from './errors.js';
+import { errorResponse, httpDate, isConnectError, mayRetry, statusForError } from './error-pages.js';
+import { CLIENT_GONE, NoHealthyUpstreamError } from './errors.js';
 import type { ForwardContext } from './forward.js';
-import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRawHeaders } from './headers.js';
+import {
+  addForwardedHeaders,
+  headerColon,
+  type Peer,
+  peerOf,
+  RequestHead,
+  readRawHeaders,
+} from './headers.js';
 import { BAD_HOST, resolveHost } from './host.js';
 import type { HostStats } from './metrics.js';
 import type { RouteTable, VirtualHost } from './route-table/build.js';
@@ -44,12 +51,8 @@ export interface FastPathSettings {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Methods whose requests carry no body unless they say so (which sends them to node:http). */
 const METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Reason phrases, looked up once per status instead of per response. */
 const STATUS_LINES = new Map<number, string>();
 
@@ -61,11 +64,6 @@ function statusLine(status: number): string {
   }
   return line;
 }
-
-class ClientGoneError extends Error {
-  readonly code = 'NODIX_ERR_CLIENT_GONE';
-}
-const CLIENT_GONE = new ClientGoneError('client closed the connection');
 
 /** Where connections the fast path does not take go, and what the proxy tracks of the fast ones. */
 export interface FastPathHost {
@@ -278,12 +276,9 @@ class FastRequest extends RequestHead implements ResponseHandler {
     const raw: string[] = [];
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) return false;
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
-      if (!TOKEN.test(name) || BAD_VALUE.test(value)) return false;
-      raw.push(name, value);
+      const colon = headerColon(line);
+      if (colon === -1) return false;
+      raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
     }
     readRawHeaders(raw, this);
     if (this.hasBody || this.upgrade !== undefined || this.expect || this.hostCount !== 1) return false;
@@ -398,7 +393,7 @@ class FastRequest extends RequestHead implements ResponseHandler {
     const upstream = this.upstream!;
     const connectFailed = isConnectError(err);
     if (connectFailed) upstream.connectFailed();
-    if (!this.wrote && !this.retried && this.canRetry(err, connectFailed)) {
+    if (!this.wrote && !this.retried && mayRetry(err, connectFailed, this.method, this.call, null)) {
       this.retried = true;
       const next = this.group!.pick(this.peer!.address, connectFailed ? upstream : null);
       if (next !== null) {
@@ -407,12 +402,6 @@ class FastRequest extends RequestHead implements ResponseHandler {
       }
     }
     this.fail(err);
-  }
-
-  /** As forward.ts: a failed connect, or a socket error on a reused connection for an idempotent request. */
-  canRetry(err: Error, connectFailed: boolean): boolean {
-    if (connectFailed) return true;
-    return this.call?.reused === true && isSocketError(err) && IDEMPOTENT.has(this.method);
   }
 
   fail(err: Error): void {

@@ -18,19 +18,13 @@
  *
  * Failure handling: a client that goes away aborts the upstream request ('close' before the response finished);
  * an error before response headers becomes a status through error-pages.ts (maybe after one retry, see
- * `#canRetry`); an error after them destroys the client connection.
+ * `mayRetry` in error-pages.ts); an error after them destroys the client connection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLog } from './access-log.js';
 import type { UpstreamGroup } from './balance.js';
-import {
-  type ErrorStatus,
-  isConnectError,
-  isSocketError,
-  sendErrorPage,
-  statusForError,
-} from './error-pages.js';
-import { NoHealthyUpstreamError } from './errors.js';
+import { type ErrorStatus, isConnectError, mayRetry, sendErrorPage, statusForError } from './error-pages.js';
+import { CLIENT_GONE, NoHealthyUpstreamError } from './errors.js';
 import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRequestHead } from './headers.js';
 import { BAD_HOST, resolveHost } from './host.js';
 import type { HostStats, ProxyMetrics } from './metrics.js';
@@ -52,15 +46,6 @@ export interface ForwardContext {
   /** Logs an upstream failure (rate-limited by the proxy). */
   logError(message: string): void;
 }
-
-/** What the upstream call is aborted with when the client went away; allocated once, never shown to anybody. */
-class ClientGoneError extends Error {
-  readonly code = 'NODIX_ERR_CLIENT_GONE';
-}
-const CLIENT_GONE = new ClientGoneError('client closed the connection');
-
-/** Methods whose retry cannot repeat a side effect (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Handles one request. The proxy registers it as the server's 'request' listener. */
 export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
@@ -256,7 +241,11 @@ class Forward extends RequestHead implements ResponseHandler {
     const upstream = this.upstream!;
     const connectFailed = isConnectError(err);
     if (connectFailed) upstream.connectFailed();
-    if (!this.res.headersSent && !this.retried && this.#canRetry(err, connectFailed)) {
+    if (
+      !this.res.headersSent &&
+      !this.retried &&
+      mayRetry(err, connectFailed, this.req.method!, this.call, this.hasBody ? this.req : null)
+    ) {
       this.retried = true;
       // After a failed connect try another upstream; after a dropped keep-alive socket the same one is fine
       // (the pool opens a fresh connection).
@@ -268,22 +257,6 @@ class Forward extends RequestHead implements ResponseHandler {
       }
     }
     this.#fail(err);
-  }
-
-  /**
-   * Retried once: a failed connect when the request body was not read yet (nothing reached any upstream), or a
-   * socket error before the response on an idempotent request without body sent on a reused keep-alive
-   * connection, which is what an upstream closing an idle connection as the request arrives looks like.
-   */
-  #canRetry(err: Error, connectFailed: boolean): boolean {
-    if (connectFailed) return !this.hasBody || !this.req.readableDidRead;
-    return (
-      !this.hasBody &&
-      this.call !== null &&
-      this.call.reused &&
-      isSocketError(err) &&
-      IDEMPOTENT.has(this.req.method!)
-    );
   }
 
   #fail(err: Error): void {

@@ -102,6 +102,21 @@ export function peerOf(socket: Socket, trust: TrustedProxies | null): Peer {
   return peer;
 }
 
+/** A header name (RFC 9110 token) and the colon after it, at the start of a line. */
+const NAME_AND_COLON = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/**
+ * The colon's index in a strictly well-formed header line: a token name right before the colon, no control
+ * character but tab anywhere (so no bare CR/LF and no obs-fold), -1 otherwise. Used where the proxy reads heads
+ * itself (fast-path.ts for requests, upstream-client.ts for responses); node:http checks its own.
+ */
+export function headerColon(line: string): number {
+  if (!NAME_AND_COLON.test(line) || CONTROL.test(line)) return -1;
+  return line.indexOf(':');
+}
+
 /** The request head, read in one pass. Forward extends it so that a plain request allocates one object. */
 export class RequestHead {
   /** The Host header value (the last one when there are several; see hostCount). */

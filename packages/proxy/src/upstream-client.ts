@@ -32,6 +32,7 @@ import {
   connectionTokens,
   dropNamed,
   HOP,
+  headerColon,
   headerKind,
   TRANSFER_ENCODING,
   UPGRADE,
@@ -79,9 +80,6 @@ export const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
 
 const CRLF2 = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 // Parser states.
 const IDLE = 0;
@@ -363,7 +361,8 @@ class Connection {
     }
     const available = data.length - offset;
     if (available === 0) return;
-    this.bodyTimer!.refresh();
+    // A read that carried the head was timed by parseHead already.
+    if (offset === 0) this.bodyTimer!.refresh();
     if (this.state === UNTIL_CLOSE) {
       this.deliver(offset === 0 ? data : data.subarray(offset));
       return;
@@ -469,17 +468,13 @@ class Connection {
     let keepAliveHint: string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) {
+      const colon = headerColon(line);
+      if (colon === -1) {
         this.fail(this.badResponse(`a malformed header line ${JSON.stringify(line.slice(0, 64))}`));
         return 0;
       }
       const name = line.slice(0, colon);
       const value = line.slice(colon + 1).trim();
-      if (!TOKEN.test(name) || BAD_VALUE.test(value)) {
-        this.fail(this.badResponse(`an invalid header ${JSON.stringify(line.slice(0, 64))}`));
-        return 0;
-      }
       const kind = headerKind(name);
       if (kind === HOP) {
         if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveHint = value;
@@ -569,7 +564,8 @@ class Connection {
 
   /** Walks chunked framing from `offset`, handing data to the handler as slices. */
   readChunked(data: Buffer, offset: number): void {
-    if (offset < data.length) this.bodyTimer!.refresh();
+    // A read that carried the head was timed by parseHead already.
+    if (offset === 0) this.bodyTimer!.refresh();
     let i = offset;
     while (i < data.length && this.exchange !== null) {
       switch (this.state) {

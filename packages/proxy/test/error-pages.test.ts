@@ -1,5 +1,12 @@
 import t from 'tap';
-import { ErrorPages, escapeHtml, isConnectError, isSocketError, statusForError } from '../src/error-pages.js';
+import {
+  ErrorPages,
+  escapeHtml,
+  isConnectError,
+  isSocketError,
+  mayRetry,
+  statusForError,
+} from '../src/error-pages.js';
 import { NoHealthyUpstreamError, UpgradeTimeoutError } from '../src/errors.js';
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
@@ -26,6 +33,27 @@ t.test('statusForError: one table from error to status', async (t) => {
   t.ok(isSocketError(coded('NODIX_ERR_UPSTREAM_CLOSED')));
   t.notOk(isSocketError(coded('NODIX_ERR_HEADERS_TIMEOUT')));
   t.notOk(isSocketError(coded('NODIX_ERR_BAD_RESPONSE')), 'a garbage answer is not retried');
+});
+
+t.test('mayRetry: one policy for both request paths', async (t) => {
+  const reset = coded('ECONNRESET');
+  const reused = { reused: true };
+  const fresh = { reused: false };
+  const unread = { readableDidRead: false };
+  const read = { readableDidRead: true };
+  t.ok(mayRetry(coded('ECONNREFUSED'), true, 'POST', fresh, unread), 'connect failed, body not read yet');
+  t.notOk(
+    mayRetry(coded('ECONNREFUSED'), true, 'POST', fresh, read),
+    'connect failed after the body was read',
+  );
+  t.ok(mayRetry(reset, false, 'GET', reused, null), 'reset on a reused connection, idempotent, no body');
+  t.notOk(mayRetry(reset, false, 'GET', fresh, null), 'not on a fresh connection');
+  t.notOk(mayRetry(reset, false, 'POST', reused, null), 'not for a non-idempotent method');
+  t.notOk(mayRetry(reset, false, 'PUT', reused, unread), 'not with a body');
+  t.notOk(
+    mayRetry(coded('NODIX_ERR_BAD_RESPONSE'), false, 'GET', reused, null),
+    'not after a garbage answer',
+  );
 });
 
 t.test('pages: default texts, escaping, custom templates with {{host}} and {{status}}', async (t) => {
