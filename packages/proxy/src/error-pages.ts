@@ -63,8 +63,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
  * Whether a request that failed before any of its response went out gets its one retry (both request paths):
  * after a failed connect, when nothing of its body was read yet (nothing reached any upstream); after a socket
  * error, when it went out on a reused keep-alive connection, has no body and is idempotent, which is what an
- * upstream closing an idle connection just as the request arrives looks like. `body` is the request body stream,
- * null when there is none.
+ * upstream closing an idle connection just as the request arrives looks like. `body` is the request body
+ * (request-body.ts), null when there is none.
  */
 export function mayRetry(
   err: unknown,
@@ -181,18 +181,19 @@ export function sendErrorPage(
 }
 
 /**
- * An error page as the bytes of a whole response that keeps the connection open (the fast path's upstream
- * failures: 502, 503, 504). HEAD gets the headers only.
+ * An error page as the bytes of a whole response (the fast path's upstream failures: 502, 503, 504). HEAD gets
+ * the headers only; `close` says the connection ends after it.
  */
 export function errorResponse(
   status: ErrorStatus,
   host: string,
   pages: ErrorPages,
   headOnly: boolean,
+  close: boolean,
 ): Buffer {
   const body = pages.render(status, host);
   const head = Buffer.from(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\ndate: ${httpDate()}\r\n\r\n`,
+    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
     'latin1',
   );
   return headOnly ? head : Buffer.concat([head, body]);

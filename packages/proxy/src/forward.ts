@@ -28,6 +28,7 @@ import { CLIENT_GONE, NoHealthyUpstreamError } from './errors.js';
 import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRequestHead } from './headers.js';
 import { BAD_HOST, resolveHost } from './host.js';
 import type { HostStats, ProxyMetrics } from './metrics.js';
+import { StreamBody } from './request-body.js';
 import type { RouteTable, VirtualHost } from './route-table/build.js';
 import type { TrustedProxies } from './trust.js';
 import type { ResponseHandler, UpstreamCall } from './upstream-client.js';
@@ -124,6 +125,8 @@ class Forward extends RequestHead implements ResponseHandler {
   /** The current attempt finished (completed or failed); its `active` count was returned. */
   settled = true;
   retried = false;
+  /** The request body as the upstream client reads it; created with the first attempt, kept for a retry. */
+  body: StreamBody | null = null;
   clientGone = false;
   listeningForDrain = false;
 
@@ -187,13 +190,8 @@ class Forward extends RequestHead implements ResponseHandler {
     this.upstream = upstream;
     this.settled = false;
     upstream.active++;
-    this.call = upstream.pool.dispatch(
-      this.req.method!,
-      this.path,
-      this.headers,
-      this.hasBody ? this.req : null,
-      this,
-    );
+    if (this.hasBody && this.body === null) this.body = new StreamBody(this.req);
+    this.call = upstream.pool.dispatch(this.req.method!, this.path, this.headers, this.body, this);
   }
 
   retryOn(upstream: Upstream): void {
@@ -244,7 +242,7 @@ class Forward extends RequestHead implements ResponseHandler {
     if (
       !this.res.headersSent &&
       !this.retried &&
-      mayRetry(err, connectFailed, this.req.method!, this.call, this.hasBody ? this.req : null)
+      mayRetry(err, connectFailed, this.req.method!, this.call, this.body)
     ) {
       this.retried = true;
       // After a failed connect try another upstream; after a dropped keep-alive socket the same one is fine

@@ -117,6 +117,16 @@ export function headerColon(line: string): number {
   return line.indexOf(':');
 }
 
+/** Digits only, at most 15 of them (a Number stays exact); -1 for anything else. */
+export function parseContentLength(value: string): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+  }
+  return Number(value);
+}
+
 /** The request head, read in one pass. Forward extends it so that a plain request allocates one object. */
 export class RequestHead {
   /** The Host header value (the last one when there are several; see hostCount). */
@@ -124,6 +134,11 @@ export class RequestHead {
   hostCount = 0;
   /** A body follows: a non-zero Content-Length or any Transfer-Encoding. */
   hasBody = false;
+  /** Content-Length headers sent, and the last one's value: the fast path reads a body itself only with one. */
+  contentLengths = 0;
+  contentLength = '';
+  /** A Transfer-Encoding was sent (bodies framed that way are left to node:http's parser). */
+  transferEncoding = false;
   /** Headers to send upstream, flat: hop-by-hop and untrusted X-Forwarded-* removed. */
   headers: string[] = [];
   connection: string | undefined = undefined;
@@ -157,10 +172,13 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead): void 
         break;
       case CONTENT_LENGTH:
         if (value !== '0') head.hasBody = true;
+        head.contentLengths++;
+        head.contentLength = value;
         out.push(name, value);
         break;
       case TRANSFER_ENCODING:
         head.hasBody = true;
+        head.transferEncoding = true;
         break;
       case CONNECTION:
         head.connection = head.connection === undefined ? value : `${head.connection}, ${value}`;

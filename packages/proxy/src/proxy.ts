@@ -314,6 +314,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       maxHeaderSize: limits.maxHeaderSize,
       keepAliveTimeoutMs: timeouts.keepAliveMs,
       headerTimeoutMs: timeouts.headerMs,
+      requestTimeoutMs: timeouts.requestMs,
     },
     handOver: (socket: Socket, buffered: Buffer | null) => {
       socket.pause();

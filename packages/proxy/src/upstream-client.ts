@@ -25,7 +25,6 @@
  * response started) and close the connection.
  */
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import {
   CONNECTION,
@@ -34,9 +33,11 @@ import {
   HOP,
   headerColon,
   headerKind,
+  parseContentLength,
   TRANSFER_ENCODING,
   UPGRADE,
 } from './headers.js';
+import type { BodySink, RequestBody } from './request-body.js';
 
 export interface UpstreamSettings {
   /** TCP (and TLS) connect timeout, ms: NODIX_ERR_CONNECT_TIMEOUT. */
@@ -97,7 +98,7 @@ class Exchange {
   readonly method: string;
   readonly path: string;
   readonly headers: readonly string[];
-  readonly body: Readable | null;
+  readonly body: RequestBody | null;
   readonly handler: ResponseHandler;
   conn: Connection | null = null;
   done = false;
@@ -109,7 +110,7 @@ class Exchange {
     method: string,
     path: string,
     headers: readonly string[],
-    body: Readable | null,
+    body: RequestBody | null,
     handler: ResponseHandler,
   ) {
     this.client = client;
@@ -142,25 +143,25 @@ class Exchange {
 export type UpstreamCall = Pick<Exchange, 'abort' | 'resume' | 'reused'>;
 
 /** Pumps a request body into the connection, with backpressure both ways and chunked framing when needed. */
-class BodyPump {
+class BodyPump implements BodySink {
   readonly conn: Connection;
-  readonly body: Readable;
+  readonly body: RequestBody;
   readonly chunked: boolean;
   ended = false;
 
-  constructor(conn: Connection, body: Readable, chunked: boolean) {
+  constructor(conn: Connection, body: RequestBody, chunked: boolean) {
     this.conn = conn;
     this.body = body;
     this.chunked = chunked;
-    body.on('data', this.onData);
-    body.on('end', this.onEnd);
-    body.on('error', this.onGone);
-    body.on('close', this.onGone);
-    conn.socket.on('drain', this.onDrain);
   }
 
-  onData = (chunk: Buffer): void => {
-    if (chunk.length === 0) return;
+  start(): void {
+    this.conn.socket.on('drain', this.onDrain);
+    this.body.attach(this);
+  }
+
+  data(chunk: Buffer): void {
+    if (chunk.length === 0 || this.ended) return;
     const socket = this.conn.socket;
     let ok: boolean;
     if (this.chunked) {
@@ -176,35 +177,32 @@ class BodyPump {
     // at once; pausing then would stop and restart reading the client for every chunk of a large body. Only
     // what is really left in the socket's buffer is backpressure.
     if (!ok && socket.writableLength > 0) this.body.pause();
-  };
+  }
 
   onDrain = (): void => {
     if (!this.ended) this.body.resume();
   };
 
-  onEnd = (): void => {
+  end(): void {
+    if (this.ended) return;
     this.ended = true;
     if (this.chunked) this.conn.socket.write('0\r\n\r\n', 'latin1');
     this.conn.bodySent();
-  };
+  }
 
   /** The body stream failed or closed before its end: the request cannot be completed. */
-  onGone = (): void => {
+  gone(): void {
     if (this.ended) return;
     this.ended = true;
     this.conn.fail(
       new UpstreamError('NODIX_ERR_REQUEST_BODY', 'the request body ended before it was complete'),
     );
-  };
+  }
 
   detach(): void {
-    const body = this.body;
-    body.off('data', this.onData);
-    body.off('end', this.onEnd);
-    body.off('error', this.onGone);
-    body.off('close', this.onGone);
+    this.ended = true;
+    this.body.detach();
     this.conn.socket.off('drain', this.onDrain);
-    if (!this.ended) body.pause();
   }
 }
 
@@ -278,10 +276,20 @@ class Connection {
       text += `${name}: ${headers[i + 1]}\r\n`;
     }
     const body = exchange.body;
-    if (body !== null && !hasLength) text += 'transfer-encoding: chunked\r\n';
-    this.socket.write(`${text}\r\n`, 'latin1');
-    this.bodyDone = body === null;
-    if (body !== null) this.pump = new BodyPump(this, body, !hasLength);
+    if (body === null) {
+      this.bodyDone = true;
+      this.socket.write(`${text}\r\n`, 'latin1');
+    } else {
+      if (!hasLength) text += 'transfer-encoding: chunked\r\n';
+      this.bodyDone = false;
+      const pump = new BodyPump(this, body, !hasLength);
+      this.pump = pump;
+      // The head and whatever of the body is at hand leave in one write.
+      this.socket.cork();
+      this.socket.write(`${text}\r\n`, 'latin1');
+      pump.start();
+      this.socket.uncork();
+    }
 
     const timeout = this.client.settings.headersTimeoutMs;
     if (this.headersTimer === null) {
@@ -721,16 +729,6 @@ class Connection {
   }
 }
 
-/** Digits only, at most 15 of them (a Number stays exact); -1 for anything else. */
-function parseContentLength(value: string): number {
-  if (value.length === 0 || value.length > 15) return -1;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-  }
-  return Number(value);
-}
-
 /** `1a2b;ext=1\r\n` → 0x1a2b; -1 when malformed (no digits, too many, not ended by CRLF). */
 function parseChunkSize(line: string): number {
   if (!line.endsWith('\r\n')) return -1;
@@ -793,7 +791,7 @@ export class UpstreamClient {
     method: string,
     path: string,
     headers: readonly string[],
-    body: Readable | null,
+    body: RequestBody | null,
     handler: ResponseHandler,
   ): UpstreamCall {
     const exchange = new Exchange(this, method, path, headers, body, handler);

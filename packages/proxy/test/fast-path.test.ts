@@ -4,10 +4,11 @@
  * each request shows in the bytes (node:http adds `Connection: keep-alive` and `Keep-Alive` to every keep-alive
  * response; the fast path adds neither) and the connection is checked to survive the hand-over.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
-import { scrape, startProxy, startUpstream, table } from './helpers.js';
+import { scrape, sleep, startProxy, startUpstream, table, waitFor } from './helpers.js';
 
 /** One client connection; `send` writes and waits until `count` whole responses arrived (or the socket closed). */
 async function client(t: Test, port: number) {
@@ -84,7 +85,7 @@ const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: webapp1.l
 const viaNodeHttp = (response: string) => /\r\nKeep-Alive: timeout=/i.test(response);
 
 t.test(
-  'plain GETs take the fast path; a body, HTTP/1.0 or a split head hand the connection to node:http',
+  'plain GETs and Content-Length bodies take the fast path; a chunked body, HTTP/1.0 or a split head hand the connection to node:http',
   async (t) => {
     const up = await startUpstream(t, (req, res) => {
       let body = '';
@@ -105,7 +106,12 @@ t.test(
       'POST /body HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: 5\r\n\r\nhello',
     );
     t.match(post, /\r\n\r\nPOST \/body hello$/);
-    t.ok(viaNodeHttp(post!), 'a request with a body goes to node:http');
+    t.notOk(viaNodeHttp(post!), 'a Content-Length body stays on the fast path');
+    const [chunked] = await c.send(
+      'POST /chunked HTTP/1.1\r\nHost: webapp1.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    t.match(chunked, /\r\n\r\nPOST \/chunked hello$/);
+    t.ok(viaNodeHttp(chunked!), 'a chunked body goes to node:http');
     const [after] = await c.send(GET('/after'));
     t.match(after, /GET \/after $/, 'the connection keeps serving after the hand-over');
     t.ok(viaNodeHttp(after!), 'and stays with node:http');
@@ -239,3 +245,202 @@ t.test('Connection: close, upstream failures, client leaving, idle timeout', asy
   t.ok(idle.closed, 'an idle keep-alive connection is closed');
   t.ok(Date.now() - started < 2000, `after the keep-alive timeout (${Date.now() - started} ms)`);
 });
+
+/** An upstream that reads the whole body and answers its length and SHA-256. */
+async function digestUpstream(t: Test, delayMs = 0) {
+  return startUpstream(t, (req, res) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      hash.update(chunk);
+    });
+    req.on('end', () => setTimeout(() => res.end(`${length} ${hash.digest('hex')}`), delayMs));
+  });
+}
+
+const digest = (body: Buffer) => `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
+const POST = (length: number, path = '/upload') =>
+  `POST ${path} HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: ${length}\r\n\r\n`;
+const bodyOf = (response: string | undefined) => response?.slice(response.indexOf('\r\n\r\n') + 4);
+
+t.test('a Content-Length body on the fast path: split anywhere, large, intact', async (t) => {
+  const up = await digestUpstream(t);
+  const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const c = await client(t, port);
+
+  const small = Buffer.from('hello, upstream');
+  c.socket.write(POST(small.length));
+  await sleep(30);
+  c.socket.write(small.subarray(0, 3));
+  await sleep(30);
+  c.socket.write(small.subarray(3, 9));
+  await sleep(30);
+  const [split] = await c.send(small.subarray(9).toString('latin1'));
+  t.equal(bodyOf(split), digest(small), 'head alone, then the body in three reads');
+  t.notOk(viaNodeHttp(split!), 'served by the fast path');
+
+  const large = randomBytes(8 * 1024 * 1024);
+  c.socket.write(POST(large.length));
+  c.socket.write(large);
+  const [big] = await c.send('');
+  t.equal(bodyOf(big), digest(large), '8 MB streamed through intact');
+
+  const [together] = await c.send(`${POST(5)}12345`);
+  t.equal(bodyOf(together), digest(Buffer.from('12345')), 'head and body in one write');
+  const [after] = await c.send(GET());
+  t.match(after, /^HTTP\/1\.1 200 OK/);
+  t.notOk(viaNodeHttp(after!), 'the connection stays on the fast path after bodies');
+});
+
+t.test('a request behind a body: in the same read, or while the first is in flight', async (t) => {
+  const up = await digestUpstream(t, 30);
+  const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const c = await client(t, port);
+  const [first, second] = await c.send(`${POST(3)}abc${POST(2)}de`, 2);
+  t.equal(bodyOf(first), digest(Buffer.from('abc')));
+  t.equal(bodyOf(second), digest(Buffer.from('de')), 'pipelined behind a body: both answered in order');
+  t.ok(viaNodeHttp(first!), 'by node:http, which the connection was handed to');
+
+  const d = await client(t, port);
+  d.socket.write(`${POST(3)}xyz`);
+  await sleep(10);
+  const [one, two] = await d.send(`${POST(1)}!`, 2);
+  t.equal(bodyOf(one), digest(Buffer.from('xyz')));
+  t.equal(bodyOf(two), digest(Buffer.from('!')), 'the second waited for the first');
+  t.notOk(viaNodeHttp(two!), 'on the fast path');
+});
+
+t.test(
+  'an upstream that answers before the body is all sent: the client connection closes after it',
+  async (t) => {
+    const up = await startUpstream(t, (_req, res) => {
+      res.writeHead(413, { 'content-type': 'text/plain', 'content-length': 9 });
+      res.end('too large');
+    });
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+    const c = await client(t, port);
+    const [r] = await c.send(`${POST(1_000_000)}only the start`);
+    t.match(r, /^HTTP\/1\.1 413 /);
+    t.match(r, /\r\nconnection: close\r\n/i, 'the client is told');
+    t.equal(bodyOf(r), 'too large');
+    c.socket.write('more of the body, which nothing reads');
+    await c.send('', 2);
+    t.ok(c.closed, 'and the connection is closed, not read as a next request');
+  },
+);
+
+t.test('a client leaving mid-upload aborts the upstream request (499)', async (t) => {
+  let aborted: (() => void) | null = null;
+  const gone = new Promise<void>((resolve) => {
+    aborted = resolve;
+  });
+  const up = await startUpstream(t, (req) => {
+    req.on('data', () => {});
+    req.on('close', () => {
+      if (!req.complete) aborted?.();
+    });
+  });
+  const { port, adminPort } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const c = await client(t, port);
+  c.socket.write(`${POST(100_000)}${'x'.repeat(30_000)}`);
+  await waitFor(() => up.requests.length === 1);
+  c.socket.destroy();
+  await gone;
+  t.pass('the upstream saw its request end before its body did');
+  await waitFor(async () =>
+    /nodix_proxy_requests_total\{host="webapp1\.local",method="POST",code="499"\} 1/.test(
+      await scrape(adminPort!),
+    ),
+  );
+  t.pass('counted as 499');
+});
+
+t.test(
+  'a body that stalls past the request timeout: 408, closed, the upstream request aborted',
+  async (t) => {
+    let aborted = false;
+    const up = await startUpstream(t, (req) => {
+      req.on('data', () => {});
+      req.on('close', () => {
+        if (!req.complete) aborted = true;
+      });
+    });
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }), {
+      timeouts: { headerMs: 300, requestMs: 300 },
+    });
+    const c = await client(t, port);
+    const started = Date.now();
+    const [r] = await c.send(`${POST(10)}12345`);
+    t.match(r, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    t.ok(Date.now() - started >= 250, `after the timeout (${Date.now() - started} ms)`);
+    await c.send('', 2);
+    t.ok(c.closed, 'connection closed');
+    await waitFor(() => aborted);
+    t.pass('the upstream request was aborted');
+  },
+);
+
+t.test('a failed connect is retried with a body that came with its head', async (t) => {
+  const up = await digestUpstream(t);
+  const { port } = await startProxy(
+    t,
+    table({
+      'webapp1.local': { upstreams: ['http://127.0.0.1:1', up.origin], health: { maxFails: 100 } },
+    }),
+  );
+  const c = await client(t, port);
+  // Round-robin: one of the two tries the dead upstream first.
+  for (let i = 0; i < 2; i++) {
+    const [r] = await c.send(`${POST(4)}body`);
+    t.equal(bodyOf(r), digest(Buffer.from('body')), `request ${i} answered by the live upstream`);
+  }
+  t.equal(up.requests.length, 2);
+});
+
+t.test('two Content-Length headers are left to node:http', async (t) => {
+  const up = await digestUpstream(t);
+  const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const c = await client(t, port);
+  const [r] = await c.send(
+    'POST / HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
+  );
+  t.match(r, /^HTTP\/1\.1 400 /, 'refused by node:http');
+  t.equal(up.requests.length, 0, 'nothing reached the upstream');
+});
+
+t.test(
+  'a body the upstream reads slowly holds the client back instead of piling up in the proxy',
+  async (t) => {
+    let release: (() => void) | null = null;
+    const up = await startUpstream(t, (req, res) => {
+      req.pause();
+      release = () => {
+        const hash = createHash('sha256');
+        let length = 0;
+        req.on('data', (chunk: Buffer) => {
+          length += chunk.length;
+          hash.update(chunk);
+        });
+        req.on('end', () => res.end(`${length} ${hash.digest('hex')}`));
+        req.resume();
+      };
+    });
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+    const c = await client(t, port);
+    const body = randomBytes(64 * 1024 * 1024);
+    c.socket.write(POST(body.length));
+    // In 1 MB writes, so that what the client still holds shows in MB, not as one 64 MB write.
+    for (let i = 0; i < body.length; i += 1024 * 1024) c.socket.write(body.subarray(i, i + 1024 * 1024));
+    await waitFor(() => release !== null);
+    await sleep(300);
+    const unsent = c.socket.writableLength;
+    t.ok(
+      unsent > 16 * 1024 * 1024,
+      `the client still holds ${unsent} bytes of 64 MB: the proxy stopped reading`,
+    );
+    release!();
+    const [r] = await c.send('');
+    t.equal(bodyOf(r), digest(body), 'all of it arrived once the upstream read');
+  },
+);

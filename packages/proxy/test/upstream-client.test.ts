@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
+import { StreamBody } from '../src/request-body.js';
 import { type ResponseHandler, UpstreamClient, type UpstreamSettings } from '../src/upstream-client.js';
 
 interface Scripted {
@@ -116,7 +117,7 @@ function send(
       options.method ?? 'GET',
       options.path ?? '/',
       options.headers ?? ['host', 'a.local'],
-      options.body ?? null,
+      options.body ? new StreamBody(options.body) : null,
       handler,
     );
   });
