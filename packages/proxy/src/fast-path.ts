@@ -47,7 +47,12 @@ import { BAD_HOST, resolveHost } from './host.js';
 import type { HostStats } from './metrics.js';
 import type { BodySink, RequestBody } from './request-body.js';
 import type { RouteTable, VirtualHost } from './route-table/build.js';
-import type { ResponseHandler, UpstreamCall } from './upstream-client.js';
+import {
+  RequestHeadText,
+  type ResponseHandler,
+  type ResponseHead,
+  type UpstreamCall,
+} from './upstream-client.js';
 import type { Upstream } from './upstream-pool.js';
 
 export interface FastPathSettings {
@@ -64,6 +69,8 @@ export interface FastPathSettings {
 const CRLF2 = Buffer.from('\r\n\r\n');
 /** Methods whose requests carry no body unless they say so (which sends them to node:http). */
 const METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
+/** Body chunks up to this size go out in one write with the response head. */
+const SMALL_BODY = 2048;
 /** Reason phrases, looked up once per status instead of per response. */
 const STATUS_LINES = new Map<number, string>();
 
@@ -99,6 +106,10 @@ export class FastConnection {
   timer: NodeJS.Timeout;
   keepAliveTimer = false;
   closing = false;
+  peer: Peer | null = null;
+  /** The last request head parsed here and its text: a client sends the same head again and again. */
+  parsed: ParsedRequest | null = null;
+  parsedText = '';
 
   constructor(socket: Socket, host: FastPathHost) {
     this.socket = socket;
@@ -154,21 +165,31 @@ export class FastConnection {
       this.handOver(data);
       return;
     }
-    const request = new FastRequest(this, ctx.table);
+    const text = data.toString('latin1', 0, end);
+    let parsed = this.parsed;
+    if (parsed === null || parsed.table !== ctx.table || this.parsedText !== text) {
+      let peer = this.peer;
+      if (peer === null) {
+        peer = peerOf(this.socket, ctx.trust);
+        this.peer = peer;
+      }
+      parsed = parseRequest(text, ctx.table, peer);
+      if (parsed === null) {
+        this.handOver(data);
+        return;
+      }
+      this.parsed = parsed;
+      this.parsedText = text;
+    }
     const bodyStart = end + 4;
-    if (!request.parse(data.toString('latin1', 0, end)) || data.length - bodyStart > request.bodyLength) {
-      // Not a request taken here, or bytes behind it (a pipelined request): node:http's from here on.
+    if (data.length - bodyStart > parsed.bodyLength) {
+      // Bytes behind the request (a pipelined one, after any body): node:http's from here on.
       this.handOver(data);
       return;
     }
-    const vhost = resolveHost(request.table, request.host);
-    if (vhost === null || vhost === BAD_HOST) {
-      // The unknown-host page and the 400 for a malformed Host are node:http's path (forward.ts).
-      this.handOver(data);
-      return;
-    }
+    const request = new FastRequest(this, parsed);
     this.current = request;
-    request.start(vhost, bodyStart < data.length ? data.subarray(bodyStart) : null);
+    request.start(bodyStart < data.length ? data.subarray(bodyStart) : null);
   }
 
   /** The request completed (or failed with an answer): next one, idle, or close. */
@@ -256,18 +277,96 @@ export class FastConnection {
   };
 }
 
-/** One request on the fast path: its parsed head, the upstream exchange and the response state. */
-class FastRequest extends RequestHead implements ResponseHandler {
-  readonly conn: FastConnection;
+/**
+ * A request head the fast path takes, parsed and resolved against one route table: everything about a request
+ * that its head, its peer and the table decide, down to the head written upstream. Never changed once built;
+ * a connection keeps its last one and reuses it for the same head text and table.
+ */
+class ParsedRequest extends RequestHead {
   readonly table: RouteTable;
-  readonly startedAt: number;
   method = '';
   url = '';
-  readonly httpVersion = '1.1';
+  /** The client did not ask to close. */
   keepAlive = true;
-  peer: Peer | null = null;
+  /** The Content-Length of the body; 0 when it has none. */
+  bodyLength = 0;
   vhost: VirtualHost | null = null;
   group: UpstreamGroup | null = null;
+  upstreamHead: RequestHeadText | null = null;
+
+  constructor(table: RouteTable) {
+    super();
+    this.table = table;
+  }
+}
+
+/** Reads a head for the fast path; null when it is not one the fast path takes (see the file comment). */
+function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedRequest | null {
+  const lines = text.split('\r\n');
+  const requestLine = lines[0]!;
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = requestLine.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 === -1 || requestLine.length - sp2 !== 9 || !requestLine.endsWith(' HTTP/1.1'))
+    return null;
+  const method = requestLine.slice(0, sp1);
+  if (!METHODS.has(method)) return null;
+  const url = requestLine.slice(sp1 + 1, sp2);
+  if (url.charCodeAt(0) !== 0x2f /* / */) return null;
+  for (let i = 1; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return null;
+  }
+  const raw: string[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = headerColon(line);
+    if (colon === -1) return null;
+    raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const parsed = new ParsedRequest(table);
+  readRawHeaders(raw, parsed);
+  if (
+    parsed.upgrade !== undefined ||
+    parsed.expect ||
+    parsed.hostCount !== 1 ||
+    parsed.transferEncoding ||
+    parsed.contentLengths > 1
+  )
+    return null;
+  if (parsed.hasBody) {
+    const length = parseContentLength(parsed.contentLength);
+    if (length <= 0) return null;
+    parsed.bodyLength = length;
+  }
+  // A Content-Length of 0 counts as no body in readRawHeaders; the header itself is still forwarded.
+  if (parsed.connection !== undefined && /(^|[\s,])close([\s,]|$)/i.test(parsed.connection))
+    parsed.keepAlive = false;
+  // The unknown-host page and the 400 for a malformed Host are node:http's path (forward.ts).
+  const vhost = resolveHost(table, parsed.host);
+  if (vhost === null || vhost === BAD_HOST) return null;
+  let group = vhost.group;
+  if (vhost.router !== null) {
+    const match = vhost.router.find(method, url);
+    if (match !== null) group = match.store;
+  }
+  parsed.method = method;
+  parsed.url = url;
+  parsed.vhost = vhost;
+  parsed.group = group;
+  addForwardedHeaders(parsed, peer, parsed.host, 'http');
+  parsed.upstreamHead = new RequestHeadText(method, url, parsed.headers, parsed.bodyLength > 0);
+  return parsed;
+}
+
+/** One request on the fast path: its parsed head, the upstream exchange and the response state. */
+class FastRequest implements ResponseHandler {
+  readonly conn: FastConnection;
+  readonly parsed: ParsedRequest;
+  readonly startedAt: number;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion = '1.1';
+  keepAlive: boolean;
   upstream: Upstream | null = null;
   call: UpstreamCall | null = null;
   /** The current attempt upstream ended; its `active` count was returned. */
@@ -280,77 +379,24 @@ class FastRequest extends RequestHead implements ResponseHandler {
   wrote = false;
   chunked = false;
   status = 0;
-  /** The Content-Length of the request body; 0 when it has none. */
-  bodyLength = 0;
   body: FastBody | null = null;
 
-  constructor(conn: FastConnection, table: RouteTable) {
-    super();
+  constructor(conn: FastConnection, parsed: ParsedRequest) {
     this.conn = conn;
-    this.table = table;
+    this.parsed = parsed;
+    this.method = parsed.method;
+    this.url = parsed.url;
+    this.keepAlive = parsed.keepAlive;
     this.startedAt = performance.now();
   }
 
-  /** Reads the head; false when it is not one the fast path takes (see the file comment). */
-  parse(text: string): boolean {
-    const lines = text.split('\r\n');
-    const requestLine = lines[0]!;
-    const sp1 = requestLine.indexOf(' ');
-    const sp2 = requestLine.indexOf(' ', sp1 + 1);
-    if (sp1 <= 0 || sp2 === -1 || requestLine.length - sp2 !== 9 || !requestLine.endsWith(' HTTP/1.1'))
-      return false;
-    const method = requestLine.slice(0, sp1);
-    if (!METHODS.has(method)) return false;
-    const url = requestLine.slice(sp1 + 1, sp2);
-    if (url.charCodeAt(0) !== 0x2f /* / */) return false;
-    for (let i = 1; i < url.length; i++) {
-      const c = url.charCodeAt(i);
-      if (c <= 0x20 || c >= 0x7f) return false;
-    }
-    const raw: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = headerColon(line);
-      if (colon === -1) return false;
-      raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
-    }
-    readRawHeaders(raw, this);
-    if (
-      this.upgrade !== undefined ||
-      this.expect ||
-      this.hostCount !== 1 ||
-      this.transferEncoding ||
-      this.contentLengths > 1
-    )
-      return false;
-    if (this.hasBody) {
-      const length = parseContentLength(this.contentLength);
-      if (length <= 0) return false;
-      this.bodyLength = length;
-    }
-    // A Content-Length of 0 counts as no body in readRawHeaders; the header itself is still forwarded.
-    if (this.connection !== undefined && /(^|[\s,])close([\s,]|$)/i.test(this.connection))
-      this.keepAlive = false;
-    this.method = method;
-    this.url = url;
-    return true;
-  }
-
   /** `first`: body bytes that came in the read with the head. */
-  start(vhost: VirtualHost, first: Buffer | null): void {
-    const ctx = this.conn.host.ctx;
-    this.vhost = vhost;
-    if (this.bodyLength > 0) this.body = new FastBody(this.conn, this.bodyLength, first);
-    let group = vhost.group;
-    if (vhost.router !== null) {
-      const match = vhost.router.find(this.method, this.url);
-      if (match !== null) group = match.store;
-    }
-    this.group = group;
-    this.peer = peerOf(this.conn.socket, ctx.trust);
-    addForwardedHeaders(this, this.peer, this.host, 'http');
-    ctx.inFlight++;
-    const upstream = group.pick(this.peer.address, null);
+  start(first: Buffer | null): void {
+    const parsed = this.parsed;
+    if (parsed.bodyLength > 0) this.body = new FastBody(this.conn, parsed.bodyLength, first);
+    this.conn.host.ctx.inFlight++;
+    const group = parsed.group!;
+    const upstream = group.pick(this.conn.peer!.address, null);
     if (upstream === null) {
       this.fail(new NoHealthyUpstreamError(group.label));
       return;
@@ -362,7 +408,7 @@ class FastRequest extends RequestHead implements ResponseHandler {
     this.upstream = upstream;
     this.settled = false;
     upstream.active++;
-    this.call = upstream.pool.dispatch(this.method, this.url, this.headers, this.body, this);
+    this.call = upstream.pool.send(this.method, this.parsed.upstreamHead!, this.body, this);
   }
 
   settle(): void {
@@ -373,23 +419,30 @@ class FastRequest extends RequestHead implements ResponseHandler {
 
   // --- upstream response handler ---
 
-  onHeaders(status: number, headers: string[], length: number): boolean {
+  onHeaders(status: number, headers: string[], length: number, response: ResponseHead): boolean {
     this.upstream!.answered();
     if (this.finished) return false;
     this.status = status;
-    let head = statusLine(status);
-    let hasDate = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name.length === 4 && !hasDate && name.toLowerCase() === 'date') hasDate = true;
-      head += `${name}: ${headers[i + 1]}\r\n`;
+    // The status line and headers as the client gets them, serialised once per upstream head (which the
+    // upstream client shares between the responses that had the same head text).
+    let head = response.clientHead;
+    if (head === null) {
+      head = statusLine(status);
+      let hasDate = false;
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i]!;
+        if (name.length === 4 && !hasDate && name.toLowerCase() === 'date') hasDate = true;
+        head += `${name}: ${headers[i + 1]}\r\n`;
+      }
+      response.clientHead = head;
+      response.clientHeadHasDate = hasDate;
     }
     if (length === -1 && this.method !== 'HEAD' && status !== 204 && status !== 304) {
       // Chunked or close-delimited upstream: re-framed as chunked, the framing HTTP/1.1 keeps alive with.
       this.chunked = true;
       head += 'transfer-encoding: chunked\r\n';
     }
-    if (!hasDate) head += `date: ${httpDate()}\r\n`;
+    if (!response.clientHeadHasDate) head += `date: ${httpDate()}\r\n`;
     if (this.body !== null && this.body.remaining > 0) this.keepAlive = false;
     if (!this.keepAlive || this.conn.host.ctx.draining) {
       this.keepAlive = false;
@@ -401,8 +454,14 @@ class FastRequest extends RequestHead implements ResponseHandler {
 
   onData(chunk: Buffer): boolean {
     const socket = this.conn.socket;
-    socket.cork();
     const head = this.head;
+    if (head !== null && !this.chunked && chunk.length <= SMALL_BODY) {
+      // A small body and its head as one string in one plain write: cheaper than a corked writev of two.
+      this.head = null;
+      this.wrote = true;
+      return socket.write(head + chunk.toString('latin1'), 'latin1');
+    }
+    socket.cork();
     if (head !== null) {
       this.head = null;
       this.wrote = true;
@@ -444,7 +503,7 @@ class FastRequest extends RequestHead implements ResponseHandler {
     if (connectFailed) upstream.connectFailed();
     if (!this.wrote && !this.retried && mayRetry(err, connectFailed, this.method, this.call, this.body)) {
       this.retried = true;
-      const next = this.group!.pick(this.peer!.address, connectFailed ? upstream : null);
+      const next = this.parsed.group!.pick(this.conn.peer!.address, connectFailed ? upstream : null);
       if (next !== null) {
         process.nextTick(retry, this, next);
         return;
@@ -464,13 +523,19 @@ class FastRequest extends RequestHead implements ResponseHandler {
     const code = (err as { code?: string }).code ?? err.name;
     const ctx = this.conn.host.ctx;
     ctx.logError(
-      `${this.vhost?.key ?? this.host} ${this.method} ${this.url} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+      `${this.parsed.vhost!.key} ${this.method} ${this.url} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
     );
     this.wrote = true;
     // The rest of an unsent body is not read: the connection closes after the page.
     if (this.body !== null && this.body.remaining > 0) this.keepAlive = false;
     this.conn.socket.write(
-      errorResponse(status, this.host, this.table.pages, this.method === 'HEAD', !this.keepAlive),
+      errorResponse(
+        status,
+        this.parsed.host,
+        this.parsed.table.pages,
+        this.method === 'HEAD',
+        !this.keepAlive,
+      ),
     );
     this.finish(status, this.keepAlive);
   }
@@ -512,7 +577,7 @@ class FastRequest extends RequestHead implements ResponseHandler {
     }
     const ctx = this.conn.host.ctx;
     ctx.inFlight--;
-    this.record(this.vhost!.stats, status);
+    this.record(this.parsed.vhost!.stats, status);
     if (status !== 499) this.conn.done(reusable);
   }
 
@@ -523,8 +588,8 @@ class FastRequest extends RequestHead implements ResponseHandler {
       this,
       status,
       seconds,
-      this.peer!.address,
-      this.vhost?.key,
+      this.conn.peer!.address,
+      this.parsed.vhost!.key,
       this.upstream?.origin,
     );
   }

@@ -57,9 +57,10 @@ export interface ResponseHandler {
   /**
    * The final response head (1xx are skipped), hop-by-hop headers removed. `length`: the body's exact length
    * (its Content-Length, 0 when it has none by rule), or -1 when it is chunked or runs to the connection's end.
-   * false: the handler gave up.
+   * false: the handler gave up. `head` is the parsed head itself, shared by the responses that had the same
+   * head text: a handler may keep its own serialisation of it there (`clientHead`).
    */
-  onHeaders(status: number, headers: string[], length: number): boolean;
+  onHeaders(status: number, headers: string[], length: number, head: ResponseHead): boolean;
   /** A body chunk (a slice of the read buffer, valid until it is written). false: pause until `resume()`. */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
@@ -92,12 +93,35 @@ const CHUNK_CRLF = 5;
 const TRAILERS = 6;
 const UNTIL_CLOSE = 7;
 
+/**
+ * A request head as written upstream: request line, headers and the final CRLF, in one latin1 string. Built once
+ * per request by `dispatch`, or once per distinct head by a caller that sees the same head again and again (the
+ * fast path, for the requests of one keep-alive connection).
+ */
+export class RequestHeadText {
+  readonly text: string;
+  /** The body goes out chunked: the request has one but no Content-Length. */
+  readonly chunked: boolean;
+
+  constructor(method: string, path: string, headers: readonly string[], hasBody: boolean) {
+    let text = `${method} ${path} HTTP/1.1\r\n`;
+    let hasLength = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      if (name.length === 14 && !hasLength && name.toLowerCase() === 'content-length') hasLength = true;
+      text += `${name}: ${headers[i + 1]}\r\n`;
+    }
+    this.chunked = hasBody && !hasLength;
+    if (this.chunked) text += 'transfer-encoding: chunked\r\n';
+    this.text = `${text}\r\n`;
+  }
+}
+
 /** One request on its way: queued, then on a connection until it completes or fails. */
 class Exchange {
   readonly client: UpstreamClient;
   readonly method: string;
-  readonly path: string;
-  readonly headers: readonly string[];
+  readonly head: RequestHeadText;
   readonly body: RequestBody | null;
   readonly handler: ResponseHandler;
   conn: Connection | null = null;
@@ -108,15 +132,13 @@ class Exchange {
   constructor(
     client: UpstreamClient,
     method: string,
-    path: string,
-    headers: readonly string[],
+    head: RequestHeadText,
     body: RequestBody | null,
     handler: ResponseHandler,
   ) {
     this.client = client;
     this.method = method;
-    this.path = path;
-    this.headers = headers;
+    this.head = head;
     this.body = body;
     this.handler = handler;
   }
@@ -267,26 +289,18 @@ class Connection {
     this.keepAlive = true;
     this.headRequest = exchange.method === 'HEAD';
 
-    const headers = exchange.headers;
-    let text = `${exchange.method} ${exchange.path} HTTP/1.1\r\n`;
-    let hasLength = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name.length === 14 && !hasLength && name.toLowerCase() === 'content-length') hasLength = true;
-      text += `${name}: ${headers[i + 1]}\r\n`;
-    }
+    const head = exchange.head;
     const body = exchange.body;
     if (body === null) {
       this.bodyDone = true;
-      this.socket.write(`${text}\r\n`, 'latin1');
+      this.socket.write(head.text, 'latin1');
     } else {
-      if (!hasLength) text += 'transfer-encoding: chunked\r\n';
       this.bodyDone = false;
-      const pump = new BodyPump(this, body, !hasLength);
+      const pump = new BodyPump(this, body, head.chunked);
       this.pump = pump;
       // The head and whatever of the body is at hand leave in one write.
       this.socket.cork();
-      this.socket.write(`${text}\r\n`, 'latin1');
+      this.socket.write(head.text, 'latin1');
       pump.start();
       this.socket.uncork();
     }
@@ -442,99 +456,40 @@ class Connection {
     }
   }
 
-  /** Parses one head (without its final CRLF CRLF); hands a final one to the handler. 0 when it failed. */
+  /**
+   * Parses one head (without its final CRLF CRLF) and hands a final one to the handler; 0 when it failed.
+   *
+   * hot path: an origin answers most requests with the same head but for its Date, so the client remembers the
+   * last final head it parsed and its result (`UpstreamClient.lastHead`): the same text again costs one string
+   * comparison instead of a parse.
+   */
   parseHead(text: string): number {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0]!;
-    // "HTTP/1.1 200 OK": version, one space, three digits, then a space and a reason or nothing.
-    if (
-      statusLine.length < 12 ||
-      !statusLine.startsWith('HTTP/1.') ||
-      (statusLine.charCodeAt(7) !== 0x31 && statusLine.charCodeAt(7) !== 0x30) ||
-      statusLine.charCodeAt(8) !== 0x20 ||
-      (statusLine.length > 12 && statusLine.charCodeAt(12) !== 0x20)
-    ) {
-      this.fail(this.badResponse(`a malformed status line ${JSON.stringify(statusLine.slice(0, 64))}`));
-      return 0;
-    }
-    const status = Number(statusLine.slice(9, 12));
-    if (!Number.isInteger(status) || status < 100 || statusLine.charCodeAt(9) === 0x2b) {
-      this.fail(this.badResponse(`a malformed status line ${JSON.stringify(statusLine.slice(0, 64))}`));
-      return 0;
-    }
-    const http10 = statusLine.charCodeAt(7) === 0x30;
-    if (status === 101) {
-      this.fail(this.badResponse('101 Switching Protocols to a request that asked for no upgrade'));
-      return 0;
-    }
-
-    const out: string[] = [];
-    let length = -1;
-    let chunked = false;
-    let transferEncoding = false;
-    let connection: string | undefined;
-    let keepAliveHint: string | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = headerColon(line);
-      if (colon === -1) {
-        this.fail(this.badResponse(`a malformed header line ${JSON.stringify(line.slice(0, 64))}`));
+    const client = this.client;
+    let head = client.lastHead;
+    if (head === null || client.lastHeadText !== text) {
+      const parsed = parseResponseHead(text);
+      if (typeof parsed === 'string') {
+        this.fail(this.badResponse(parsed));
         return 0;
       }
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
-      const kind = headerKind(name);
-      if (kind === HOP) {
-        if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveHint = value;
-        continue;
-      }
-      if (kind === CONNECTION) {
-        connection = connection === undefined ? value : `${connection}, ${value}`;
-        continue;
-      }
-      if (kind === TRANSFER_ENCODING) {
-        transferEncoding = true;
-        // The last coding decides: chunked framing, or (anything else) the body runs to the connection's end.
-        const last = value.slice(value.lastIndexOf(',') + 1).trim();
-        chunked = last.length === 7 && last.toLowerCase() === 'chunked';
-        continue;
-      }
-      if (kind === UPGRADE) continue;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        const parsed = parseContentLength(value);
-        if (parsed < 0 || (length !== -1 && parsed !== length)) {
-          this.fail(this.badResponse(`an invalid or conflicting Content-Length ${JSON.stringify(value)}`));
-          return 0;
-        }
-        length = parsed;
-      }
-      out.push(name, value);
+      head = parsed;
+      if (head.status < 200) return head.status;
+      client.lastHeadText = text;
+      client.lastHead = head;
     }
-    if (transferEncoding && length !== -1) {
-      this.fail(this.badResponse('both Transfer-Encoding and Content-Length'));
-      return 0;
-    }
-    if (status < 200) return status;
+    const status = head.status;
+    this.keepAlive = head.keepAlive;
+    if (head.idleLimitMs !== -1)
+      this.idleLimitMs = Math.max(0, Math.min(client.settings.keepAliveTimeoutMs, head.idleLimitMs));
 
-    let headers = out;
-    if (connection !== undefined) {
-      const lower = connection.toLowerCase();
-      if (lower.includes('close')) this.keepAlive = !/(^|[\s,])close([\s,]|$)/.test(lower);
-      else if (http10) this.keepAlive = /(^|[\s,])keep-alive([\s,]|$)/.test(lower);
-      const tokens = connectionTokens(connection);
-      if (tokens !== null) headers = dropNamed(out, tokens);
-    } else if (http10) {
-      this.keepAlive = false;
-    }
-    if (keepAliveHint !== undefined) this.applyKeepAliveHint(keepAliveHint);
-
+    const length = head.length;
     if (this.headRequest || status === 204 || status === 304 || length === 0) {
       this.state = IDLE;
       if (length > 0 && !this.headRequest && status !== 304) {
         // 204 with a body length: nothing is read for it, so nothing more can be trusted on this socket.
         this.keepAlive = false;
       }
-    } else if (chunked) {
+    } else if (head.chunked) {
       this.state = CHUNK_SIZE;
       this.line = '';
     } else if (length > 0) {
@@ -547,27 +502,19 @@ class Connection {
 
     if (this.state !== IDLE) {
       if (this.bodyTimer === null) {
-        this.bodyTimer = setTimeout(this.onBodyTimeout, this.client.settings.bodyTimeoutMs);
+        this.bodyTimer = setTimeout(this.onBodyTimeout, client.settings.bodyTimeoutMs);
         this.bodyTimer.unref();
       } else {
         this.bodyTimer.refresh();
       }
     }
     const bodyLength = this.state === IDLE ? 0 : this.state === LENGTH ? length : -1;
-    if (!this.exchange!.handler.onHeaders(status, headers, bodyLength)) {
+    if (!this.exchange!.handler.onHeaders(status, head.headers, bodyLength, head)) {
       // The handler could not use the head (node:http refused a header): it failed, so does the exchange.
       if (this.exchange !== null) this.fail(this.badResponse('a response head the client side refused'));
       return 0;
     }
     return this.exchange === null ? 0 : status;
-  }
-
-  /** `Keep-Alive: timeout=5`: the upstream closes idle connections after 5 s, so ours go idle a second earlier. */
-  applyKeepAliveHint(value: string): void {
-    const match = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(value);
-    if (match === null) return;
-    const ms = Number(match[1]) * 1000 - 1000;
-    this.idleLimitMs = Math.max(0, Math.min(this.client.settings.keepAliveTimeoutMs, ms));
   }
 
   /** Walks chunked framing from `offset`, handing data to the handler as slices. */
@@ -729,6 +676,118 @@ class Connection {
   }
 }
 
+/** A response head as parsed from its text: what the connection needs to read the body, and what it forwards. */
+export interface ResponseHead {
+  status: number;
+  /** Headers to forward, flat [name, value, ...], hop-by-hop ones removed. Shared by the responses of one head:
+   * read-only. */
+  headers: string[];
+  /** Content-Length, or -1 when it has none. */
+  length: number;
+  chunked: boolean;
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean;
+  /** From `Keep-Alive: timeout=N`: idle connections go a second before the upstream closes them; -1: no hint. */
+  idleLimitMs: number;
+  /** The fast path's status line and header lines for its client, built at its first use (fast-path.ts). */
+  clientHead: string | null;
+  /** `headers` has a Date. */
+  clientHeadHasDate: boolean;
+}
+
+/**
+ * Reads one response head (status line and headers, without the final CRLF CRLF), strictly: a malformed status
+ * line or header line, a bad or conflicting Content-Length, both Content-Length and Transfer-Encoding, or a 101
+ * nobody asked for. Returns what is wrong (a phrase for "the upstream sent ...") instead of a head.
+ */
+export function parseResponseHead(text: string): ResponseHead | string {
+  const lines = text.split('\r\n');
+  const statusLine = lines[0]!;
+  // "HTTP/1.1 200 OK": version, one space, three digits, then a space and a reason or nothing.
+  if (
+    statusLine.length < 12 ||
+    !statusLine.startsWith('HTTP/1.') ||
+    (statusLine.charCodeAt(7) !== 0x31 && statusLine.charCodeAt(7) !== 0x30) ||
+    statusLine.charCodeAt(8) !== 0x20 ||
+    (statusLine.length > 12 && statusLine.charCodeAt(12) !== 0x20)
+  ) {
+    return `a malformed status line ${JSON.stringify(statusLine.slice(0, 64))}`;
+  }
+  const status = Number(statusLine.slice(9, 12));
+  if (!Number.isInteger(status) || status < 100 || statusLine.charCodeAt(9) === 0x2b) {
+    return `a malformed status line ${JSON.stringify(statusLine.slice(0, 64))}`;
+  }
+  const http10 = statusLine.charCodeAt(7) === 0x30;
+  if (status === 101) return '101 Switching Protocols to a request that asked for no upgrade';
+
+  const out: string[] = [];
+  let length = -1;
+  let chunked = false;
+  let transferEncoding = false;
+  let connection: string | undefined;
+  let keepAliveHint: string | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = headerColon(line);
+    if (colon === -1) return `a malformed header line ${JSON.stringify(line.slice(0, 64))}`;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    const kind = headerKind(name);
+    if (kind === HOP) {
+      if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveHint = value;
+      continue;
+    }
+    if (kind === CONNECTION) {
+      connection = connection === undefined ? value : `${connection}, ${value}`;
+      continue;
+    }
+    if (kind === TRANSFER_ENCODING) {
+      transferEncoding = true;
+      // The last coding decides: chunked framing, or (anything else) the body runs to the connection's end.
+      const last = value.slice(value.lastIndexOf(',') + 1).trim();
+      chunked = last.length === 7 && last.toLowerCase() === 'chunked';
+      continue;
+    }
+    if (kind === UPGRADE) continue;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const parsed = parseContentLength(value);
+      if (parsed < 0 || (length !== -1 && parsed !== length))
+        return `an invalid or conflicting Content-Length ${JSON.stringify(value)}`;
+      length = parsed;
+    }
+    out.push(name, value);
+  }
+  if (transferEncoding && length !== -1) return 'both Transfer-Encoding and Content-Length';
+
+  let headers = out;
+  let keepAlive = !http10;
+  if (connection !== undefined) {
+    const lower = connection.toLowerCase();
+    if (lower.includes('close')) keepAlive = !/(^|[\s,])close([\s,]|$)/.test(lower);
+    else if (http10) keepAlive = /(^|[\s,])keep-alive([\s,]|$)/.test(lower);
+    const tokens = connectionTokens(connection);
+    if (tokens !== null) headers = dropNamed(out, tokens);
+  }
+  return {
+    status,
+    headers,
+    length,
+    chunked,
+    keepAlive,
+    idleLimitMs: idleLimit(keepAliveHint),
+    clientHead: null,
+    clientHeadHasDate: false,
+  };
+}
+
+/** `Keep-Alive: timeout=5`: the upstream closes idle connections after 5 s, so ours go idle a second earlier. */
+function idleLimit(hint: string | undefined): number {
+  if (hint === undefined) return -1;
+  const match = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(hint);
+  if (match === null) return -1;
+  return Math.max(0, Number(match[1]) * 1000 - 1000);
+}
+
 /** `1a2b;ext=1\r\n` → 0x1a2b; -1 when malformed (no digits, too many, not ended by CRLF). */
 function parseChunkSize(line: string): number {
   if (!line.endsWith('\r\n')) return -1;
@@ -772,6 +831,9 @@ export class UpstreamClient {
   readonly #all = new Set<Connection>();
   #closing = false;
   #destroyed = false;
+  /** The last final response head parsed by any connection of this client, and its text (see parseHead). */
+  lastHeadText = '';
+  lastHead: ResponseHead | null = null;
   #closed: (() => void) | null = null;
 
   constructor(origin: string, settings: UpstreamSettings) {
@@ -794,7 +856,17 @@ export class UpstreamClient {
     body: RequestBody | null,
     handler: ResponseHandler,
   ): UpstreamCall {
-    const exchange = new Exchange(this, method, path, headers, body, handler);
+    return this.send(method, new RequestHeadText(method, path, headers, body !== null), body, handler);
+  }
+
+  /** Sends one request whose head was built before (see RequestHeadText). */
+  send(
+    method: string,
+    head: RequestHeadText,
+    body: RequestBody | null,
+    handler: ResponseHandler,
+  ): UpstreamCall {
+    const exchange = new Exchange(this, method, head, body, handler);
     if (this.#destroyed) {
       exchange.done = true;
       queueMicrotask(() =>
