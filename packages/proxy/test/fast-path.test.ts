@@ -444,3 +444,25 @@ t.test(
     t.equal(bodyOf(r), digest(body), 'all of it arrived once the upstream read');
   },
 );
+
+t.test('a repeated request head is parsed once, but a new table or a new head is read afresh', async (t) => {
+  const a = await startUpstream(t, (req, res) => res.end(`a ${req.url}`));
+  const b = await startUpstream(t, (req, res) => res.end(`b ${req.url}`));
+  const { proxy, port } = await startProxy(
+    t,
+    table({ 'webapp1.local': { upstreams: [a.origin] }, 'webapp2.local': { upstreams: [b.origin] } }),
+  );
+  const c = await client(t, port);
+  t.equal(bodyOf((await c.send(GET('/x')))[0]), 'a /x');
+  t.equal(bodyOf((await c.send(GET('/x')))[0]), 'a /x', 'the same head again');
+  t.equal(bodyOf((await c.send(GET('/y')))[0]), 'a /y', 'another path');
+  t.equal(
+    bodyOf((await c.send('GET /x HTTP/1.1\r\nHost: webapp2.local\r\n\r\n'))[0]),
+    'b /x',
+    'another Host',
+  );
+  proxy.setRouteTable(table({ 'webapp1.local': { upstreams: [b.origin] } }), 'test');
+  const [moved] = await c.send(GET('/x'));
+  t.equal(bodyOf(moved), 'b /x', 'the same head after a reload goes where the new table says');
+  t.notOk(viaNodeHttp(moved!), 'still on the fast path');
+});

@@ -418,3 +418,31 @@ t.test('https upstreams: TLS with SNI, and the certificate is verified', async (
   t.same(names, ['localhost'], 'SNI names the host, never an IP address');
   t.equal(completed, 0, 'no TLS connection completed');
 });
+
+t.test(
+  'a repeated response head is parsed once but read per request: HEAD, Connection: close, changes',
+  async (t) => {
+    const heads = [
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello',
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', // the same head, answering a HEAD: no body follows
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain',
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfirst',
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nsecnd',
+      'HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nX-Other: 1\r\n\r\nnope',
+    ];
+    const up = await scripted(t, (i, socket) => socket.write(heads[i]!));
+    const c = client(t, up.origin);
+    t.equal((await send(c)).body, 'hello');
+    const head = await send(c, { method: 'HEAD' });
+    t.same([head.status, head.body, head.error], [200, '', null], 'HEAD: the cached head, no body read');
+    const again = await send(c);
+    t.same([again.body, again.reused], ['again', true], 'the connection was still in step');
+    t.equal(up.connections, 1);
+    t.equal((await send(c)).body, 'first');
+    t.equal((await send(c)).body, 'secnd');
+    t.equal(up.connections, 2, 'Connection: close honoured');
+    const other = await send(c);
+    t.equal(up.connections, 3, 'and honoured again for the repeated head');
+    t.same([other.status, other.headers, other.body], [404, ['Content-Length', '4', 'X-Other', '1'], 'nope']);
+  },
+);
