@@ -466,3 +466,20 @@ t.test('a repeated request head is parsed once, but a new table or a new head is
   t.equal(bodyOf(moved), 'b /x', 'the same head after a reload goes where the new table says');
   t.notOk(viaNodeHttp(moved!), 'still on the fast path');
 });
+
+t.test('two heads taking turns on one connection are each answered as their own', async (t) => {
+  const a = await startUpstream(t, (req, res) => res.end(`a ${req.url}`));
+  const b = await startUpstream(t, (req, res) => res.end(`b ${req.url}`));
+  const { port } = await startProxy(
+    t,
+    table({ 'webapp1.local': { upstreams: [a.origin] }, 'webapp2.local': { upstreams: [b.origin] } }),
+  );
+  const c = await client(t, port);
+  const seen: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const host = i % 2 === 0 ? 'webapp1.local' : 'webapp2.local';
+    const [r] = await c.send(`GET /${host[6]} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    seen.push(bodyOf(r)!);
+  }
+  t.same(seen, ['a /1', 'b /2', 'a /1', 'b /2', 'a /1', 'b /2']);
+});
