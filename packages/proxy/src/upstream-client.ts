@@ -9,10 +9,12 @@
  * that (its request object, its queue and timers, header validation we already had from node:http's parser,
  * calls across into the llhttp WebAssembly parser for every header) is a third of the proxy's cost. What this
  * file does instead, per request:
- * - the request head is one latin1 string written with one `write` (headers arrive validated by node:http's
- *   parser and are forwarded as they came);
+ * - the request head is one latin1 string (RequestHeadText) written with one `write`, together with the first
+ *   body bytes when there are some; a caller that sends the same head again (the fast path) builds it once;
  * - the response head is found with one `indexOf('\r\n\r\n')`, decoded once, split into lines and checked
- *   strictly (status line, token names, no control characters, no obs-fold, framing headers that agree);
+ *   strictly (status line, token names, no control characters, no obs-fold, framing headers that agree); the
+ *   client keeps its origin's last final head and what it parsed from it, so the same head text again (an
+ *   origin's answers differ mostly in their Date) is one string comparison;
  * - hop-by-hop headers are dropped in the same pass, so the handler gets exactly what `res.writeHead` takes;
  * - body bytes are passed on as slices of the buffer the socket read (Content-Length counted down, chunked
  *   framing walked, never copied); the proxy's writer re-frames for its client;
