@@ -208,7 +208,7 @@ export function directCommands(manifest: Manifest, dir: string): DirectCommand[]
           type: 'proxy',
           args: [
             // As the agent's proxy activation module starts it (PROXY_NODE_ARGS there).
-            '--max-semi-space-size=4',
+            '--max-semi-space-size=2',
             proxyBin,
             '--listen',
             `${host}:${port}`,

@@ -300,7 +300,7 @@ t.test('direct commands: what the agents run, from the manifest', async (t) => {
   t.same(webapp?.args.slice(1), ['--name', 'webapp1.local', '--port', '3000', '--host', '127.0.0.1']);
   t.same(webapp?.env, { NODIX_SERVICE: 'webapp1' });
   t.ok(webapp?.ready.test('webapp1.local listening on 127.0.0.1:3000'));
-  t.equal(proxy?.args[0], '--max-semi-space-size=4');
+  t.equal(proxy?.args[0], '--max-semi-space-size=2');
   t.match(proxy?.args[1], /packages\/proxy\/bin\/nodix-proxy\.js$/);
   t.same(proxy?.args.slice(2), [
     '--listen',

@@ -1,6 +1,6 @@
 /**
  * The bin's V8 settings (src/v8-settings.ts), in child processes running the built module: the young generation
- * does not grow while the proxy starts, grows to 4 MB semispaces once it serves and no further; a semispace flag
+ * does not grow while the proxy starts, grows to 2 MB semispaces once it serves and no further; a semispace flag
  * given to node wins. The allocation pattern is a proxy's under load: objects that survive a few scavenges.
  */
 import { execFile } from 'node:child_process';
@@ -28,15 +28,15 @@ async function semispaces(
 }
 
 t.test(
-  'young generation: held while starting, 4 MB semispaces once serving, regrown after a quiet spell',
+  'young generation: held while starting, 2 MB semispaces once serving, regrown after a quiet spell',
   async (t) => {
     const sizes = await semispaces([]);
     // V8 starts at 1 MB; unheld, this allocation takes it to 16 MB while starting (next test).
     t.equal(sizes.starting, 1, 'no growth while starting');
-    t.equal(sizes.serving, 4, 'serving: 4 MB semispaces, though the allocation would take V8 to 16');
-    t.ok(sizes.quiet < 4, `V8 shrank it in a quiet spell (${sizes.quiet} MB)`);
-    // It doubles from wherever V8 shrank it to, so it may end above 4, never at V8's 16.
-    t.ok(sizes.again >= 4 && sizes.again < 8, `and it grew back under load (${sizes.again} MB)`);
+    t.equal(sizes.serving, 2, 'serving: 2 MB semispaces, though the allocation would take V8 to 16');
+    t.ok(sizes.quiet < 2, `V8 shrank it in a quiet spell (${sizes.quiet} MB)`);
+    // It doubles from wherever V8 shrank it to, so it may end above 2, never at V8's 16.
+    t.ok(sizes.again >= 2 && sizes.again < 4, `and it grew back under load (${sizes.again} MB)`);
   },
 );
 

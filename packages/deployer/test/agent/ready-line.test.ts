@@ -119,7 +119,7 @@ t.test(
       context,
     );
     t.equal(proxy.command, process.execPath);
-    t.equal(proxy.args[0], '--max-semi-space-size=4', 'a node option, before the bin');
+    t.equal(proxy.args[0], '--max-semi-space-size=2', 'a node option, before the bin');
     t.match(proxy.args[1], /nodix-proxy\.js$/);
   },
 );

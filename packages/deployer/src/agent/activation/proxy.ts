@@ -11,11 +11,11 @@ export const ROUTES_FILE = 'routes.json';
 
 /**
  * Node options the proxy is started with (it runs as `node <bin>`, so they can be given). A young generation capped
- * at 4 MB semispaces keeps a busy proxy's RSS down; the bin also steers V8's semispace growth factor towards that,
+ * at 2 MB semispaces keeps a busy proxy's RSS down; the bin also steers V8's semispace growth factor towards that,
  * but newer V8 no longer honours the factor as a cap, while this flag, read at start, works on every Node from 20
  * on (and the bin leaves the young generation alone when it is given: packages/proxy/src/v8-settings.ts).
  */
-export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=4'];
+export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2'];
 
 /** The route table of a proxy instance: the manifest's `routes`, or `config.routes` in a hand-written manifest. */
 function routesOf(instance: ServiceInstance): unknown {
