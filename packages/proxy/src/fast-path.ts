@@ -265,6 +265,14 @@ export class FastConnection {
     this.current?.call?.resume();
   };
 
+  /** The route table was swapped: what was parsed under the old one is dropped. */
+  forgetHeads(): void {
+    this.parsed = null;
+    this.parsedText = '';
+    this.previous = null;
+    this.previousText = '';
+  }
+
   onRequestTimeout = (): void => {
     this.current?.requestTimedOut();
   };

@@ -230,10 +230,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   };
   metrics.upstreams = () => ctx.table.upstreams;
 
+  const fastConnections = new Set<FastConnection>();
   const swap = (validated: ValidatedRouteTable, source: string): ReloadResult => {
     const next = buildRouteTable(validated, ctx.table, buildContext);
     const old = ctx.table;
     ctx.table = next;
+    // Heads remembered under the old table are no use any more, and would keep its hosts and pools alive.
+    for (const conn of fastConnections) conn.forgetHeads();
     retireRouteTable(old, next, buildContext);
     metrics.recordReload(true);
     log(`[proxy] route table applied: ${next.hosts.length} hosts from ${source}`);
@@ -307,7 +310,6 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       internalError(err, null, socket);
     }
   });
-  const fastConnections = new Set<FastConnection>();
   const fastPath: FastPathHost = {
     ctx,
     settings: {
