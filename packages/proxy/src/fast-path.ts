@@ -251,6 +251,9 @@ export class FastConnection {
     this.closing = true;
     const socket = this.socket;
     socket.end();
+    // What the client still sends (the rest of a body nobody read) is read and dropped (onData), so that its FIN
+    // is seen and its writes are not answered with a reset; a socket paused for backpressure would read nothing.
+    socket.resume();
     // A peer that never closes its side is cut after a while.
     const timer = setTimeout(() => socket.destroy(), 5000);
     timer.unref();

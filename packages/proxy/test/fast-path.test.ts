@@ -483,3 +483,27 @@ t.test('two heads taking turns on one connection are each answered as their own'
   }
   t.same(seen, ['a /1', 'b /2', 'a /1', 'b /2', 'a /1', 'b /2']);
 });
+
+t.test(
+  'an upstream that dies mid-upload: 502, and what the client still sends is read and dropped',
+  async (t) => {
+    const up = await startUpstream(t, (req) => {
+      req.pause();
+      setTimeout(() => req.socket.destroy(), 100);
+    });
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+    const c = await client(t, port);
+    const body = randomBytes(32 * 1024 * 1024);
+    c.socket.write(POST(body.length));
+    for (let i = 0; i < body.length; i += 1024 * 1024) c.socket.write(body.subarray(i, i + 1024 * 1024));
+    const started = Date.now();
+    const [r] = await c.send('');
+    t.match(r, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    t.match(r, /\r\nconnection: close\r\n/i, 'the client is told the connection ends');
+    await waitFor(() => c.socket.writableLength === 0 && c.closed, 4000, 'the client to finish and close');
+    t.ok(
+      Date.now() - started < 4000,
+      `the rest of the body was read off, the connection closed (${Date.now() - started} ms)`,
+    );
+  },
+);
