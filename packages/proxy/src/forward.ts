@@ -1,5 +1,7 @@
 /**
- * THE hot path: one plain HTTP request, from node:http's 'request' event to the end of the upstream response.
+ * The node:http side of the request path: one HTTP request that the fast path (fast-path.ts) left to node:http
+ * (chunked bodies, HTTP/1.0, pipelining, unknown hosts, anything unusual), from node:http's 'request' event to
+ * the end of the upstream response.
  *
  * hot path — change with care. What it does per request, and why it is shaped this way:
  * - One object per request: `Forward` is at once the parsed request head (it extends RequestHead), the upstream
