@@ -11,9 +11,10 @@
  * (no pipelined request behind it), `HTTP/1.1`, no body or one framed by a single Content-Length of digits (no
  * Transfer-Encoding), an origin-form target of visible ASCII, header lines that are strictly `token: value`
  * without control characters, exactly one Host that names a virtual host of the table, no Upgrade and no Expect,
- * and a proxy that is not draining. Anything else, at any point of a keep-alive connection, hands the connection over to
- * node:http for good (`server.emit('connection')` with the bytes read so far put back): its parser, limits,
- * timeouts, 400/404/408/431 answers, upgrades and bodies all stay exactly as they are (forward.ts, upgrade.ts).
+ * and a proxy that is not draining. Anything else, at any point of a keep-alive connection, hands the connection
+ * over to node:http for good (`server.emit('connection')` with the bytes read so far put back): its parser,
+ * limits, timeouts, 400/404/408/431 answers, upgrades and chunked bodies all stay exactly as they are
+ * (forward.ts, upgrade.ts).
  * A lenient or unusual request can therefore never be read differently by the two paths: the fast path only
  * accepts what it can check completely, and refuses nothing itself.
  *
