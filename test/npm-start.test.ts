@@ -22,6 +22,8 @@ t.test('npm start deploys the example, serves it, and stops everything on Ctrl-C
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that Ctrl-C can be sent as a terminal sends it: to the whole group.
+      detached: true,
     },
   );
   t.teardown(() => stopChild(child, 'SIGKILL'));
@@ -45,7 +47,8 @@ t.test('npm start deploys the example, serves it, and stops everything on Ctrl-C
   const pids = [...output.matchAll(/started \S+ \(pid (\d+)/g)].map((match) => Number(match[1]));
   t.equal(pids.length, 6, 'six services started');
 
-  child.kill('SIGINT');
+  // Ctrl-C in a terminal: SIGINT to every process of the foreground group, not to npm start alone.
+  process.kill(-child.pid!, 'SIGINT');
   t.equal(await exited, 0, 'exits 0');
   t.match(output, /\[start\] stopped; nothing left running/);
   for (const pid of pids) {

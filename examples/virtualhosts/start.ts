@@ -62,7 +62,10 @@ async function startAgent(target: string): Promise<void> {
       '--service-host',
       '127.0.0.1',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group, as an agent on a real machine would be: a Ctrl-C in the terminal (SIGINT to the
+    // whole foreground group) must reach only this script, which undeploys through the agents before it stops
+    // them. An agent that got the SIGINT itself would stop its API first and leave its services running.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   agents.set(target, { child, client: new AgentClient({ target, address, token }), exited });
