@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { isProxyWorker, proxyOptionsFromSettings, runWorker, startPrimary } from './cluster.js';
+import { ProxyConfigError, RouteTableError } from './errors.js';
+import { isProxyWorker, proxyOptionsFromSettings, runWorker, startPrimary } from './lifecycle/cluster.js';
 import {
   envName,
   formatAddress,
@@ -8,10 +9,9 @@ import {
   loadProxySettings,
   type ProxySettings,
   SETTINGS,
-} from './config.js';
-import { ProxyConfigError, RouteTableError } from './errors.js';
-import { createProxy } from './proxy.js';
-import { applyStartupV8Settings, startServingV8Settings } from './v8-settings.js';
+} from './lifecycle/config.js';
+import { createProxy } from './lifecycle/create-proxy.js';
+import { applyStartupV8Settings, startServingV8Settings } from './lifecycle/v8-settings.js';
 
 function help(): string {
   const rows = SETTINGS.map((row) => {

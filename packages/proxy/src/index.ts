@@ -1,5 +1,13 @@
-export type { AccessLog } from './access-log.js';
-export type { AdminBackend, ReloadOutcome } from './admin.js';
+export {
+  NodixProxyError,
+  NoHealthyUpstreamError,
+  ProxyConfigError,
+  ProxyStateError,
+  RouteTableError,
+  UpgradeTimeoutError,
+} from './errors.js';
+export { escapeHtml, statusForError } from './http/error-pages.js';
+export type { AdminBackend, ReloadOutcome } from './lifecycle/admin.js';
 export {
   DEFAULT_ADMIN_LISTEN,
   DEFAULT_LIMITS,
@@ -14,25 +22,17 @@ export {
   type ProxySettings,
   type ProxyTimeouts,
   parseListen,
-} from './config.js';
-export { escapeHtml, statusForError } from './error-pages.js';
-export {
-  NodixProxyError,
-  NoHealthyUpstreamError,
-  ProxyConfigError,
-  ProxyStateError,
-  RouteTableError,
-  UpgradeTimeoutError,
-} from './errors.js';
-export { BAD_HOST, lookupHost, normaliseHost } from './host.js';
-export { ProxyMetrics, UNKNOWN_HOST_LABEL } from './metrics.js';
+} from './lifecycle/config.js';
 export {
   createProxy,
   type NodixProxy,
   type ProxyAddresses,
   type ProxyOptions,
   type ReloadResult,
-} from './proxy.js';
+} from './lifecycle/create-proxy.js';
+export type { AccessLog } from './observe/access-log.js';
+export { ProxyMetrics, UNKNOWN_HOST_LABEL } from './observe/metrics.js';
+export { BAD_HOST, lookupHost, normaliseHost } from './route-table/host.js';
 export { loadRouteTableFile, parseRouteTable } from './route-table/load.js';
 export type * from './route-table/types.js';
 export { type ValidatedRouteTable, validateRouteTable } from './route-table/validate.js';

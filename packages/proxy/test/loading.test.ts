@@ -1,5 +1,5 @@
 /**
- * What a proxy process loads (see "Memory" in the README): no HTTP client library (upstream-client.ts is the
+ * What a proxy process loads (see "Memory" in the README): no HTTP client library (upstream/client.ts is the
  * proxy's own), prom-client on the first scrape, find-my-way for the first table with path routes. Its own process (tap runs each file in
  * one), so the module cache shows exactly what the proxy pulled in.
  */

@@ -8,13 +8,17 @@
  * hosts per route and matches the raw header (find-my-way issue 343), while a Map handles 10 000 hosts in O(1).
  */
 import { METHODS } from 'node:http';
-import { createUpstreamGroup, type UpstreamGroup } from '../balance.js';
-import { ErrorPages } from '../error-pages.js';
-import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_CHECK_TIMEOUT_MS, startActiveChecks } from '../health.js';
-import type { BAD_HOST, HostIndex } from '../host.js';
-import type { HostStats, ProxyMetrics } from '../metrics.js';
-import type { UpstreamClient } from '../upstream-client.js';
-import { type PassiveHealth, Upstream, type UpstreamPools } from '../upstream-pool.js';
+import { ErrorPages } from '../http/error-pages.js';
+import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
+import { createUpstreamGroup, type UpstreamGroup } from '../upstream/balance.js';
+import type { UpstreamClient } from '../upstream/client.js';
+import {
+  DEFAULT_CHECK_INTERVAL_MS,
+  DEFAULT_CHECK_TIMEOUT_MS,
+  startActiveChecks,
+} from '../upstream/health.js';
+import { type PassiveHealth, Upstream, type UpstreamPools } from '../upstream/pool.js';
+import type { BAD_HOST, HostIndex } from './host.js';
 import { createPathRouter } from './path-router.js';
 import type { RouteTableConfig } from './types.js';
 import { sameHost, type ValidatedHost, type ValidatedRouteTable } from './validate.js';

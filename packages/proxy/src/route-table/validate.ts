@@ -8,7 +8,7 @@
  */
 import { METHODS } from 'node:http';
 import { RouteTableError } from '../errors.js';
-import { normaliseHost } from '../host.js';
+import { normaliseHost } from './host.js';
 import { createPathRouter } from './path-router.js';
 import type { BalanceStrategy, ErrorPageStatus, HealthCheckConfig, RouteTableConfig } from './types.js';
 

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { ProxyMetrics } from '../../src/metrics.js';
+import { ProxyMetrics } from '../../src/observe/metrics.js';
 import {
   type BuildContext,
   buildRouteTable,
@@ -7,7 +7,7 @@ import {
   upstreamOf,
 } from '../../src/route-table/build.js';
 import { validateRouteTable } from '../../src/route-table/validate.js';
-import { UpstreamPools } from '../../src/upstream-pool.js';
+import { UpstreamPools } from '../../src/upstream/pool.js';
 
 function context(t: Test): BuildContext {
   const pools = new UpstreamPools({

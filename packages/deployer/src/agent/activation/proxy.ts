@@ -13,7 +13,7 @@ export const ROUTES_FILE = 'routes.json';
  * Node options the proxy is started with (it runs as `node <bin>`, so they can be given). A young generation capped
  * at 2 MB semispaces keeps a busy proxy's RSS down; the bin also steers V8's semispace growth factor towards that,
  * but newer V8 no longer honours the factor as a cap, while this flag, read at start, works on every Node from 20
- * on (and the bin leaves the young generation alone when it is given: packages/proxy/src/v8-settings.ts).
+ * on (and the bin leaves the young generation alone when it is given: packages/proxy/src/lifecycle/v8-settings.ts).
  */
 export const PROXY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2'];
 

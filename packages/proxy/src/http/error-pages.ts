@@ -1,0 +1,249 @@
+/**
+ * Every error the proxy answers itself goes through here: `statusForError` is the one place that turns an
+ * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
+ *
+ *   400  malformed, missing (HTTP/1.1) or duplicate Host
+ *   404  no virtual host for this Host (the original's "This web application is unavailable at the moment!")
+ *   502  upstream refused, reset or closed before a response, or answered something that is not HTTP
+ *   503  every upstream of the virtual host is marked down
+ *   504  connect timeout, or no response headers within the upstream headers timeout
+ *
+ * An error after the response headers went out cannot become a status any more: inbound/node-path.ts destroys the client
+ * connection instead, so the client sees a truncated response rather than a wrong one.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ErrorPageStatus } from '../route-table/types.js';
+
+export type ErrorStatus = 400 | 404 | 502 | 503 | 504;
+
+const TIMEOUT_CODES = new Set([
+  'NODIX_ERR_CONNECT_TIMEOUT',
+  'NODIX_ERR_HEADERS_TIMEOUT',
+  'NODIX_ERR_UPGRADE_TIMEOUT',
+]);
+
+/** The status for an error raised while forwarding, before any response header was sent. */
+export function statusForError(err: unknown): 502 | 503 | 504 {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'NODIX_ERR_NO_HEALTHY_UPSTREAM') return 503;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return 504;
+  return 502;
+}
+
+/** Connect-phase errors: nothing reached the upstream, so the request may go to another one. */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'NODIX_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+
+export function isConnectError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECT_CODES.has(code);
+}
+
+/** Errors of a connected socket before a response: what a keep-alive socket closed by the upstream looks like. */
+const SOCKET_CODES = new Set(['NODIX_ERR_UPSTREAM_CLOSED', 'ECONNRESET', 'EPIPE']);
+
+export function isSocketError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SOCKET_CODES.has(code);
+}
+
+/** Methods whose retry cannot repeat a side effect (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/**
+ * Whether a request that failed before any of its response went out gets its one retry (both request paths):
+ * after a failed connect, when nothing of its body was read yet (nothing reached any upstream); after a socket
+ * error, when it went out on a reused keep-alive connection, has no body and is idempotent, which is what an
+ * upstream closing an idle connection just as the request arrives looks like. `body` is the request body
+ * (request-body.ts), null when there is none.
+ */
+export function mayRetry(
+  err: unknown,
+  connectFailed: boolean,
+  method: string,
+  call: { readonly reused: boolean } | null,
+  body: { readonly readableDidRead: boolean } | null,
+): boolean {
+  if (connectFailed) return body === null || !body.readableDidRead;
+  return body === null && call?.reused === true && isSocketError(err) && IDEMPOTENT.has(method);
+}
+
+const TITLES: Record<ErrorStatus, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+const MESSAGES: Record<ErrorStatus, string> = {
+  400: 'The request could not be understood: its Host header is missing or malformed.',
+  404: 'This web application is unavailable at the moment!',
+  502: 'The web application behind {{host}} could not be reached or gave an invalid answer.',
+  503: 'The web application behind {{host}} has no healthy instance at the moment.',
+  504: 'The web application behind {{host}} did not answer in time.',
+};
+
+function defaultTemplate(status: ErrorStatus): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>${status} ${TITLES[status]}</title></head>
+<body>
+<h1>${TITLES[status]}</h1>
+<p>${MESSAGES[status]}</p>
+<p>Host: <code>{{host}}</code></p>
+<hr><p>nodix-proxy</p>
+</body>
+</html>
+`;
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+interface CompiledPage {
+  /** The template split at every `{{host}}`; `{{status}}` is already substituted. */
+  parts: string[];
+  /** The whole page when the template does not mention the host: the same bytes every time. */
+  fixed: Buffer | null;
+}
+
+/** Error pages of one route table, compiled when the table is built (custom pages from `errorPages`). */
+export class ErrorPages {
+  readonly #pages = new Map<ErrorStatus, CompiledPage>();
+
+  constructor(custom: Partial<Record<ErrorPageStatus, string>> = {}) {
+    for (const status of [400, 404, 502, 503, 504] as const) {
+      const template = (custom[String(status) as ErrorPageStatus] ?? defaultTemplate(status)).replaceAll(
+        '{{status}}',
+        String(status),
+      );
+      const parts = template.split('{{host}}');
+      this.#pages.set(status, { parts, fixed: parts.length === 1 ? Buffer.from(template) : null });
+    }
+  }
+
+  render(status: ErrorStatus, host: string): Buffer {
+    const page = this.#pages.get(status)!;
+    if (page.fixed !== null) return page.fixed;
+    // A Host value can be anything a client typed; cap it so a page never grows with the request.
+    return Buffer.from(page.parts.join(escapeHtml(host.length > 256 ? `${host.slice(0, 256)}...` : host)));
+  }
+}
+
+export const DEFAULT_ERROR_PAGES = new ErrorPages();
+
+/**
+ * Writes an error page. A 400 also closes the connection: after a malformed request the stream cannot be
+ * trusted to be in sync. HEAD gets the headers only.
+ */
+export function sendErrorPage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: ErrorStatus,
+  host: string,
+  pages: ErrorPages,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = pages.render(status, host);
+  const headers = [
+    'content-type',
+    'text/html; charset=utf-8',
+    'content-length',
+    String(body.length),
+    'cache-control',
+    'no-store',
+  ];
+  if (status === 400) headers.push('connection', 'close');
+  res.writeHead(status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * An error page as the bytes of a whole response (the fast path's upstream failures: 502, 503, 504). HEAD gets
+ * the headers only; `close` says the connection ends after it.
+ */
+export function errorResponse(
+  status: ErrorStatus,
+  host: string,
+  pages: ErrorPages,
+  headOnly: boolean,
+  close: boolean,
+): Buffer {
+  const body = pages.render(status, host);
+  const head = Buffer.from(
+    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
+    'latin1',
+  );
+  return headOnly ? head : Buffer.concat([head, body]);
+}
+
+let dateSecond = -1;
+let dateText = '';
+/** The Date header value (RFC 9110 §5.6.7), computed at most once a second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/**
+ * The same pages on a raw socket, for requests that left node:http's response machinery (Upgrade requests and
+ * malformed requests reported through 'clientError'). Always closes the connection afterwards.
+ */
+export function sendErrorPageOnSocket(
+  socket: Duplex,
+  status: ErrorStatus,
+  host: string,
+  pages: ErrorPages,
+  headOnly: boolean,
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = pages.render(status, host);
+  socket.write(
+    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`,
+  );
+  if (!headOnly) socket.write(body);
+  endSocket(socket);
+}
+
+/**
+ * Ends a socket gracefully: FIN after what was written, then wait for the peer's FIN (node closes the socket
+ * then). Destroying right away would make the kernel answer unread input with a RST, which can discard the
+ * response the peer has not read yet. Input is drained meanwhile; a peer that never closes is cut after 5 s.
+ */
+export function endSocket(socket: Duplex): void {
+  socket.resume();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), 5000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}

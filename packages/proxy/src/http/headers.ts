@@ -1,0 +1,256 @@
+/**
+ * Header handling shared by plain requests (inbound/node-path.ts) and upgrades (upgrade.ts): classifying header names,
+ * reading the request head in one pass, and adding X-Forwarded-*.
+ *
+ * hot path — change with care:
+ * - Header names arrive in whatever case the client or upstream used, but any one peer uses the same spelling
+ *   every time. `headerKind` memoises raw name → kind, so the common case is one Map lookup with no
+ *   `toLowerCase()` allocation. The memo is bounded: a peer inventing names cannot grow it past MEMO_LIMIT.
+ * - `readRequestHead` walks `req.rawHeaders` once and builds the flat [name, value, ...] array the upstream
+ *   client writes as is, never touching `req.headers` (node:http builds that object lazily; not asking for it saves the work).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { normalisePeerAddress, type TrustedProxies } from '../inbound/trust.js';
+
+export const PASS = 0;
+export const HOST = 1;
+/** Hop-by-hop: never forwarded in either direction (RFC 9110 §7.6.1). */
+export const HOP = 2;
+export const CONNECTION = 3;
+export const CONTENT_LENGTH = 4;
+export const TRANSFER_ENCODING = 5;
+export const X_FORWARDED_FOR = 6;
+export const X_FORWARDED_PROTO = 7;
+export const X_FORWARDED_HOST = 8;
+/** `Expect: 100-continue` is answered by node:http itself, so it is not passed on. */
+export const EXPECT = 9;
+export const UPGRADE = 10;
+
+const KINDS: Record<string, number> = {
+  host: HOST,
+  connection: CONNECTION,
+  'keep-alive': HOP,
+  'proxy-connection': HOP,
+  te: HOP,
+  trailer: HOP,
+  upgrade: UPGRADE,
+  'http2-settings': HOP,
+  'transfer-encoding': TRANSFER_ENCODING,
+  'content-length': CONTENT_LENGTH,
+  'x-forwarded-for': X_FORWARDED_FOR,
+  'x-forwarded-proto': X_FORWARDED_PROTO,
+  'x-forwarded-host': X_FORWARDED_HOST,
+  expect: EXPECT,
+};
+
+const MEMO_LIMIT = 4096;
+const kindMemo = new Map<string, number>();
+
+export function headerKind(name: string): number {
+  const known = kindMemo.get(name);
+  if (known !== undefined) return known;
+  const kind = KINDS[name.toLowerCase()] ?? PASS;
+  if (kindMemo.size < MEMO_LIMIT) kindMemo.set(name, kind);
+  return kind;
+}
+
+const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close', 'upgrade', 'Upgrade']);
+
+/** Lower-case names listed in a Connection header, except the keep-alive/close/upgrade options themselves. */
+export function connectionTokens(value: string): Set<string> | null {
+  // Nearly every Connection header is one of these spellings: answer without splitting and lower-casing.
+  if (PLAIN_CONNECTION.has(value)) return null;
+  let tokens: Set<string> | null = null;
+  for (const raw of value.split(',')) {
+    const token = raw.trim().toLowerCase();
+    if (token === '' || token === 'keep-alive' || token === 'close' || token === 'upgrade') continue;
+    tokens ??= new Set();
+    tokens.add(token);
+  }
+  return tokens;
+}
+
+/** Removes the headers named in `tokens` from a flat [name, value, ...] array (rare: custom Connection options). */
+export function dropNamed(headers: string[], tokens: Set<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!tokens.has(headers[i]!.toLowerCase())) kept.push(headers[i]!, headers[i + 1]!);
+  }
+  return kept;
+}
+
+/** What the proxy knows about the peer of a client connection, computed once per connection. */
+export interface Peer {
+  /** Address as logged and put into X-Forwarded-For (IPv4-mapped IPv6 unwrapped). */
+  address: string;
+  /** Whether the peer is a trusted proxy (its X-Forwarded-* are kept). */
+  trusted: boolean;
+}
+
+const kPeer = Symbol('nodix.peer');
+
+/** The peer of `socket`, cached on the socket: keep-alive connections pay for the trust check once. */
+export function peerOf(socket: Socket, trust: TrustedProxies | null): Peer {
+  const holder = socket as unknown as { [kPeer]?: Peer };
+  let peer = holder[kPeer];
+  if (peer === undefined) {
+    const address = normalisePeerAddress(socket.remoteAddress ?? '');
+    peer = { address, trusted: trust?.check(address) ?? false };
+    holder[kPeer] = peer;
+  }
+  return peer;
+}
+
+/** A header name (RFC 9110 token) and the colon after it, at the start of a line. */
+const NAME_AND_COLON = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/**
+ * The colon's index in a strictly well-formed header line: a token name right before the colon, no control
+ * character but tab anywhere (so no bare CR/LF and no obs-fold), -1 otherwise. Used where the proxy reads heads
+ * itself (fast-path.ts for requests, upstream/client.ts for responses); node:http checks its own.
+ */
+export function headerColon(line: string): number {
+  if (!NAME_AND_COLON.test(line) || CONTROL.test(line)) return -1;
+  return line.indexOf(':');
+}
+
+/** Digits only, at most 15 of them (a Number stays exact); -1 for anything else. */
+export function parseContentLength(value: string): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+  }
+  return Number(value);
+}
+
+/** The request head, read in one pass. Forward extends it so that a plain request allocates one object. */
+export class RequestHead {
+  /** The Host header value (the last one when there are several; see hostCount). */
+  host = '';
+  hostCount = 0;
+  /** A body follows: a non-zero Content-Length or any Transfer-Encoding. */
+  hasBody = false;
+  /** Content-Length headers sent, and the last one's value: the fast path reads a body itself only with one. */
+  contentLengths = 0;
+  contentLength = '';
+  /** A Transfer-Encoding was sent (bodies framed that way are left to node:http's parser). */
+  transferEncoding = false;
+  /** Headers to send upstream, flat: hop-by-hop and untrusted X-Forwarded-* removed. */
+  headers: string[] = [];
+  connection: string | undefined = undefined;
+  upgrade: string | undefined = undefined;
+  forwardedFor: string | undefined = undefined;
+  forwardedProto: string | undefined = undefined;
+  forwardedHost: string | undefined = undefined;
+  /** An Expect header was sent (node:http answers `100-continue` itself; it is not passed on). */
+  expect = false;
+}
+
+/** Fills `head` from `req.rawHeaders`. */
+export function readRequestHead(req: IncomingMessage, head: RequestHead): void {
+  readRawHeaders(req.rawHeaders, head);
+}
+
+/** Fills `head` from a flat [name, value, ...] array as the client sent it. */
+export function readRawHeaders(raw: readonly string[], head: RequestHead): void {
+  const out = head.headers;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    switch (headerKind(name)) {
+      case PASS:
+        out.push(name, value);
+        break;
+      case HOST:
+        head.hostCount++;
+        head.host = value;
+        out.push(name, value);
+        break;
+      case CONTENT_LENGTH:
+        if (value !== '0') head.hasBody = true;
+        head.contentLengths++;
+        head.contentLength = value;
+        out.push(name, value);
+        break;
+      case TRANSFER_ENCODING:
+        head.hasBody = true;
+        head.transferEncoding = true;
+        break;
+      case CONNECTION:
+        head.connection = head.connection === undefined ? value : `${head.connection}, ${value}`;
+        break;
+      case UPGRADE:
+        head.upgrade = value;
+        break;
+      case X_FORWARDED_FOR:
+        head.forwardedFor = head.forwardedFor === undefined ? value : `${head.forwardedFor}, ${value}`;
+        break;
+      case X_FORWARDED_PROTO:
+        head.forwardedProto ??= value;
+        break;
+      case X_FORWARDED_HOST:
+        head.forwardedHost ??= value;
+        break;
+      case EXPECT:
+        head.expect = true;
+        break;
+      default: // HOP
+        break;
+    }
+  }
+  if (head.connection !== undefined) {
+    const tokens = connectionTokens(head.connection);
+    if (tokens !== null) head.headers = dropNamed(out, tokens);
+  }
+}
+
+/**
+ * Appends X-Forwarded-For/-Proto/-Host. From a trusted proxy the incoming values are kept (For is extended with
+ * the peer); from anybody else they were dropped by readRequestHead and are set afresh.
+ */
+export function addForwardedHeaders(head: RequestHead, peer: Peer, host: string, proto: string): void {
+  const out = head.headers;
+  if (peer.trusted) {
+    out.push(
+      'x-forwarded-for',
+      head.forwardedFor === undefined ? peer.address : `${head.forwardedFor}, ${peer.address}`,
+      'x-forwarded-proto',
+      head.forwardedProto ?? proto,
+      'x-forwarded-host',
+      head.forwardedHost ?? host,
+    );
+  } else {
+    out.push('x-forwarded-for', peer.address, 'x-forwarded-proto', proto, 'x-forwarded-host', host);
+  }
+}
+
+/**
+ * Response headers as raw Buffers or strings (an upgrade's non-101 answer) → the flat string array `res.writeHead` takes, without hop-by-hop
+ * headers and those the upstream's Connection names. latin1 maps bytes 1:1, as node:http itself reads headers.
+ */
+export function responseHeaders(raw: readonly Buffer[] | readonly string[]): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const nameRaw = raw[i]!;
+    const name = typeof nameRaw === 'string' ? nameRaw : nameRaw.toString('latin1');
+    const kind = headerKind(name);
+    if (kind === HOP || kind === TRANSFER_ENCODING || kind === UPGRADE) continue;
+    const valueRaw = raw[i + 1]!;
+    const value = typeof valueRaw === 'string' ? valueRaw : valueRaw.toString('latin1');
+    if (kind === CONNECTION) {
+      connection = connection === undefined ? value : `${connection}, ${value}`;
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (connection !== undefined) {
+    const tokens = connectionTokens(connection);
+    if (tokens !== null) return dropNamed(out, tokens);
+  }
+  return out;
+}

@@ -1,0 +1,708 @@
+/**
+ * The fast path: plain requests read straight off the client socket, everything else handed to node:http.
+ *
+ * Why: measured on the bench machine (proxy on its own core, loopback backend), a Node TCP relay that parses
+ * nothing costs ~37 µs of CPU per request, a proxy that reads the request head itself and forwards it with
+ * upstream/client.ts ~46-56 µs, the same forwarding behind node:http's server ~58-77 µs. node:http builds an
+ * IncomingMessage and a ServerResponse (two streams), runs its parser and its header bookkeeping for every
+ * request; a proxy needs the head's bytes, checked, and a place to write the answer.
+ *
+ * What takes the fast path: one complete request head in one read, nothing after it but (some of) its body
+ * (no pipelined request behind it), `HTTP/1.1`, no body or one framed by a single Content-Length of digits (no
+ * Transfer-Encoding), an origin-form target of visible ASCII, header lines that are strictly `token: value`
+ * without control characters, exactly one Host that names a virtual host of the table, no Upgrade and no Expect,
+ * and a proxy that is not draining. Anything else, at any point of a keep-alive connection, hands the connection
+ * over to node:http for good (`server.emit('connection')` with the bytes read so far put back): its parser,
+ * limits, timeouts, 400/404/408/431 answers, upgrades and chunked bodies all stay exactly as they are
+ * (inbound/node-path.ts, upgrade.ts).
+ * A lenient or unusual request can therefore never be read differently by the two paths: the fast path only
+ * accepts what it can check completely, and refuses nothing itself.
+ *
+ * A Content-Length body is counted off the client socket and handed to the upstream connection as it comes, as
+ * slices of the socket's reads (FastBody): no parser callback copies it, no stream carries it. Measured on the
+ * bench machine, node:http's IncomingMessage copied every body chunk into a fresh Buffer and cost a 64 KB POST
+ * more than the rest of the proxy together. A body the upstream answered before it was all sent, or one that
+ * failed, closes the client connection after the response, as what is left of it cannot be told from a next
+ * request without reading it.
+ *
+ * hot path — change with care. Per request: one indexOf for the head and its latin1 text; a string comparison
+ * with the connection's last two heads, and only when neither matches (or the table was swapped) a parse: one
+ * split into lines, the same header classification as inbound/node-path.ts (headers.ts), the host lookup, X-Forwarded-*
+ * and the upstream head, all kept for the next time. Then one upstream dispatch of that prepared head and one
+ * write of the response head with a small body (a corked write with a larger one); the response head's text is
+ * built once per distinct upstream head (upstream/client.ts keeps the parsed head per origin).
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
+import { errorResponse, httpDate, isConnectError, mayRetry, statusForError } from '../http/error-pages.js';
+import {
+  addForwardedHeaders,
+  headerColon,
+  type Peer,
+  parseContentLength,
+  peerOf,
+  RequestHead,
+  readRawHeaders,
+} from '../http/headers.js';
+import type { HostStats } from '../observe/metrics.js';
+import type { RouteTable, VirtualHost } from '../route-table/build.js';
+import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import type { UpstreamGroup } from '../upstream/balance.js';
+import {
+  RequestHeadText,
+  type ResponseHandler,
+  type ResponseHead,
+  type UpstreamCall,
+} from '../upstream/client.js';
+import type { Upstream } from '../upstream/pool.js';
+import type { ForwardContext } from './node-path.js';
+import type { BodySink, RequestBody } from './request-body.js';
+
+export interface FastPathSettings {
+  /** Longest request head taken here; a longer one goes to node:http (which answers 431 past its limit). */
+  maxHeaderSize: number;
+  /** Idle keep-alive connections are closed after this, ms. */
+  keepAliveTimeoutMs: number;
+  /** A new connection must start its first request within this, ms. */
+  headerTimeoutMs: number;
+  /** A request's body must have arrived within this from its head, ms (then 408); 0: no limit. */
+  requestTimeoutMs: number;
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+/** Methods whose requests carry no body unless they say so (which sends them to node:http). */
+const METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
+/** Body chunks up to this size go out in one write with the response head. */
+const SMALL_BODY = 2048;
+/** Reason phrases, looked up once per status instead of per response. */
+const STATUS_LINES = new Map<number, string>();
+
+function statusLine(status: number): string {
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    if (STATUS_LINES.size < 1000) STATUS_LINES.set(status, line);
+  }
+  return line;
+}
+
+/** Where connections the fast path does not take go, and what the proxy tracks of the fast ones. */
+export interface FastPathHost {
+  ctx: ForwardContext;
+  settings: FastPathSettings;
+  /** Gives the socket to node:http, with `buffered` (bytes already read) put back first. */
+  handOver(socket: Socket, buffered: Buffer | null): void;
+  /** Connections on the fast path now (for closing idle ones on shutdown). */
+  connections: Set<FastConnection>;
+  /** A bug in the request path: log it, answer 500 if possible, keep the process. */
+  internalError(err: unknown, socket: Socket): void;
+}
+
+/** One client connection while it is on the fast path. */
+export class FastConnection {
+  readonly socket: Socket;
+  readonly host: FastPathHost;
+  current: FastRequest | null = null;
+  /** Bytes that arrived while a request was in flight (a pipelined request): handled when it completes. */
+  pending: Buffer | null = null;
+  /** Until the first request: the header timeout; between requests: the keep-alive timeout. */
+  timer: NodeJS.Timeout;
+  keepAliveTimer = false;
+  closing = false;
+  peer: Peer | null = null;
+  /** The last two request heads parsed here and their texts: a client sends the same heads again and again. */
+  parsed: ParsedRequest | null = null;
+  parsedText = '';
+  previous: ParsedRequest | null = null;
+  previousText = '';
+
+  constructor(socket: Socket, host: FastPathHost) {
+    this.socket = socket;
+    this.host = host;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+    socket.on('drain', this.onDrain);
+    this.timer = setTimeout(this.onTimeout, host.settings.headerTimeoutMs);
+    this.timer.unref();
+    host.connections.add(this);
+  }
+
+  get idle(): boolean {
+    return this.current === null;
+  }
+
+  onData = (data: Buffer): void => {
+    // A connection being closed reads nothing more: not the rest of a body, not a request behind it.
+    if (this.closing) return;
+    try {
+      const current = this.current;
+      if (current === null) {
+        this.next(data);
+        return;
+      }
+      let rest = data;
+      const body = current.body;
+      if (body !== null && body.remaining > 0) {
+        if (data.length <= body.remaining) {
+          body.push(data);
+          return;
+        }
+        const take = body.remaining;
+        body.push(data.subarray(0, take));
+        rest = data.subarray(take);
+      }
+      this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
+      // Backpressure on a client that pipelines faster than it is answered.
+      if (this.pending.length > this.host.settings.maxHeaderSize) this.socket.pause();
+    } catch (err) {
+      this.host.internalError(err, this.socket);
+    }
+  };
+
+  /** Serves `data` if it is one plain request, else hands the connection (with `data`) to node:http. */
+  next(data: Buffer): void {
+    const host = this.host;
+    const ctx = host.ctx;
+    const end = data.indexOf(CRLF2);
+    if (end === -1 || end > host.settings.maxHeaderSize || ctx.draining) {
+      this.handOver(data);
+      return;
+    }
+    const text = data.toString('latin1', 0, end);
+    let parsed = this.parsed;
+    if (parsed === null || parsed.table !== ctx.table || this.parsedText !== text) {
+      // The one before it: two heads taking turns (two hosts, two paths) hit too.
+      const previous = this.previous;
+      if (previous !== null && previous.table === ctx.table && this.previousText === text) {
+        parsed = previous;
+      } else {
+        let peer = this.peer;
+        if (peer === null) {
+          peer = peerOf(this.socket, ctx.trust);
+          this.peer = peer;
+        }
+        parsed = parseRequest(text, ctx.table, peer);
+        if (parsed === null) {
+          this.handOver(data);
+          return;
+        }
+      }
+      this.previous = this.parsed;
+      this.previousText = this.parsedText;
+      this.parsed = parsed;
+      this.parsedText = text;
+    }
+    const bodyStart = end + 4;
+    if (data.length - bodyStart > parsed.bodyLength) {
+      // Bytes behind the request (a pipelined one, after any body): node:http's from here on.
+      this.handOver(data);
+      return;
+    }
+    const request = new FastRequest(this, parsed);
+    this.current = request;
+    request.start(bodyStart < data.length ? data.subarray(bodyStart) : null);
+  }
+
+  /** The request completed (or failed with an answer): next one, idle, or close. */
+  done(keepAlive: boolean): void {
+    this.current = null;
+    if (!keepAlive || this.host.ctx.draining) {
+      this.close();
+      return;
+    }
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.socket.resume();
+      this.next(pending);
+      return;
+    }
+    if (this.keepAliveTimer) {
+      this.timer.refresh();
+    } else {
+      this.keepAliveTimer = true;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(this.onTimeout, this.host.settings.keepAliveTimeoutMs);
+      this.timer.unref();
+    }
+  }
+
+  handOver(data: Buffer | null): void {
+    this.detach();
+    this.host.handOver(this.socket, data);
+  }
+
+  detach(): void {
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('close', this.onClose);
+    socket.off('error', this.onError);
+    socket.off('drain', this.onDrain);
+    clearTimeout(this.timer);
+    this.host.connections.delete(this);
+  }
+
+  /** Ends the connection after what was written (FIN), as node:http does after `Connection: close`. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    const socket = this.socket;
+    socket.end();
+    // What the client still sends (the rest of a body nobody read) is read and dropped (onData), so that its FIN
+    // is seen and its writes are not answered with a reset; a socket paused for backpressure would read nothing.
+    socket.resume();
+    // A peer that never closes its side is cut after a while.
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  onTimeout = (): void => {
+    if (this.current === null) this.socket.destroy();
+  };
+
+  onDrain = (): void => {
+    this.current?.call?.resume();
+  };
+
+  /** The route table was swapped: what was parsed under the old one is dropped. */
+  forgetHeads(): void {
+    this.parsed = null;
+    this.parsedText = '';
+    this.previous = null;
+    this.previousText = '';
+  }
+
+  onRequestTimeout = (): void => {
+    this.current?.requestTimedOut();
+  };
+
+  onError = (): void => {
+    // 'close' follows; what it means for a request in flight is handled there.
+  };
+
+  /**
+   * The client sent FIN. node:http's servers are half-open sockets; like node:http (httpAllowHalfOpen false), a
+   * request in flight is abandoned and our side is ended too.
+   */
+  onEnd = (): void => {
+    this.current?.clientClosed();
+    this.current = null;
+    this.socket.end();
+  };
+
+  onClose = (): void => {
+    this.detach();
+    this.current?.clientClosed();
+    this.current = null;
+  };
+}
+
+/**
+ * A request head the fast path takes, parsed and resolved against one route table: everything about a request
+ * that its head, its peer and the table decide, down to the head written upstream. Never changed once built;
+ * a connection keeps its last one and reuses it for the same head text and table.
+ */
+class ParsedRequest extends RequestHead {
+  readonly table: RouteTable;
+  method = '';
+  url = '';
+  /** The client did not ask to close. */
+  keepAlive = true;
+  /** The Content-Length of the body; 0 when it has none. */
+  bodyLength = 0;
+  vhost: VirtualHost | null = null;
+  group: UpstreamGroup | null = null;
+  upstreamHead: RequestHeadText | null = null;
+
+  constructor(table: RouteTable) {
+    super();
+    this.table = table;
+  }
+}
+
+/** Reads a head for the fast path; null when it is not one the fast path takes (see the file comment). */
+function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedRequest | null {
+  const lines = text.split('\r\n');
+  const requestLine = lines[0]!;
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = requestLine.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 === -1 || requestLine.length - sp2 !== 9 || !requestLine.endsWith(' HTTP/1.1'))
+    return null;
+  const method = requestLine.slice(0, sp1);
+  if (!METHODS.has(method)) return null;
+  const url = requestLine.slice(sp1 + 1, sp2);
+  if (url.charCodeAt(0) !== 0x2f /* / */) return null;
+  for (let i = 1; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return null;
+  }
+  const raw: string[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = headerColon(line);
+    if (colon === -1) return null;
+    raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const parsed = new ParsedRequest(table);
+  readRawHeaders(raw, parsed);
+  if (
+    parsed.upgrade !== undefined ||
+    parsed.expect ||
+    parsed.hostCount !== 1 ||
+    parsed.transferEncoding ||
+    parsed.contentLengths > 1
+  )
+    return null;
+  if (parsed.hasBody) {
+    const length = parseContentLength(parsed.contentLength);
+    if (length <= 0) return null;
+    parsed.bodyLength = length;
+  }
+  // A Content-Length of 0 counts as no body in readRawHeaders; the header itself is still forwarded.
+  if (parsed.connection !== undefined && /(^|[\s,])close([\s,]|$)/i.test(parsed.connection))
+    parsed.keepAlive = false;
+  // The unknown-host page and the 400 for a malformed Host are node:http's path (inbound/node-path.ts).
+  const vhost = resolveHost(table, parsed.host);
+  if (vhost === null || vhost === BAD_HOST) return null;
+  let group = vhost.group;
+  if (vhost.router !== null) {
+    const match = vhost.router.find(method, url);
+    if (match !== null) group = match.store;
+  }
+  parsed.method = method;
+  parsed.url = url;
+  parsed.vhost = vhost;
+  parsed.group = group;
+  addForwardedHeaders(parsed, peer, parsed.host, 'http');
+  parsed.upstreamHead = new RequestHeadText(method, url, parsed.headers, parsed.bodyLength > 0);
+  return parsed;
+}
+
+/** One request on the fast path: its parsed head, the upstream exchange and the response state. */
+class FastRequest implements ResponseHandler {
+  readonly conn: FastConnection;
+  readonly parsed: ParsedRequest;
+  readonly startedAt: number;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion = '1.1';
+  keepAlive: boolean;
+  upstream: Upstream | null = null;
+  call: UpstreamCall | null = null;
+  /** The current attempt upstream ended; its `active` count was returned. */
+  settled = true;
+  retried = false;
+  finished = false;
+  /** The response head, built and not yet written (it goes out with the first body bytes). */
+  head: string | null = null;
+  /** Anything of the response was written to the client. */
+  wrote = false;
+  chunked = false;
+  status = 0;
+  body: FastBody | null = null;
+
+  constructor(conn: FastConnection, parsed: ParsedRequest) {
+    this.conn = conn;
+    this.parsed = parsed;
+    this.method = parsed.method;
+    this.url = parsed.url;
+    this.keepAlive = parsed.keepAlive;
+    this.startedAt = performance.now();
+  }
+
+  /** `first`: body bytes that came in the read with the head. */
+  start(first: Buffer | null): void {
+    const parsed = this.parsed;
+    if (parsed.bodyLength > 0) this.body = new FastBody(this.conn, parsed.bodyLength, first);
+    this.conn.host.ctx.inFlight++;
+    const group = parsed.group!;
+    const upstream = group.pick(this.conn.peer!.address, null);
+    if (upstream === null) {
+      this.fail(new NoHealthyUpstreamError(group.label));
+      return;
+    }
+    this.dispatch(upstream);
+  }
+
+  dispatch(upstream: Upstream): void {
+    this.upstream = upstream;
+    this.settled = false;
+    upstream.active++;
+    this.call = upstream.pool.send(this.method, this.parsed.upstreamHead!, this.body, this);
+  }
+
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.upstream!.active--;
+  }
+
+  // --- upstream response handler ---
+
+  onHeaders(status: number, headers: string[], length: number, response: ResponseHead): boolean {
+    this.upstream!.answered();
+    if (this.finished) return false;
+    this.status = status;
+    // The status line and headers as the client gets them, serialised once per upstream head (which the
+    // upstream client shares between the responses that had the same head text).
+    let head = response.clientHead;
+    if (head === null) {
+      head = statusLine(status);
+      let hasDate = false;
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i]!;
+        if (name.length === 4 && !hasDate && name.toLowerCase() === 'date') hasDate = true;
+        head += `${name}: ${headers[i + 1]}\r\n`;
+      }
+      response.clientHead = head;
+      response.clientHeadHasDate = hasDate;
+    }
+    if (length === -1 && this.method !== 'HEAD' && status !== 204 && status !== 304) {
+      // Chunked or close-delimited upstream: re-framed as chunked, the framing HTTP/1.1 keeps alive with.
+      this.chunked = true;
+      head += 'transfer-encoding: chunked\r\n';
+    }
+    if (!response.clientHeadHasDate) head += `date: ${httpDate()}\r\n`;
+    if (this.body !== null && this.body.remaining > 0) this.keepAlive = false;
+    if (!this.keepAlive || this.conn.host.ctx.draining) {
+      this.keepAlive = false;
+      head += 'connection: close\r\n';
+    }
+    this.head = `${head}\r\n`;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const socket = this.conn.socket;
+    const head = this.head;
+    if (head !== null && !this.chunked && chunk.length <= SMALL_BODY) {
+      // A small body and its head as one string in one plain write: cheaper than a corked writev of two.
+      this.head = null;
+      this.wrote = true;
+      return socket.write(head + chunk.toString('latin1'), 'latin1');
+    }
+    socket.cork();
+    if (head !== null) {
+      this.head = null;
+      this.wrote = true;
+      socket.write(head, 'latin1');
+    }
+    let ok: boolean;
+    if (this.chunked) {
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else {
+      ok = socket.write(chunk);
+    }
+    socket.uncork();
+    return ok;
+  }
+
+  onComplete(): void {
+    this.settle();
+    if (this.finished) return;
+    const socket = this.conn.socket;
+    // Upstream trailers are dropped, as on the node:http path.
+    const head = this.head;
+    if (head !== null) {
+      this.head = null;
+      this.wrote = true;
+      socket.write(this.chunked ? `${head}0\r\n\r\n` : head, 'latin1');
+    } else if (this.chunked) {
+      socket.write('0\r\n\r\n', 'latin1');
+    }
+    this.finish(this.status, this.keepAlive);
+  }
+
+  onError(err: Error): void {
+    this.settle();
+    if (this.finished) return;
+    const upstream = this.upstream!;
+    const connectFailed = isConnectError(err);
+    if (connectFailed) upstream.connectFailed();
+    if (!this.wrote && !this.retried && mayRetry(err, connectFailed, this.method, this.call, this.body)) {
+      this.retried = true;
+      const next = this.parsed.group!.pick(this.conn.peer!.address, connectFailed ? upstream : null);
+      if (next !== null) {
+        process.nextTick(retry, this, next);
+        return;
+      }
+    }
+    this.fail(err);
+  }
+
+  fail(err: Error): void {
+    if (this.wrote) {
+      // Too late for a status: cut the connection so the client sees a truncated response.
+      this.conn.socket.destroy();
+      return;
+    }
+    this.head = null;
+    const status = statusForError(err);
+    const code = (err as { code?: string }).code ?? err.name;
+    const ctx = this.conn.host.ctx;
+    ctx.logError(
+      `${this.parsed.vhost!.key} ${this.method} ${this.url} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+    );
+    this.wrote = true;
+    // The rest of an unsent body is not read: the connection closes after the page.
+    if (this.body !== null && this.body.remaining > 0) this.keepAlive = false;
+    this.conn.socket.write(
+      errorResponse(
+        status,
+        this.parsed.host,
+        this.parsed.table.pages,
+        this.method === 'HEAD',
+        !this.keepAlive,
+      ),
+    );
+    this.finish(status, this.keepAlive);
+  }
+
+  /** The body did not arrive within the request timeout: 408 (as node:http answers it) and close. */
+  requestTimedOut(): void {
+    if (this.finished) return;
+    if (this.wrote) {
+      // The response started: cut the connection ('close' then aborts the upstream exchange).
+      this.conn.socket.destroy();
+      return;
+    }
+    this.head = null;
+    this.wrote = true;
+    this.conn.socket.write(
+      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+      'latin1',
+    );
+    this.finish(408, false);
+    if (!this.settled) this.call?.abort(CLIENT_GONE);
+  }
+
+  /** The client went away: stop the upstream exchange, count the request as nginx's 499. */
+  clientClosed(): void {
+    if (this.finished) return;
+    // Finished first: the abort below reports back through onError, which must not answer a 502.
+    this.finish(499, false);
+    if (!this.settled) this.call?.abort(CLIENT_GONE);
+  }
+
+  finish(status: number, keepAlive: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    const body = this.body;
+    let reusable = keepAlive;
+    if (body !== null) {
+      body.stop();
+      if (body.remaining > 0) reusable = false;
+    }
+    const ctx = this.conn.host.ctx;
+    ctx.inFlight--;
+    this.record(this.parsed.vhost!.stats, status);
+    if (status !== 499) this.conn.done(reusable);
+  }
+
+  record(stats: HostStats, status: number): void {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    stats.record(this.method, status, seconds);
+    this.conn.host.ctx.accessLog?.write(
+      this,
+      status,
+      seconds,
+      this.conn.peer!.address,
+      this.parsed.vhost!.key,
+      this.upstream?.origin,
+    );
+  }
+}
+
+function retry(request: FastRequest, upstream: Upstream): void {
+  if (!request.finished) request.dispatch(upstream);
+}
+
+/**
+ * The body of a fast-path request: its Content-Length bytes, counted off the client socket by FastConnection
+ * and delivered to the upstream connection as they arrive. Bytes that arrive while no upstream connection takes
+ * them (the request waits for a connection, or for its retry) are held, with the client socket paused.
+ */
+class FastBody implements RequestBody {
+  readonly conn: FastConnection;
+  /** Bytes still to come from the client. */
+  remaining: number;
+  /** What came in the read with the head: kept, so that a retry after a failed connect can send it again. */
+  readonly first: Buffer | null;
+  held: Buffer[] | null = null;
+  sink: BodySink | null = null;
+  /** Bytes beyond `first` went to an upstream: the body cannot be sent again. */
+  readableDidRead = false;
+  /** The upstream socket is full: the client is not read until it drains. */
+  sinkPaused = false;
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(conn: FastConnection, length: number, first: Buffer | null) {
+    this.conn = conn;
+    this.first = first;
+    this.remaining = length - (first === null ? 0 : first.length);
+    const timeout = conn.host.settings.requestTimeoutMs;
+    if (this.remaining > 0 && timeout > 0) {
+      this.timer = setTimeout(conn.onRequestTimeout, timeout);
+      this.timer.unref();
+    }
+  }
+
+  attach(sink: BodySink): void {
+    this.sink = sink;
+    this.sinkPaused = false;
+    if (this.first !== null) sink.data(this.first);
+    const held = this.held;
+    if (held !== null) {
+      this.held = null;
+      this.readableDidRead = true;
+      for (const chunk of held) sink.data(chunk);
+    }
+    if (this.remaining === 0) sink.end();
+    else if (!this.sinkPaused) this.conn.socket.resume();
+  }
+
+  detach(): void {
+    this.sink = null;
+  }
+
+  pause(): void {
+    this.sinkPaused = true;
+    this.conn.socket.pause();
+  }
+
+  resume(): void {
+    this.sinkPaused = false;
+    this.conn.socket.resume();
+  }
+
+  /** Body bytes from the client (never more than `remaining`). */
+  push(chunk: Buffer): void {
+    this.remaining -= chunk.length;
+    if (this.remaining === 0) this.stop();
+    const sink = this.sink;
+    if (sink === null) {
+      if (this.held === null) this.held = [chunk];
+      else this.held.push(chunk);
+      this.conn.socket.pause();
+      return;
+    }
+    this.readableDidRead = true;
+    sink.data(chunk);
+    if (this.remaining === 0) this.sink?.end();
+  }
+
+  /** The request ended or its body is all here: no request timeout any more. */
+  stop(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+}

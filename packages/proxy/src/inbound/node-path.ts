@@ -1,0 +1,315 @@
+/**
+ * The node:http side of the request path: one HTTP request that the fast path (fast-path.ts) left to node:http
+ * (chunked bodies, HTTP/1.0, pipelining, unknown hosts, anything unusual), from node:http's 'request' event to
+ * the end of the upstream response.
+ *
+ * hot path — change with care. What it does per request, and why it is shaped this way:
+ * - One object per request: `Forward` is at once the parsed request head (it extends RequestHead), the upstream
+ *   response handler and the holder of the response state. No closures besides one 'close' listener.
+ * - The route table is read once (`ctx.table`) into a local: a reload swaps `ctx.table`, and this request keeps
+ *   the table it started with until it ends (in-flight requests finish on the old table).
+ * - Host → virtual host is one Map lookup in the table's memo (host.ts); hosts without path routes skip
+ *   find-my-way entirely.
+ * - The upstream side is upstream/client.ts (why not undici: see there). It hands over the response head as the
+ *   flat [name, value, ...] array without hop-by-hop headers, which goes straight to `res.writeHead(status,
+ *   array)`: node:http serialises it without building a header object.
+ * - Bodies stream both ways without buffering: the request body is read as the upstream socket accepts it (null
+ *   when the request has none, so no stream machinery runs), the response is written chunk by chunk, and
+ *   `onData` returning false (client slower than upstream) pauses the upstream socket until the client's 'drain'.
+ * - Metrics are plain-number bumps on the virtual host's HostStats, done in the 'close' listener we need anyway.
+ *
+ * Failure handling: a client that goes away aborts the upstream request ('close' before the response finished);
+ * an error before response headers becomes a status through error-pages.ts (maybe after one retry, see
+ * `mayRetry` in error-pages.ts); an error after them destroys the client connection.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
+import {
+  type ErrorStatus,
+  isConnectError,
+  mayRetry,
+  sendErrorPage,
+  statusForError,
+} from '../http/error-pages.js';
+import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRequestHead } from '../http/headers.js';
+import type { AccessLog } from '../observe/access-log.js';
+import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
+import type { RouteTable, VirtualHost } from '../route-table/build.js';
+import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import type { UpstreamGroup } from '../upstream/balance.js';
+import type { ResponseHandler, UpstreamCall } from '../upstream/client.js';
+import type { Upstream } from '../upstream/pool.js';
+import { StreamBody } from './request-body.js';
+import type { TrustedProxies } from './trust.js';
+
+/** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
+export interface ForwardContext {
+  table: RouteTable;
+  readonly trust: TrustedProxies | null;
+  readonly metrics: ProxyMetrics;
+  readonly accessLog: AccessLog | null;
+  /** Set when shutting down: responses tell clients to close their connection. */
+  draining: boolean;
+  /** Requests forwarded and not yet closed: what a graceful shutdown waits for. */
+  inFlight: number;
+  /** Logs an upstream failure (rate-limited by the proxy). */
+  logError(message: string): void;
+}
+
+/** Handles one request. The proxy registers it as the server's 'request' listener. */
+export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
+  const start = performance.now();
+  const table = ctx.table;
+  const fwd = new Forward(ctx, req, res, table, start);
+  readRequestHead(req, fwd);
+  if (ctx.draining) res.shouldKeepAlive = false;
+
+  let url = req.url ?? '/';
+  if (url.charCodeAt(0) !== 0x2f /* / */) {
+    // Absolute-form ("GET http://host/path"): the target's authority replaces the Host header (RFC 9112 §3.2.2).
+    const absolute = splitAbsoluteUrl(url);
+    if (absolute === null) {
+      fwd.reject(400, fwd.host);
+      return;
+    }
+    url = absolute.path;
+    fwd.setHost(absolute.authority);
+  }
+
+  if (fwd.hostCount !== 1) {
+    // No Host: HTTP/1.0 never had to send one, so it gets the unknown-host page; HTTP/1.1 gets 400 (RFC 9112
+    // §3.2). Two Host headers are ambiguous about where the request goes: 400.
+    const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
+    fwd.reject(fwd.hostCount === 0 && http10 ? 404 : 400, fwd.host);
+    return;
+  }
+  const vhost = resolveHost(table, fwd.host);
+  if (vhost === null) {
+    fwd.reject(404, fwd.host);
+    return;
+  }
+  if (vhost === BAD_HOST) {
+    fwd.reject(400, fwd.host);
+    return;
+  }
+
+  let group = vhost.group;
+  if (vhost.router !== null) {
+    const match = vhost.router.find(req.method!, url);
+    if (match !== null) group = match.store;
+  }
+  fwd.start(vhost, group, url);
+}
+
+/** `http://host:port/path?q` → authority and origin-form path; null for anything else (`*`, garbage). */
+function splitAbsoluteUrl(url: string): { authority: string; path: string } | null {
+  const scheme = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  if (scheme === -1) return null;
+  let end = scheme;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
+    end++;
+  }
+  const authority = url.slice(scheme, end);
+  if (authority === '' || authority.includes('@')) return null;
+  const rest = url.slice(end);
+  return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : `/${rest}` };
+}
+
+class Forward extends RequestHead implements ResponseHandler {
+  readonly ctx: ForwardContext;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly table: RouteTable;
+  readonly startedAt: number;
+  peer: Peer;
+  vhost: VirtualHost | null = null;
+  group: UpstreamGroup | null = null;
+  path = '/';
+  upstream: Upstream | null = null;
+  /** The current attempt upstream: aborts it, or resumes reading it after the client drained. */
+  call: UpstreamCall | null = null;
+  /** The current attempt finished (completed or failed); its `active` count was returned. */
+  settled = true;
+  retried = false;
+  /** The request body as the upstream client reads it; created with the first attempt, kept for a retry. */
+  body: StreamBody | null = null;
+  clientGone = false;
+  listeningForDrain = false;
+
+  constructor(
+    ctx: ForwardContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    table: RouteTable,
+    startedAt: number,
+  ) {
+    super();
+    this.ctx = ctx;
+    this.req = req;
+    this.res = res;
+    this.table = table;
+    this.startedAt = startedAt;
+    this.peer = peerOf(req.socket, ctx.trust);
+  }
+
+  setHost(authority: string): void {
+    this.host = authority;
+    this.hostCount = 1;
+    const headers = this.headers;
+    let replaced = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.toLowerCase() === 'host') {
+        if (replaced) {
+          headers.splice(i, 2);
+          i -= 2;
+        } else {
+          headers[i + 1] = authority;
+          replaced = true;
+        }
+      }
+    }
+    if (!replaced) headers.push('host', authority);
+  }
+
+  /** Answers without contacting an upstream (400/404). */
+  reject(status: ErrorStatus, host: string): void {
+    sendErrorPage(this.req, this.res, status, host, this.table.pages);
+    this.#record(this.ctx.metrics.unknown, status);
+  }
+
+  start(vhost: VirtualHost, group: UpstreamGroup, path: string): void {
+    this.vhost = vhost;
+    this.group = group;
+    this.path = path;
+    addForwardedHeaders(this, this.peer, this.host, 'http');
+    this.ctx.inFlight++;
+    this.res.on('close', this.#onClose);
+    const upstream = group.pick(this.peer.address, null);
+    if (upstream === null) {
+      this.#fail(new NoHealthyUpstreamError(group.label));
+      return;
+    }
+    this.#dispatch(upstream);
+  }
+
+  #dispatch(upstream: Upstream): void {
+    this.upstream = upstream;
+    this.settled = false;
+    upstream.active++;
+    if (this.hasBody && this.body === null) this.body = new StreamBody(this.req);
+    this.call = upstream.pool.dispatch(this.req.method!, this.path, this.headers, this.body, this);
+  }
+
+  retryOn(upstream: Upstream): void {
+    this.#dispatch(upstream);
+  }
+
+  #settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.upstream!.active--;
+  }
+
+  // --- upstream response handler (upstream/client.ts) ---
+
+  onHeaders(statusCode: number, headers: string[]): boolean {
+    this.upstream!.answered();
+    if (this.clientGone) return false;
+    try {
+      this.res.writeHead(statusCode, headers);
+    } catch {
+      // node:http refused what the upstream sent (an invalid header value): a bad gateway, not a crash.
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    if (!this.listeningForDrain) {
+      this.listeningForDrain = true;
+      this.res.on('drain', this.#onDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.#settle();
+    // Upstream trailers are dropped: forwarding them would need `TE: trailers` from the client and chunked output.
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    this.#settle();
+    if (this.clientGone) return;
+    const upstream = this.upstream!;
+    const connectFailed = isConnectError(err);
+    if (connectFailed) upstream.connectFailed();
+    if (
+      !this.res.headersSent &&
+      !this.retried &&
+      mayRetry(err, connectFailed, this.req.method!, this.call, this.body)
+    ) {
+      this.retried = true;
+      // After a failed connect try another upstream; after a dropped keep-alive socket the same one is fine
+      // (the pool opens a fresh connection).
+      const next = this.group!.pick(this.peer.address, connectFailed ? upstream : null);
+      if (next !== null) {
+        // Not from inside the client's error callback: it is still tearing down the failed connection.
+        process.nextTick(retry, this, next);
+        return;
+      }
+    }
+    this.#fail(err);
+  }
+
+  #fail(err: Error): void {
+    const res = this.res;
+    if (res.headersSent) {
+      // Too late for a status: cut the connection so the client sees a truncated response, not a complete one.
+      res.destroy();
+      return;
+    }
+    const status = statusForError(err);
+    const code = (err as { code?: string }).code ?? err.name;
+    this.ctx.logError(
+      `${this.vhost?.key ?? this.host} ${this.req.method} ${this.path} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+    );
+    sendErrorPage(this.req, res, status, this.host, this.table.pages);
+  }
+
+  #onDrain = (): void => {
+    this.call?.resume();
+  };
+
+  #onClose = (): void => {
+    const res = this.res;
+    this.ctx.inFlight--;
+    if (!res.writableFinished) {
+      // The client went away first: stop the upstream request.
+      this.clientGone = true;
+      if (!this.settled) this.call?.abort(CLIENT_GONE);
+    }
+    // 499 as nginx logs it: the client closed the connection before the response was complete.
+    this.#record(this.vhost!.stats, res.writableFinished ? res.statusCode : 499);
+  };
+
+  #record(stats: HostStats, status: number): void {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    stats.record(this.req.method!, status, seconds);
+    this.ctx.accessLog?.write(
+      this.req,
+      status,
+      seconds,
+      this.peer.address,
+      this.vhost?.key,
+      this.upstream?.origin,
+    );
+  }
+}
+
+function retry(fwd: Forward, upstream: Upstream): void {
+  if (!fwd.clientGone) fwd.retryOn(upstream);
+}

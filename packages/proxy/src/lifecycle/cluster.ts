@@ -1,0 +1,360 @@
+/**
+ * `--workers N|auto` with node:cluster. The primary owns everything that must happen once: it reads and
+ * validates the routes file (at start, on change, on SIGHUP and on `POST /reload`), counts reloads, runs the
+ * admin listener, and supervises the workers (a worker that dies is replaced and gets the current table). Workers
+ * only serve traffic: each runs createProxy() without admin listener or routes file, and takes route tables from
+ * the primary over IPC. A reload answers only after every worker applied it, so "reloaded" means "everywhere".
+ *
+ * `/metrics` on the primary is prom-client's AggregatorRegistry over the workers (requests, durations,
+ * connections summed; upstream_up the minimum) followed by the primary's own reload metrics.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RouteTableError } from '../errors.js';
+import { loadPromClient, ProxyMetrics } from '../observe/metrics.js';
+import { loadRouteTableFile } from '../route-table/load.js';
+import type { RouteTableConfig } from '../route-table/types.js';
+import { watchRoutesFile } from '../route-table/watch.js';
+import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
+import type { ListenAddress, ProxySettings } from './config.js';
+import { createProxy, type NodixProxy, type ProxyOptions } from './create-proxy.js';
+
+const SETTINGS_ENV = 'NODIX_PROXY_WORKER_SETTINGS';
+const EMPTY_TABLE: RouteTableConfig = { version: 1, hosts: {} };
+
+type ToWorker =
+  | { type: 'nodix-proxy:table'; id: number; config: unknown; source: string }
+  | { type: 'nodix-proxy:shutdown'; timeoutMs: number };
+type FromWorker =
+  | { type: 'nodix-proxy:hello' }
+  | { type: 'nodix-proxy:ready'; address: ListenAddress }
+  | { type: 'nodix-proxy:applied'; id: number; ok: boolean; error?: string };
+
+/** The options a worker (and a single-process CLI) runs createProxy with. */
+export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions {
+  return {
+    listen: settings.listen,
+    adminListen: settings.adminListen,
+    routes: settings.routes,
+    watch: settings.watch,
+    timeouts: settings.timeouts,
+    limits: settings.limits,
+    health: settings.health,
+    trustedProxies: settings.trustedProxies,
+    accessLog: settings.accessLog,
+  };
+}
+
+export interface ClusterPrimary {
+  listen: ListenAddress;
+  admin: ListenAddress | null;
+  reload(): Promise<ReloadOutcome>;
+  close(): Promise<void>;
+}
+
+/** Starts the workers; resolves once all of them listen. Rejects with RouteTableError for a bad routes file. */
+export async function startPrimary(
+  settings: ProxySettings,
+  log: (line: string) => void,
+): Promise<ClusterPrimary> {
+  let config: unknown = EMPTY_TABLE;
+  let source = '(no routes file)';
+  let lastText: string | null = null;
+  if (settings.routes !== null) {
+    const loaded = await loadRouteTableFile(settings.routes);
+    config = loaded.table.config;
+    lastText = loaded.text;
+    source = settings.routes;
+  }
+
+  const metrics = new ProxyMetrics({ traffic: false, defaultMetrics: false, reloads: true });
+  // prom-client is loaded lazily (metrics.ts); a cluster needs it from the start to collect over IPC.
+  const { AggregatorRegistry } = loadPromClient();
+  const aggregator = new AggregatorRegistry();
+  let shuttingDown = false;
+  let nextId = 1;
+  const pendingAcks = new Map<
+    number,
+    { waiting: Set<Worker>; done: (errors: string[]) => void; errors: string[] }
+  >();
+  const live = new Set<Worker>();
+  /** Workers that said hello: only they can receive messages (a shutdown for the others waits for their hello). */
+  const greeted = new WeakSet<Worker>();
+
+  const send = (worker: Worker, message: ToWorker) => {
+    if (worker.isConnected()) worker.send(message);
+  };
+
+  /** Sends the current table to `workers` and resolves when each applied it (or died). */
+  const distribute = (workers: Iterable<Worker>): Promise<string[]> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const waiting = new Set(workers);
+      if (waiting.size === 0) return resolve([]);
+      pendingAcks.set(id, { waiting, done: resolve, errors: [] });
+      for (const worker of waiting) send(worker, { type: 'nodix-proxy:table', id, config, source });
+    });
+
+  const settle = (worker: Worker, id: number | null, error?: string) => {
+    for (const [key, pending] of pendingAcks) {
+      if (id !== null && key !== id) continue;
+      if (!pending.waiting.delete(worker)) continue;
+      if (error !== undefined) pending.errors.push(error);
+      if (pending.waiting.size === 0) {
+        pendingAcks.delete(key);
+        pending.done(pending.errors);
+      }
+    }
+  };
+
+  let readyResolve: ((address: ListenAddress) => void) | null = null;
+  let readyReject: ((err: Error) => void) | null = null;
+  const ready = new Promise<ListenAddress>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  });
+  let readyCount = 0;
+  let boundAddress: ListenAddress | null = null;
+
+  const fork = (index: number): void => {
+    const worker = cluster.fork({ [SETTINGS_ENV]: JSON.stringify(settings) });
+    live.add(worker);
+    worker.on('message', (message: FromWorker) => {
+      if (message?.type === 'nodix-proxy:hello') {
+        // The worker listens for messages now (anything sent before would be lost): its first table goes out;
+        // it starts listening once it applied it. A shutdown that began meanwhile is passed on instead.
+        greeted.add(worker);
+        if (shuttingDown)
+          send(worker, { type: 'nodix-proxy:shutdown', timeoutMs: settings.timeouts.shutdownMs });
+        else distribute([worker]);
+      } else if (message?.type === 'nodix-proxy:ready') {
+        boundAddress ??= message.address;
+        if (++readyCount === settings.workers) readyResolve?.(message.address);
+      } else if (message?.type === 'nodix-proxy:applied') {
+        settle(worker, message.id, message.ok ? undefined : (message.error ?? 'failed'));
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      live.delete(worker);
+      settle(worker, null);
+      if (shuttingDown) return;
+      if (boundAddress === null) {
+        readyReject?.(new Error(`worker ${index} exited during start (${signal ?? `code ${code}`})`));
+        return;
+      }
+      log(`[proxy primary] worker ${index} exited (${signal ?? `code ${code}`}), starting a new one`);
+      const timer = setTimeout(() => {
+        if (!shuttingDown) fork(index);
+      }, 500);
+      timer.unref();
+    });
+  };
+
+  for (let i = 0; i < settings.workers; i++) fork(i + 1);
+  let address: ListenAddress;
+  try {
+    address = await ready;
+  } catch (err) {
+    shuttingDown = true;
+    for (const worker of live) worker.kill();
+    throw err;
+  }
+
+  let reloadChain: Promise<unknown> = Promise.resolve();
+  const reloadOnce = async (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
+    if (settings.routes === null) return { ok: true, hosts: 0, source };
+    let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
+    try {
+      // A watched event that left the file as it was is not even parsed.
+      loaded = await loadRouteTableFile(settings.routes, onlyIfChanged ? lastText : null);
+    } catch (err) {
+      metrics.recordReload(false);
+      const message = (err as Error).message;
+      if (err instanceof RouteTableError)
+        log(`[proxy primary] route table rejected, the last good one keeps serving: ${message}`);
+      return { ok: false, error: message };
+    }
+    if (loaded === null)
+      return { ok: true, hosts: Object.keys((config as RouteTableConfig).hosts).length, source };
+    const hosts = loaded.table.hosts.length;
+    lastText = loaded.text;
+    config = loaded.table.config;
+    // Workers still starting get the new table with their hello (they cannot receive anything before).
+    const errors = await distribute([...live].filter((worker) => greeted.has(worker)));
+    metrics.recordReload(errors.length === 0);
+    if (errors.length > 0) {
+      log(`[proxy primary] route table not applied by every worker: ${errors[0]}`);
+      return { ok: false, error: errors[0]! };
+    }
+    log(
+      `[proxy primary] route table applied by ${live.size} workers: ${hosts} hosts from ${settings.routes}`,
+    );
+    return { ok: true, hosts, source };
+  };
+  const reload = (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
+    const result = reloadChain.then(() => reloadOnce(onlyIfChanged));
+    reloadChain = result.catch(() => {});
+    return result;
+  };
+
+  const watcher =
+    settings.routes !== null && settings.watch
+      ? watchRoutesFile(
+          settings.routes,
+          () => {
+            reload(true).catch(() => {});
+          },
+          (err) => log(`[proxy primary] cannot watch ${settings.routes}: ${err.message}`),
+        )
+      : null;
+
+  let adminServer: Server | null = null;
+  let adminAddress: ListenAddress | null = null;
+  if (settings.adminListen !== null) {
+    const backend: AdminBackend = {
+      metrics: async () => {
+        const workers = await aggregator.clusterMetrics();
+        const own = await metrics.registry.metrics();
+        return { contentType: aggregator.contentType, body: `${workers}\n${own}` };
+      },
+      reload: () => reload(false),
+      health: () => ({ status: shuttingDown ? 'draining' : 'ok', workers: live.size }),
+      routeTable: () => config,
+    };
+    const admin = createAdminServer(backend, log);
+    adminServer = admin;
+    const wanted = settings.adminListen;
+    adminAddress = await new Promise<ListenAddress>((resolve, reject) => {
+      admin.once('error', reject);
+      admin.listen({ host: wanted.host, port: wanted.port }, () => {
+        admin.off('error', reject);
+        const bound = admin.address() as AddressInfo;
+        resolve({ host: bound.address, port: bound.port });
+      });
+    }).catch((err: Error) => {
+      shuttingDown = true;
+      for (const worker of live) worker.kill();
+      throw err;
+    });
+  }
+
+  return {
+    listen: address,
+    admin: adminAddress,
+    reload: () => reload(false),
+    async close() {
+      shuttingDown = true;
+      watcher?.close();
+      const exited = [...live].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            if (greeted.has(worker))
+              send(worker, { type: 'nodix-proxy:shutdown', timeoutMs: settings.timeouts.shutdownMs });
+          }),
+      );
+      // A worker that does not finish within its own deadline (plus a margin) is killed.
+      const killer = setTimeout(() => {
+        for (const worker of live) worker.process.kill('SIGKILL');
+      }, settings.timeouts.shutdownMs + 3000);
+      killer.unref();
+      await Promise.all(exited);
+      clearTimeout(killer);
+      if (adminServer !== null) {
+        const admin = adminServer;
+        await new Promise<void>((resolve) => {
+          admin.close(() => resolve());
+          admin.closeAllConnections();
+        });
+      }
+    },
+  };
+}
+
+/**
+ * A worker process: waits for its first table, listens, then follows the primary's messages. `onListening` runs
+ * once it listens (the bin's V8 settings for serving).
+ */
+export function runWorker(log: (line: string) => void, onListening: () => void = () => {}): void {
+  const raw = process.env[SETTINGS_ENV];
+  if (raw === undefined) throw new Error(`cluster worker started without ${SETTINGS_ENV}`);
+  const settings = JSON.parse(raw) as ProxySettings;
+  const prefix = `[proxy worker ${cluster.worker?.id ?? process.pid}]`;
+  const workerLog = (line: string) => log(line.replace(/^\[proxy\]/, prefix));
+  // Signals are the primary's business (a terminal's Ctrl-C reaches the whole process group): it tells workers
+  // to drain over IPC. Without these handlers SIGHUP would kill a worker.
+  for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
+
+  let proxy: NodixProxy | null = null;
+  let stopping = false;
+  const reply = (message: FromWorker) => {
+    if (process.connected) process.send?.(message);
+  };
+  const stop = (timeoutMs: number) => {
+    if (stopping) return;
+    stopping = true;
+    const done = proxy === null ? Promise.resolve() : proxy.close({ timeoutMs });
+    done.finally(() => {
+      if (process.connected) process.disconnect();
+    });
+  };
+
+  process.on('message', (message: ToWorker) => {
+    if (message?.type === 'nodix-proxy:table') {
+      if (proxy === null) {
+        try {
+          const options = proxyOptionsFromSettings(settings);
+          proxy = createProxy({
+            ...options,
+            adminListen: null,
+            routes: null,
+            routeTable: message.config,
+            log: workerLog,
+            metrics: { reloads: false },
+          });
+        } catch (err) {
+          workerLog(`${prefix} cannot start: ${(err as Error).message}`);
+          process.exitCode = 2;
+          process.disconnect();
+          return;
+        }
+        // Constructing an AggregatorRegistry is what makes prom-client answer the primary's metric requests here.
+        const { AggregatorRegistry } = loadPromClient();
+        new AggregatorRegistry();
+        AggregatorRegistry.setRegistries([proxy.metrics.registry]);
+        const started = proxy;
+        started.listen().then(
+          (addresses) => {
+            reply({ type: 'nodix-proxy:applied', id: message.id, ok: true });
+            reply({ type: 'nodix-proxy:ready', address: addresses.listen });
+            onListening();
+          },
+          (err: NodeJS.ErrnoException) => {
+            workerLog(`${prefix} cannot listen: ${err.code ?? err.message}`);
+            process.exitCode = 1;
+            process.disconnect();
+          },
+        );
+        return;
+      }
+      try {
+        proxy.setRouteTable(message.config, message.source);
+        reply({ type: 'nodix-proxy:applied', id: message.id, ok: true });
+      } catch (err) {
+        reply({ type: 'nodix-proxy:applied', id: message.id, ok: false, error: (err as Error).message });
+      }
+    } else if (message?.type === 'nodix-proxy:shutdown') {
+      stop(message.timeoutMs);
+    }
+  });
+  reply({ type: 'nodix-proxy:hello' });
+  // The primary is gone (crashed or killed): nobody will send work or a shutdown, so drain and leave.
+  process.on('disconnect', () => stop(settings.timeouts.shutdownMs));
+}
+
+/** Whether this process is a cluster worker started by startPrimary. */
+export function isProxyWorker(): boolean {
+  return cluster.isWorker && process.env[SETTINGS_ENV] !== undefined;
+}

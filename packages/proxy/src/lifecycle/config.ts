@@ -1,0 +1,497 @@
+/**
+ * Static settings of the proxy (everything but the route table), with convict: defaults, then a JSON config file
+ * (`--config`), then the environment, then command-line arguments. Strict: an unknown key or a bad value is a
+ * ProxyConfigError naming the key and the value, which the CLI prints as one line before exiting 2.
+ *
+ * The same defaults and parsers back `createProxy()`'s options, so the library and the CLI cannot drift apart.
+ */
+import { availableParallelism } from 'node:os';
+import convict from 'convict';
+import { ProxyConfigError } from '../errors.js';
+import { createTrustedProxies } from '../inbound/trust.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface ProxyTimeouts {
+  /** Client must send the complete request head within this (slowloris), ms. node:http answers 408. */
+  headerMs: number;
+  /** Client must send the complete request, body included, within this, ms; 0 disables. */
+  requestMs: number;
+  /** Idle client keep-alive connections are closed after this, ms. */
+  keepAliveMs: number;
+  /** Connecting to an upstream, ms (then 504). */
+  connectMs: number;
+  /** Waiting for an upstream's response headers, ms (then 504). */
+  upstreamHeadersMs: number;
+  /** Longest pause inside an upstream's response body, ms (then the client connection is cut). */
+  upstreamBodyMs: number;
+  /** Idle upstream keep-alive sockets are closed after this, ms: keep it below the upstreams' own timeout. */
+  upstreamKeepAliveMs: number;
+  /** An upstream must answer an Upgrade (WebSocket) request within this, ms (then 504). */
+  upgradeMs: number;
+  /** Graceful shutdown: in-flight requests get this long to finish before connections are cut, ms. */
+  shutdownMs: number;
+}
+
+export interface ProxyLimits {
+  /** Largest request head accepted, bytes; above it node:http answers 431. */
+  maxHeaderSize: number;
+  /** Client connections at once; more are refused. 0: no limit. */
+  maxConnections: number;
+  /** Sockets per upstream origin; further requests wait in the pool. 0: no limit. */
+  maxUpstreamConnections: number;
+}
+
+export interface PassiveHealthSettings {
+  /** Consecutive failed connects after which an upstream is skipped. */
+  maxFails: number;
+  /** How long it is skipped, ms. */
+  cooldownMs: number;
+}
+
+export const DEFAULT_LISTEN = '0.0.0.0:8080';
+export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9090';
+
+export const DEFAULT_TIMEOUTS: Readonly<ProxyTimeouts> = {
+  headerMs: 20_000,
+  requestMs: 300_000,
+  keepAliveMs: 5_000,
+  connectMs: 5_000,
+  upstreamHeadersMs: 60_000,
+  upstreamBodyMs: 60_000,
+  upstreamKeepAliveMs: 4_000,
+  upgradeMs: 10_000,
+  shutdownMs: 10_000,
+};
+
+export const DEFAULT_LIMITS: Readonly<ProxyLimits> = {
+  maxHeaderSize: 16_384,
+  maxConnections: 0,
+  maxUpstreamConnections: 256,
+};
+
+export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthSettings> = { maxFails: 3, cooldownMs: 10_000 };
+
+/** Everything the CLI runs with. */
+export interface ProxySettings {
+  listen: ListenAddress;
+  /** null: no admin listener (`off`). */
+  adminListen: ListenAddress | null;
+  /** Routes file; null: start with an empty table (every host unknown). */
+  routes: string | null;
+  /** Processes serving traffic: 1 runs in this process, more use node:cluster. */
+  workers: number;
+  /** Reload when the routes file changes. */
+  watch: boolean;
+  timeouts: ProxyTimeouts;
+  limits: ProxyLimits;
+  health: PassiveHealthSettings;
+  trustedProxies: string[];
+  /** `-` for standard output, a file path, or null for none. */
+  accessLog: string | null;
+}
+
+/** `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces). Throws an Error saying what is wrong. */
+export function parseListen(value: unknown): ListenAddress {
+  if (value !== null && typeof value === 'object') {
+    const { host, port } = value as Partial<ListenAddress>;
+    if (
+      typeof host !== 'string' ||
+      host === '' ||
+      typeof port !== 'number' ||
+      !Number.isInteger(port) ||
+      port < 0 ||
+      port > 65535
+    ) {
+      throw new Error(
+        `must be {host, port} with a port from 0 to 65535 (value was ${JSON.stringify(value)})`,
+      );
+    }
+    return { host, port };
+  }
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw new Error(`must be HOST:PORT (value was ${JSON.stringify(value)})`);
+  }
+  let host = '0.0.0.0';
+  let portText = text.trim();
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(portText);
+  if (v6 !== null) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (portText.includes(':')) {
+    const colon = portText.lastIndexOf(':');
+    host = portText.slice(0, colon) || '0.0.0.0';
+    portText = portText.slice(colon + 1);
+    if (host.includes(':'))
+      throw new Error(`must bracket an IPv6 address: [::1]:8080 (value was ${JSON.stringify(value)})`);
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new Error(`must be HOST:PORT with a port from 0 to 65535 (value was ${JSON.stringify(value)})`);
+  }
+  return { host, port: Number(portText) };
+}
+
+/** Like parseListen, but `off` (or an empty value) means no listener: null. */
+export function parseAdminListen(value: unknown): ListenAddress | null {
+  if (value === null || value === 'off' || value === '' || value === false) return null;
+  return parseListen(value);
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function formatFrom(parse: (value: unknown) => unknown): { validate: (value: unknown) => void } {
+  return {
+    validate(value: unknown) {
+      parse(value);
+    },
+  };
+}
+
+// Arguments and the environment arrive as strings: plain digits become numbers, anything else reaches the
+// validator as typed, so that the message can name it.
+function toInteger(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+}
+
+function integerFormat(name: string, min: number, max: number, unit: string) {
+  convict.addFormat({
+    name,
+    coerce: toInteger,
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw new Error(
+          `must be an integer from ${min} to ${max}${unit} (value was ${JSON.stringify(value)})`,
+        );
+      }
+    },
+  });
+}
+
+let formatsAdded = false;
+function addFormats(): void {
+  if (formatsAdded) return;
+  formatsAdded = true;
+  integerFormat('nodix-proxy-ms', 0, 86_400_000, ' ms');
+  integerFormat('nodix-proxy-positive-ms', 1, 86_400_000, ' ms');
+  integerFormat('nodix-proxy-count', 0, 10_000_000, '');
+  integerFormat('nodix-proxy-header-size', 1024, 1_048_576, ' bytes');
+  integerFormat('nodix-proxy-fails', 1, 1000, '');
+  convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
+  convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
+  convict.addFormat({
+    name: 'nodix-proxy-workers',
+    coerce: toInteger,
+    validate(value: unknown) {
+      if (value === 'auto') return;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1024) {
+        throw new Error(`must be auto or an integer from 1 to 1024 (value was ${JSON.stringify(value)})`);
+      }
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-boolean',
+    coerce: (value: unknown) => (value === 'true' ? true : value === 'false' ? false : value),
+    validate(value: unknown) {
+      if (typeof value !== 'boolean')
+        throw new Error(`must be true or false (value was ${JSON.stringify(value)})`);
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-trusted',
+    coerce: (value: unknown) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : value,
+    validate(value: unknown) {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+        throw new Error(`must be a list of IP addresses or CIDR ranges (value was ${JSON.stringify(value)})`);
+      }
+      try {
+        createTrustedProxies(value as string[]);
+      } catch (err) {
+        throw new Error((err as Error).message.replace(/^trustedProxies: /, ''));
+      }
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-path',
+    coerce: (value: unknown) => (typeof value === 'number' ? String(value) : value),
+    validate(value: unknown) {
+      if (typeof value !== 'string')
+        throw new Error(`must be a file path (value was ${JSON.stringify(value)})`);
+    },
+  });
+}
+
+/** One row per setting: config-file key, flag, environment variable, format, default, documentation. */
+interface SettingRow {
+  key: string;
+  flag: string;
+  format: string;
+  default: unknown;
+  doc: string;
+}
+
+export const SETTINGS: readonly SettingRow[] = [
+  {
+    key: 'listen',
+    flag: 'listen',
+    format: 'nodix-proxy-listen',
+    default: DEFAULT_LISTEN,
+    doc: 'Traffic listener, HOST:PORT (port 0: any free port).',
+  },
+  {
+    key: 'adminListen',
+    flag: 'admin-listen',
+    format: 'nodix-proxy-admin-listen',
+    default: DEFAULT_ADMIN_LISTEN,
+    doc: 'Admin listener (/metrics, /healthz, /reload), HOST:PORT or off.',
+  },
+  {
+    key: 'routes',
+    flag: 'routes',
+    format: 'nodix-proxy-path',
+    default: '',
+    doc: 'Route table JSON file (empty: no hosts, every request gets the unknown-host page).',
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    format: 'nodix-proxy-workers',
+    default: 1,
+    doc: 'Processes serving traffic: a number, or auto (one per CPU); more than 1 uses node:cluster.',
+  },
+  {
+    key: 'watch',
+    flag: 'watch',
+    format: 'nodix-proxy-boolean',
+    default: true,
+    doc: 'Reload the route table when the routes file changes (true/false).',
+  },
+  {
+    key: 'accessLog',
+    flag: 'access-log',
+    format: 'nodix-proxy-path',
+    default: '',
+    doc: 'Access log: a file to append to, - for standard output, empty for none.',
+  },
+  {
+    key: 'trustedProxies',
+    flag: 'trusted-proxies',
+    format: 'nodix-proxy-trusted',
+    default: [],
+    doc: 'Comma-separated IPs/CIDRs whose X-Forwarded-* headers are kept.',
+  },
+  {
+    key: 'timeouts.header',
+    flag: 'header-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.headerMs,
+    doc: 'ms for a client to send the request head (slowloris guard; 408).',
+  },
+  {
+    key: 'timeouts.request',
+    flag: 'request-timeout',
+    format: 'nodix-proxy-ms',
+    default: DEFAULT_TIMEOUTS.requestMs,
+    doc: 'ms for a client to send the whole request, body included (0: none).',
+  },
+  {
+    key: 'timeouts.keepAlive',
+    flag: 'keep-alive-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.keepAliveMs,
+    doc: 'ms an idle client keep-alive connection stays open.',
+  },
+  {
+    key: 'timeouts.connect',
+    flag: 'connect-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.connectMs,
+    doc: 'ms to connect to an upstream (then 504).',
+  },
+  {
+    key: 'timeouts.upstreamHeaders',
+    flag: 'upstream-headers-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.upstreamHeadersMs,
+    doc: "ms to wait for an upstream's response headers (then 504).",
+  },
+  {
+    key: 'timeouts.upstreamBody',
+    flag: 'upstream-body-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.upstreamBodyMs,
+    doc: "ms of silence allowed inside an upstream's response body (then the connection is cut).",
+  },
+  {
+    key: 'timeouts.upstreamKeepAlive',
+    flag: 'upstream-keep-alive-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.upstreamKeepAliveMs,
+    doc: "ms an idle upstream socket is kept; below the upstreams' keep-alive timeout (node: 5000).",
+  },
+  {
+    key: 'timeouts.upgrade',
+    flag: 'upgrade-timeout',
+    format: 'nodix-proxy-positive-ms',
+    default: DEFAULT_TIMEOUTS.upgradeMs,
+    doc: 'ms for an upstream to answer a WebSocket/Upgrade request (then 504).',
+  },
+  {
+    key: 'timeouts.shutdown',
+    flag: 'shutdown-timeout',
+    format: 'nodix-proxy-ms',
+    default: DEFAULT_TIMEOUTS.shutdownMs,
+    doc: 'ms in-flight requests get to finish on SIGTERM/SIGINT before connections are cut.',
+  },
+  {
+    key: 'limits.maxHeaderSize',
+    flag: 'max-header-size',
+    format: 'nodix-proxy-header-size',
+    default: DEFAULT_LIMITS.maxHeaderSize,
+    doc: 'Largest request head in bytes (above: 431).',
+  },
+  {
+    key: 'limits.maxConnections',
+    flag: 'max-connections',
+    format: 'nodix-proxy-count',
+    default: DEFAULT_LIMITS.maxConnections,
+    doc: 'Client connections at once, per worker (0: no limit).',
+  },
+  {
+    key: 'limits.maxUpstreamConnections',
+    flag: 'max-upstream-connections',
+    format: 'nodix-proxy-count',
+    default: DEFAULT_LIMITS.maxUpstreamConnections,
+    doc: 'Sockets per upstream, per worker (0: no limit).',
+  },
+  {
+    key: 'health.maxFails',
+    flag: 'max-fails',
+    format: 'nodix-proxy-fails',
+    default: DEFAULT_PASSIVE_HEALTH.maxFails,
+    doc: 'Failed connects in a row before an upstream is skipped (route table may override).',
+  },
+  {
+    key: 'health.cooldown',
+    flag: 'fail-cooldown',
+    format: 'nodix-proxy-ms',
+    default: DEFAULT_PASSIVE_HEALTH.cooldownMs,
+    doc: 'ms a failing upstream is skipped (route table may override).',
+  },
+];
+
+/** `timeouts.upstreamHeaders` → `NODIX_PROXY_UPSTREAM_HEADERS_TIMEOUT` (the flag, upper-cased). */
+export function envName(row: SettingRow): string {
+  return `NODIX_PROXY_${row.flag.replaceAll('-', '_').toUpperCase()}`;
+}
+
+type Tree = { [key: string]: Tree | convict.SchemaObj };
+
+function createSchema(argv: string[], env: NodeJS.ProcessEnv) {
+  addFormats();
+  const schema: Tree = {};
+  for (const row of SETTINGS) {
+    const parts = row.key.split('.');
+    let node = schema;
+    for (const part of parts.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Tree;
+    }
+    node[parts.at(-1)!] = {
+      doc: row.doc,
+      format: row.format,
+      default: row.default,
+      env: envName(row),
+      arg: row.flag,
+    };
+  }
+  return convict(schema as convict.Schema<Record<string, unknown>>, { args: argv, env });
+}
+
+/**
+ * Loads the settings: defaults, then `configFile` (JSON), then `env`, then `argv`. Throws ProxyConfigError with
+ * one line naming the key and the value.
+ */
+export function loadProxySettings(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  configFile?: string,
+): ProxySettings {
+  const config = createSchema(argv, env);
+  if (configFile !== undefined) {
+    try {
+      config.loadFile(configFile);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const reason =
+        e.code === 'ENOENT' || e.code === 'EACCES' ? `cannot read it (${e.code})` : e.message.split('\n')[0];
+      throw new ProxyConfigError(`config file ${configFile}: ${reason}`);
+    }
+  }
+  try {
+    config.validate({ allowed: 'strict' });
+  } catch (err) {
+    // convict reports every problem, one per line; the first is the one to act on.
+    const first = String((err as Error).message).split('\n')[0] ?? 'invalid configuration';
+    const undeclared = /^configuration param '(.*)' not declared in the schema$/.exec(first);
+    if (undeclared !== null) {
+      throw new ProxyConfigError(
+        `${configFile === undefined ? 'invalid configuration' : `config file ${configFile}`}: unknown key '${undeclared[1]}'`,
+      );
+    }
+    throw new ProxyConfigError(`invalid configuration: ${first.replace(/: value was .*$/, '')}`);
+  }
+  const get = (key: string) => config.get(key as never) as unknown;
+  const timeouts: ProxyTimeouts = {
+    headerMs: get('timeouts.header') as number,
+    requestMs: get('timeouts.request') as number,
+    keepAliveMs: get('timeouts.keepAlive') as number,
+    connectMs: get('timeouts.connect') as number,
+    upstreamHeadersMs: get('timeouts.upstreamHeaders') as number,
+    upstreamBodyMs: get('timeouts.upstreamBody') as number,
+    upstreamKeepAliveMs: get('timeouts.upstreamKeepAlive') as number,
+    upgradeMs: get('timeouts.upgrade') as number,
+    shutdownMs: get('timeouts.shutdown') as number,
+  };
+  checkTimeouts(timeouts);
+  const workers = get('workers') as number | 'auto';
+  const routes = get('routes') as string;
+  const accessLog = get('accessLog') as string;
+  return {
+    listen: parseListen(get('listen')),
+    adminListen: parseAdminListen(get('adminListen')),
+    routes: routes === '' ? null : routes,
+    workers: workers === 'auto' ? availableParallelism() : workers,
+    watch: get('watch') as boolean,
+    timeouts,
+    limits: {
+      maxHeaderSize: get('limits.maxHeaderSize') as number,
+      maxConnections: get('limits.maxConnections') as number,
+      maxUpstreamConnections: get('limits.maxUpstreamConnections') as number,
+    },
+    health: { maxFails: get('health.maxFails') as number, cooldownMs: get('health.cooldown') as number },
+    trustedProxies: get('trustedProxies') as string[],
+    accessLog: accessLog === '' ? null : accessLog,
+  };
+}
+
+/** Checks between settings that convict's per-key formats cannot express. */
+export function checkTimeouts(t: ProxyTimeouts): void {
+  // node:http refuses a head timeout longer than the whole-request timeout.
+  if (t.requestMs !== 0 && t.headerMs > t.requestMs) {
+    throw new ProxyConfigError(
+      `invalid configuration: timeouts.header must not exceed timeouts.request (value was ${t.headerMs} > ${t.requestMs})`,
+    );
+  }
+}

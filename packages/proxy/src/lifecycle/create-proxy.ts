@@ -1,0 +1,514 @@
+/**
+ * `createProxy()`: the proxy as a library — traffic listener, admin listener, route table life cycle (load,
+ * validate, build aside, swap one reference, retire the old one), graceful shutdown. The CLI (bin.ts), the
+ * cluster workers (cluster.ts), the tests, the bench harness and the deployer's agent all run it through this.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex, Writable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
+import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
+import { handleRequest } from '../inbound/node-path.js';
+import { createTrustedProxies } from '../inbound/trust.js';
+import { handleUpgrade, type UpgradeContext } from '../inbound/upgrade.js';
+import { type AccessLog, createAccessLog } from '../observe/access-log.js';
+import { ProxyMetrics } from '../observe/metrics.js';
+import {
+  type BuildContext,
+  buildRouteTable,
+  type RouteTable,
+  retireRouteTable,
+} from '../route-table/build.js';
+import { loadRouteTableFile, parseRouteTable } from '../route-table/load.js';
+import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
+import { type FileWatcher, watchRoutesFile } from '../route-table/watch.js';
+import { type Upstream, UpstreamPools } from '../upstream/pool.js';
+import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
+import {
+  checkTimeouts,
+  DEFAULT_ADMIN_LISTEN,
+  DEFAULT_LIMITS,
+  DEFAULT_LISTEN,
+  DEFAULT_PASSIVE_HEALTH,
+  DEFAULT_TIMEOUTS,
+  type ListenAddress,
+  type PassiveHealthSettings,
+  type ProxyLimits,
+  type ProxyTimeouts,
+  parseAdminListen,
+  parseListen,
+} from './config.js';
+
+export interface ProxyOptions {
+  /** Traffic listener: `HOST:PORT` or {host, port}. Default `0.0.0.0:8080`; port 0 picks a free port. */
+  listen?: string | ListenAddress;
+  /** Admin listener: `HOST:PORT`, {host, port}, or `off`/null. Default `127.0.0.1:9090`. */
+  adminListen?: string | ListenAddress | null;
+  /** Route table file; reloaded on change (see `watch`), on `reload()`, SIGHUP (CLI) and `POST /reload`. */
+  routes?: string | null;
+  /** Initial route table when there is no file (a RouteTableConfig, validated like a file). Default: no hosts. */
+  routeTable?: unknown;
+  /** Watch the routes file. Default true when `routes` is set. */
+  watch?: boolean;
+  timeouts?: Partial<ProxyTimeouts>;
+  limits?: Partial<ProxyLimits>;
+  /** Passive health defaults; a route-table host's `health.maxFails`/`cooldownMs` override them. */
+  health?: Partial<PassiveHealthSettings>;
+  /** IPs/CIDRs whose X-Forwarded-* headers are kept. Default none. */
+  trustedProxies?: string[];
+  /** `-` (stdout), a file path, a writable stream, or null (default) for no access log. */
+  accessLog?: string | Writable | null;
+  /** Where log lines go. Default: standard error. */
+  log?: (line: string) => void;
+  /**
+   * Read plain requests off the socket with the proxy's own reader (fast-path.ts). Default true; false leaves
+   * every request to node:http's parser, which the differential tests use to compare the two request paths.
+   */
+  fastPath?: boolean;
+  metrics?: {
+    /** prom-client default process metrics. Default true. */
+    defaultMetrics?: boolean;
+    /** Count reloads here. Default true; cluster workers leave it to the primary. */
+    reloads?: boolean;
+    registry?: Registry;
+  };
+}
+
+export interface ProxyAddresses {
+  listen: ListenAddress;
+  admin: ListenAddress | null;
+}
+
+export interface ReloadResult {
+  /** Virtual hosts in the table now serving. */
+  hosts: number;
+  /** Where it came from: the file path or the label given to setRouteTable. */
+  source: string;
+  /** False when a watched file event found the content unchanged (nothing was swapped). */
+  changed: boolean;
+}
+
+export interface NodixProxy {
+  /**
+   * The listening server. Its connections start on the fast path (fast-path.ts); node:http's own connection
+   * handling gets those the fast path hands over (bodies, upgrades, anything unusual).
+   */
+  readonly server: Server;
+  readonly adminServer: Server | null;
+  readonly metrics: ProxyMetrics;
+  /** The table serving now (replaced, never mutated, by reloads). */
+  readonly routeTable: RouteTable;
+  /** Starts both listeners; resolves with the addresses really bound (the real port when 0 was asked). */
+  listen(): Promise<ProxyAddresses>;
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish (at most `timeoutMs`, default the shutdown
+   * timeout), then close every connection, pool and timer. Idempotent.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+  /** Re-reads the routes file. Rejects with RouteTableError (the last good table keeps serving). */
+  reload(): Promise<ReloadResult>;
+  /** Validates and swaps in `config`. Throws RouteTableError (the last good table keeps serving). */
+  setRouteTable(config: unknown, source?: string): ReloadResult;
+  /** Counters for health endpoints and tests. */
+  stats(): { inFlight: number; openConnections: number; upgrades: number; hosts: number; pools: number };
+}
+
+const EMPTY_TABLE = { version: 1, hosts: {} };
+
+function option<T>(name: string, parse: (value: unknown) => T, value: unknown): T {
+  try {
+    return parse(value);
+  } catch (err) {
+    throw new ProxyConfigError(`createProxy: ${name} ${(err as Error).message}`);
+  }
+}
+
+function merged<T extends object>(
+  name: string,
+  defaults: T,
+  given: Partial<T> | undefined,
+  min: (key: keyof T) => number,
+): T {
+  const out = { ...defaults };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (!(key in defaults)) throw new ProxyConfigError(`createProxy: unknown option ${name}.${key}`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min(key as keyof T)) {
+      throw new ProxyConfigError(
+        `createProxy: ${name}.${key} must be an integer >= ${min(key as keyof T)} (value was ${JSON.stringify(value)})`,
+      );
+    }
+    (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+/** Creates a proxy (not listening yet). Options are checked here: a bad one throws ProxyConfigError. */
+export function createProxy(options: ProxyOptions = {}): NodixProxy {
+  const listenAddress = option('listen', parseListen, options.listen ?? DEFAULT_LISTEN);
+  const adminAddress = option(
+    'adminListen',
+    parseAdminListen,
+    options.adminListen === undefined ? DEFAULT_ADMIN_LISTEN : options.adminListen,
+  );
+  const timeouts = merged('timeouts', DEFAULT_TIMEOUTS, options.timeouts, (k) =>
+    k === 'requestMs' || k === 'shutdownMs' ? 0 : 1,
+  );
+  checkTimeouts(timeouts);
+  const limits = merged('limits', DEFAULT_LIMITS, options.limits, (k) => (k === 'maxHeaderSize' ? 1024 : 0));
+  const passive = merged('health', DEFAULT_PASSIVE_HEALTH, options.health, (k) => (k === 'maxFails' ? 1 : 0));
+  const trust = createTrustedProxies(options.trustedProxies ?? []);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const routesFile = options.routes ?? null;
+  const watchEnabled = options.watch ?? routesFile !== null;
+
+  const metrics = new ProxyMetrics({
+    registry: options.metrics?.registry,
+    defaultMetrics: options.metrics?.defaultMetrics ?? true,
+    reloads: options.metrics?.reloads ?? true,
+  });
+  const pools = new UpstreamPools({
+    connectTimeoutMs: timeouts.connectMs,
+    headersTimeoutMs: timeouts.upstreamHeadersMs,
+    bodyTimeoutMs: timeouts.upstreamBodyMs,
+    keepAliveTimeoutMs: timeouts.upstreamKeepAliveMs,
+    connections: limits.maxUpstreamConnections,
+  });
+  const buildContext: BuildContext = {
+    pools,
+    metrics,
+    passive,
+    onUpstreamChange: (upstream: Upstream, up: boolean, why: string) =>
+      log(`[proxy] upstream ${upstream.origin} of ${upstream.hostKey} is ${up ? 'up' : 'down'}: ${why}`),
+  };
+
+  // Upstream failures can come by the thousand when an upstream dies under load: log at most 20 a second.
+  let errorWindow = 0;
+  let errorsInWindow = 0;
+  let suppressed = 0;
+  const logError = (message: string) => {
+    const now = Date.now();
+    if (now - errorWindow >= 1000) {
+      if (suppressed > 0) log(`[proxy] (${suppressed} more upstream errors not logged)`);
+      errorWindow = now;
+      errorsInWindow = 0;
+      suppressed = 0;
+    }
+    if (++errorsInWindow <= 20) log(`[proxy] ${message}`);
+    else suppressed++;
+  };
+
+  // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
+  let initial: ValidatedRouteTable;
+  let lastText: string | null = null;
+  if (routesFile !== null) {
+    let text: string;
+    try {
+      text = readFileSync(routesFile, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new RouteTableError(routesFile, '', `cannot read the file (${e.code ?? e.message})`);
+    }
+    initial = parseRouteTable(text, routesFile);
+    lastText = text;
+  } else {
+    initial = validateRouteTable(options.routeTable ?? EMPTY_TABLE, 'createProxy({ routeTable })');
+  }
+
+  const accessLog: AccessLog | null =
+    options.accessLog === undefined || options.accessLog === null || options.accessLog === ''
+      ? null
+      : createAccessLog(options.accessLog);
+
+  const ctx: UpgradeContext = {
+    table: buildRouteTable(initial, null, buildContext),
+    trust,
+    metrics,
+    accessLog,
+    draining: false,
+    inFlight: 0,
+    logError,
+    upgradeTimeoutMs: timeouts.upgradeMs,
+    upgradeSockets: new Set<Duplex>(),
+  };
+  metrics.upstreams = () => ctx.table.upstreams;
+
+  const fastConnections = new Set<FastConnection>();
+  const swap = (validated: ValidatedRouteTable, source: string): ReloadResult => {
+    const next = buildRouteTable(validated, ctx.table, buildContext);
+    const old = ctx.table;
+    ctx.table = next;
+    // Heads remembered under the old table are no use any more, and would keep its hosts and pools alive.
+    for (const conn of fastConnections) conn.forgetHeads();
+    retireRouteTable(old, next, buildContext);
+    metrics.recordReload(true);
+    log(`[proxy] route table applied: ${next.hosts.length} hosts from ${source}`);
+    return { hosts: next.hosts.length, source, changed: true };
+  };
+  const rejected = (err: unknown): never => {
+    metrics.recordReload(false);
+    if (err instanceof RouteTableError)
+      log(`[proxy] route table rejected, the last good one keeps serving: ${err.message}`);
+    throw err;
+  };
+
+  // Reloads from the file run one at a time, in order; each reads the file when its turn comes.
+  let reloadChain: Promise<unknown> = Promise.resolve();
+  const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> => {
+    const run = async (): Promise<ReloadResult> => {
+      if (routesFile === null) throw new ProxyStateError('reload: this proxy has no routes file');
+      let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
+      try {
+        // A watched event with the file as it was (or another file of the directory changed): not even parsed.
+        loaded = await loadRouteTableFile(routesFile, onlyIfChanged ? lastText : null);
+      } catch (err) {
+        // A watcher may fire while a writer is half-way (a non-atomic writer): the next event retries.
+        return rejected(err);
+      }
+      if (loaded === null) {
+        return { hosts: ctx.table.hosts.length, source: routesFile, changed: false };
+      }
+      lastText = loaded.text;
+      return swap(loaded.table, routesFile);
+    };
+    const result = reloadChain.then(run, run);
+    reloadChain = result.catch(() => {});
+    return result;
+  };
+
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: timeouts.headerMs,
+      requestTimeout: timeouts.requestMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      // How often node:http checks the two timeouts above; its default (30 s) would let a slowloris client
+      // hold a connection up to 30 s past the header timeout.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headerMs / 4))),
+      // A missing Host is answered by inbound/node-path.ts (400 for HTTP/1.1, the unknown-host page for HTTP/1.0).
+      requireHostHeader: false,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        handleRequest(ctx, req, res);
+      } catch (err) {
+        internalError(err, res.headersSent ? null : res, req.socket);
+      }
+    },
+  );
+  // A bug in the request path must cost one request, not the process (and every other request in it).
+  const internalError = (err: unknown, res: ServerResponse | null, socket: Duplex) => {
+    log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`);
+    if (res !== null) {
+      res.writeHead(500, ['content-length', '0', 'connection', 'close']);
+      res.end();
+    } else {
+      socket.destroy();
+    }
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      handleUpgrade(ctx, req, socket, head);
+    } catch (err) {
+      internalError(err, null, socket);
+    }
+  });
+  const fastPath: FastPathHost = {
+    ctx,
+    settings: {
+      maxHeaderSize: limits.maxHeaderSize,
+      keepAliveTimeoutMs: timeouts.keepAliveMs,
+      headerTimeoutMs: timeouts.headerMs,
+      requestTimeoutMs: timeouts.requestMs,
+    },
+    handOver: (socket: Socket, buffered: Buffer | null) => {
+      socket.pause();
+      if (buffered !== null) socket.unshift(buffered);
+      httpConnection.call(server, socket);
+      socket.resume();
+    },
+    connections: fastConnections,
+    internalError: (err: unknown, socket: Socket) => internalError(err, null, socket),
+  };
+  // node:http registers one 'connection' listener (its parser setup); it becomes the fast path's hand-over.
+  const httpConnections = server.listeners('connection') as ((socket: Socket) => void)[];
+  if (httpConnections.length !== 1 || httpConnections[0] === undefined)
+    throw new Error(
+      `node:http has ${httpConnections.length} 'connection' listeners, the fast path expects one`,
+    );
+  const httpConnection = httpConnections[0];
+  server.removeAllListeners('connection');
+  const useFastPath = options.fastPath ?? true;
+  server.on('connection', (socket: Socket) => {
+    metrics.openConnections++;
+    socket.once('close', () => metrics.openConnections--);
+    if (useFastPath) new FastConnection(socket, fastPath);
+    else httpConnection.call(server, socket);
+  });
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Mirrors node:http's own answers (which a 'clientError' listener replaces), as a plain short response.
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || (pending?.headersSent ?? false)) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout']
+          : [400, 'Bad Request'];
+    metrics.unknown.record('OTHER', status, 0);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+
+  let adminServer: Server | null = null;
+  const adminBackend: AdminBackend = {
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+    reload: async (): Promise<ReloadOutcome> => {
+      try {
+        const result =
+          routesFile === null
+            ? { hosts: ctx.table.hosts.length, source: '(no routes file)' }
+            : await reloadFromFile(false);
+        return { ok: true, hosts: result.hosts, source: result.source };
+      } catch (err) {
+        return { ok: false, error: (err as Error).message };
+      }
+    },
+    health: () => ({
+      status: ctx.draining ? 'draining' : 'ok',
+      hosts: ctx.table.hosts.length,
+      inFlight: ctx.inFlight,
+      openConnections: metrics.openConnections,
+    }),
+    routeTable: () => ctx.table.config,
+  };
+  if (adminAddress !== null) adminServer = createAdminServer(adminBackend, log);
+
+  let watcher: FileWatcher | null = null;
+  let state: 'new' | 'listening' | 'closing' = 'new';
+  let closing: Promise<void> | null = null;
+
+  const listenOn = (target: Server, address: ListenAddress): Promise<ListenAddress> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      target.once('error', onError);
+      target.listen({ host: address.host, port: address.port }, () => {
+        target.off('error', onError);
+        // From now on an error (e.g. EMFILE on accept) is logged, not thrown into the event loop.
+        target.on('error', (err) => log(`[proxy] listener error: ${err.message}`));
+        const bound = target.address() as AddressInfo;
+        resolve({ host: bound.address, port: bound.port });
+      });
+    });
+
+  const closeNow = async (timeoutMs: number): Promise<void> => {
+    ctx.draining = true;
+    watcher?.close();
+    watcher = null;
+    const serverClosed = new Promise<void>((resolve) => {
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
+    const closeIdle = () => {
+      server.closeIdleConnections();
+      for (const conn of fastConnections) if (conn.idle) conn.close();
+    };
+    closeIdle();
+    const deadline = Date.now() + timeoutMs;
+    // In-flight requests finish; their responses carry `Connection: close` (inbound/node-path.ts), and connections that
+    // went idle meanwhile are closed on every turn of this loop.
+    while (ctx.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      closeIdle();
+    }
+    const forced = ctx.inFlight > 0;
+    server.closeAllConnections();
+    for (const conn of fastConnections) conn.socket.destroy();
+    for (const socket of ctx.upgradeSockets) socket.destroy();
+    await serverClosed;
+    retireRouteTable(ctx.table, null, buildContext);
+    await pools.closeAll(forced);
+    if (adminServer !== null) {
+      const admin = adminServer;
+      await new Promise<void>((resolve) => {
+        if (!admin.listening) resolve();
+        else admin.close(() => resolve());
+        admin.closeAllConnections();
+      });
+    }
+    await accessLog?.close();
+  };
+
+  const proxy: NodixProxy = {
+    server,
+    adminServer,
+    metrics,
+    get routeTable() {
+      return ctx.table;
+    },
+    async listen() {
+      if (state !== 'new') throw new ProxyStateError('listen: the proxy was already started');
+      state = 'listening';
+      const bound = await listenOn(server, listenAddress);
+      let admin: ListenAddress | null = null;
+      if (adminServer !== null && adminAddress !== null) {
+        try {
+          admin = await listenOn(adminServer, adminAddress);
+        } catch (err) {
+          await new Promise((resolve) => server.close(resolve));
+          throw err;
+        }
+      }
+      if (routesFile !== null && watchEnabled) {
+        watcher = watchRoutesFile(
+          routesFile,
+          () => {
+            reloadFromFile(true).catch(() => {});
+          },
+          (err) =>
+            log(`[proxy] cannot watch ${routesFile}: ${err.message} (SIGHUP and POST /reload still work)`),
+        );
+      }
+      return { listen: bound, admin };
+    },
+    close(closeOptions = {}) {
+      if (closing !== null) return closing;
+      state = 'closing';
+      closing = closeNow(closeOptions.timeoutMs ?? timeouts.shutdownMs);
+      return closing;
+    },
+    reload() {
+      return reloadFromFile(false);
+    },
+    setRouteTable(config: unknown, source = 'setRouteTable()') {
+      let validated: ValidatedRouteTable;
+      try {
+        validated = validateRouteTable(config, source);
+      } catch (err) {
+        return rejected(err);
+      }
+      return swap(validated, source);
+    },
+    stats() {
+      return {
+        inFlight: ctx.inFlight,
+        openConnections: metrics.openConnections,
+        upgrades: ctx.upgradeSockets.size,
+        hosts: ctx.table.hosts.length,
+        pools: pools.size,
+      };
+    },
+  };
+  return proxy;
+}

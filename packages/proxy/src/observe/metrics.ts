@@ -1,0 +1,302 @@
+/**
+ * Prometheus metrics (prom-client), served on the admin listener.
+ *
+ *   nodix_proxy_requests_total{host,method,code}        counter
+ *   nodix_proxy_request_duration_seconds{host}          histogram
+ *   nodix_proxy_upstream_up{host,upstream}              gauge (1 up, 0 down)
+ *   nodix_proxy_open_connections                        gauge (client connections)
+ *   nodix_proxy_config_reloads_total{result}            counter (result: success | failure)
+ *   nodix_proxy_config_last_reload_success              gauge (1 if the last reload applied)
+ *   + prom-client's default process metrics
+ *
+ * `host` is the route-table key (`webapp1.local`, `*.example.org`); requests for no known host share
+ * `host="_unknown"`. Series of hosts removed by a reload disappear from the next scrape.
+ *
+ * Cheap on the hot path (pino's rule: pay when settings change, not per call). prom-client's `inc`/`observe`
+ * hash the label set on every call, even through `labels(...)` children, so the per-request metrics are not
+ * prom-client Counter/Histogram objects: each virtual host owns a HostStats of plain numbers (a Map of counts by
+ * method and status, a bucket array) that the request path bumps, and small collector objects turn them into
+ * prom-client's metric format when somebody scrapes.
+ *
+ * Nobody scraping costs nothing, not even prom-client itself: the Registry (and with it the prom-client module,
+ * its event-loop-delay monitor and GC observer behind the default metrics) is created on the first access to
+ * `registry`, i.e. the first scrape. Until then every metric is a plain number here. The default process metrics
+ * therefore observe from the first scrape on (CPU time, memory and handles are read at scrape time anyway; GC
+ * durations and event-loop lag are sampled from then on), which Prometheus, scraping at an interval, never notices.
+ */
+import { METHODS } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Metric, Registry } from 'prom-client';
+import type { Upstream } from '../upstream/pool.js';
+
+type PromClient = typeof import('prom-client');
+const require = createRequire(import.meta.url);
+let promClient: PromClient | null = null;
+
+/** prom-client, loaded on first use (see the file comment). */
+export function loadPromClient(): PromClient {
+  promClient ??= require('prom-client') as PromClient;
+  return promClient;
+}
+
+export const UNKNOWN_HOST_LABEL = '_unknown';
+
+/** Upper bounds of the duration buckets, seconds: a proxy hop is sub-millisecond, so the low end is finer. */
+export const DURATION_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+const METHOD_NAMES = [...METHODS, 'OTHER'];
+const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
+const OTHER_METHOD = METHODS.length;
+
+/** The storage of a HostStats that has recorded nothing yet: shared, never written (`record` replaces it). */
+const NO_COUNTS: ReadonlyMap<number, number> = new Map();
+const NO_BUCKETS: number[] = [];
+
+/**
+ * Traffic counters of one virtual host (or of `_unknown`). A 10 000-host table builds 10 000 of these, most of
+ * which may never see a request: the count Map and the bucket array are allocated by the first `record`, so an
+ * idle host costs one small object.
+ */
+export class HostStats {
+  /** Request counts keyed by methodIndex * 1000 + status. */
+  counts: ReadonlyMap<number, number> = NO_COUNTS;
+  /** Per-bucket (not cumulative) observation counts; the last slot is +Inf. Empty until the first `record`. */
+  buckets: number[] = NO_BUCKETS;
+  sum = 0;
+  count = 0;
+
+  /** hot path — one Map update, a short bucket scan, two additions (plus two allocations, once per host). */
+  record(method: string, status: number, seconds: number): void {
+    if (this.counts === NO_COUNTS) this.#allocate();
+    const counts = this.counts as Map<number, number>;
+    const key = (METHOD_INDEX.get(method) ?? OTHER_METHOD) * 1000 + status;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  #allocate(): void {
+    this.counts = new Map<number, number>();
+    // Small integers: V8 keeps them unboxed in the array (as compact as a typed array, without its buffer).
+    this.buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  }
+}
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+interface CollectedMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum' | 'min' | 'max' | 'first';
+  values: MetricValue[];
+}
+
+/** A metric whose values are computed at scrape time; what prom-client's Registry needs from a metric. */
+function collector(meta: Omit<CollectedMetric, 'values'>, values: () => MetricValue[]): Metric {
+  const metric = {
+    ...meta,
+    get: async (): Promise<CollectedMetric> => ({ ...meta, values: values() }),
+    reset: () => {},
+  };
+  return metric as unknown as Metric;
+}
+
+export interface ProxyMetricsOptions {
+  /** Register into this registry; a fresh one by default (several proxies in one process must not share). */
+  registry?: Registry;
+  /** prom-client's default process metrics. Default true. */
+  defaultMetrics?: boolean;
+  /** The per-request metrics, upstream_up and open_connections. Default true (false in a cluster primary). */
+  traffic?: boolean;
+  /** The reload metrics. Default true (false in cluster workers: the primary counts reloads once). */
+  reloads?: boolean;
+}
+
+export class ProxyMetrics {
+  readonly unknown = new HostStats();
+  /** Client connections currently open; bumped per connection, not per request. */
+  openConnections = 0;
+  /** Where upstream_up reads the current table's upstreams from; set by the proxy. */
+  upstreams: () => Iterable<Upstream> = () => [];
+  readonly #hosts = new Map<string, HostStats>();
+  readonly #options: ProxyMetricsOptions;
+  #registry: Registry | null = null;
+  /** Reload counts; null when this instance does not count reloads (cluster workers). */
+  readonly #reloads: { success: number; failure: number; lastOk: boolean } | null;
+
+  constructor(options: ProxyMetricsOptions = {}) {
+    this.#options = options;
+    this.#reloads = (options.reloads ?? true) ? { success: 0, failure: 0, lastOk: true } : null;
+    // A registry handed in belongs to a caller who already loaded prom-client: fill it now.
+    if (options.registry !== undefined) this.#register(options.registry);
+  }
+
+  /** The prom-client registry with every metric; created (and prom-client loaded) on first access. */
+  get registry(): Registry {
+    if (this.#registry === null) this.#register(new (loadPromClient().Registry)());
+    return this.#registry!;
+  }
+
+  #register(registry: Registry): void {
+    this.#registry = registry;
+    const options = this.#options;
+    if (options.defaultMetrics ?? true) loadPromClient().collectDefaultMetrics({ register: registry });
+
+    if (options.traffic ?? true) {
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_requests_total',
+            help: 'Requests answered, by virtual host, method and status code.',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => this.#requestValues(),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_request_duration_seconds',
+            help: 'Time from request to the end of the response, by virtual host.',
+            type: 'histogram',
+            aggregator: 'sum',
+          },
+          () => this.#durationValues(),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_upstream_up',
+            help: 'Whether the upstream is considered healthy (1) or skipped (0), by virtual host and upstream.',
+            type: 'gauge',
+            // With several workers each has its own passive view; the scrape shows down if any worker sees down.
+            aggregator: 'min',
+          },
+          () => {
+            const values: MetricValue[] = [];
+            for (const upstream of this.upstreams()) {
+              values.push({
+                labels: { host: upstream.hostKey, upstream: upstream.origin },
+                value: upstream.up ? 1 : 0,
+              });
+            }
+            return values;
+          },
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_open_connections',
+            help: 'Client connections currently open.',
+            type: 'gauge',
+            aggregator: 'sum',
+          },
+          () => [{ labels: {}, value: this.openConnections }],
+        ),
+      );
+    }
+
+    const reloads = this.#reloads;
+    if (reloads !== null) {
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_config_reloads_total',
+            help: 'Route table reloads, by result (success: applied; failure: rejected, the last good table serves).',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [
+            { labels: { result: 'success' }, value: reloads.success },
+            { labels: { result: 'failure' }, value: reloads.failure },
+          ],
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_config_last_reload_success',
+            help: 'Whether the last route table reload was applied (1) or rejected (0).',
+            type: 'gauge',
+            aggregator: 'min',
+          },
+          () => [{ labels: {}, value: reloads.lastOk ? 1 : 0 }],
+        ),
+      );
+    }
+  }
+
+  /** The stats object of a virtual host, created on first use and kept across reloads that keep the host. */
+  statsFor(hostKey: string): HostStats {
+    let stats = this.#hosts.get(hostKey);
+    if (stats === undefined) {
+      stats = new HostStats();
+      this.#hosts.set(hostKey, stats);
+    }
+    return stats;
+  }
+
+  /** Forgets every host not in `keys`, so that their series disappear from the next scrape. */
+  retainHosts(keys: { has(key: string): boolean }): void {
+    for (const key of this.#hosts.keys()) {
+      if (!keys.has(key)) this.#hosts.delete(key);
+    }
+  }
+
+  recordReload(ok: boolean): void {
+    const reloads = this.#reloads;
+    if (reloads === null) return;
+    if (ok) reloads.success++;
+    else reloads.failure++;
+    reloads.lastOk = ok;
+  }
+
+  #allHosts(): Iterable<[string, HostStats]> {
+    return [...this.#hosts, [UNKNOWN_HOST_LABEL, this.unknown]];
+  }
+
+  #requestValues(): MetricValue[] {
+    const values: MetricValue[] = [];
+    for (const [host, stats] of this.#allHosts()) {
+      for (const [key, count] of stats.counts) {
+        const method = METHOD_NAMES[Math.floor(key / 1000)]!;
+        values.push({ labels: { host, method, code: String(key % 1000) }, value: count });
+      }
+    }
+    return values;
+  }
+
+  #durationValues(): MetricValue[] {
+    const name = 'nodix_proxy_request_duration_seconds';
+    const values: MetricValue[] = [];
+    for (const [host, stats] of this.#allHosts()) {
+      if (stats.count === 0 && host === UNKNOWN_HOST_LABEL) continue;
+      let cumulative = 0;
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        cumulative += stats.buckets[i] ?? 0; // empty until the host's first request
+        values.push({
+          metricName: `${name}_bucket`,
+          labels: { host, le: DURATION_BUCKETS[i]! },
+          value: cumulative,
+        });
+      }
+      values.push({ metricName: `${name}_bucket`, labels: { host, le: '+Inf' }, value: stats.count });
+      values.push({ metricName: `${name}_sum`, labels: { host }, value: stats.sum });
+      values.push({ metricName: `${name}_count`, labels: { host }, value: stats.count });
+    }
+    return values;
+  }
+}

@@ -1,0 +1,137 @@
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ProxyConfigError } from '../../src/errors.js';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_TIMEOUTS,
+  formatAddress,
+  loadProxySettings,
+  parseListen,
+} from '../../src/lifecycle/config.js';
+import { tempDir } from '../helpers.js';
+
+t.test('defaults', async (t) => {
+  const s = loadProxySettings([], {});
+  t.same(s.listen, { host: '0.0.0.0', port: 8080 });
+  t.same(s.adminListen, { host: '127.0.0.1', port: 9090 });
+  t.equal(s.routes, null);
+  t.equal(s.workers, 1);
+  t.equal(s.watch, true);
+  t.same(s.timeouts, DEFAULT_TIMEOUTS);
+  t.same(s.limits, DEFAULT_LIMITS);
+  t.same(s.health, { maxFails: 3, cooldownMs: 10_000 });
+  t.same(s.trustedProxies, []);
+  t.equal(s.accessLog, null);
+});
+
+t.test('arguments over environment over file', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'proxy.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listen: '127.0.0.1:1000',
+      workers: 3,
+      timeouts: { header: 1234, shutdown: 0 },
+      limits: { maxConnections: 7 },
+    }),
+  );
+  const s = loadProxySettings(
+    [
+      '--listen',
+      '127.0.0.1:0',
+      '--admin-listen',
+      'off',
+      '--header-timeout',
+      '500',
+      '--trusted-proxies',
+      '10.0.0.0/8, ::1',
+    ],
+    {
+      NODIX_PROXY_WORKERS: 'auto',
+      NODIX_PROXY_HEADER_TIMEOUT: '999',
+      NODIX_PROXY_WATCH: 'false',
+      NODIX_PROXY_ACCESS_LOG: '-',
+    },
+    file,
+  );
+  t.same(s.listen, { host: '127.0.0.1', port: 0 });
+  t.equal(s.adminListen, null);
+  t.equal(s.workers, availableParallelism());
+  t.equal(s.timeouts.headerMs, 500);
+  t.equal(s.timeouts.shutdownMs, 0);
+  t.equal(s.limits.maxConnections, 7);
+  t.equal(s.watch, false);
+  t.equal(s.accessLog, '-');
+  t.same(s.trustedProxies, ['10.0.0.0/8', '::1']);
+  t.same(loadProxySettings(['--admin-listen', '0'], {}).adminListen, { host: '0.0.0.0', port: 0 });
+  t.same(
+    loadProxySettings(['--admin-listen', '127.0.0.1:0', '--routes', '/etc/routes.json'], {}).routes,
+    '/etc/routes.json',
+  );
+});
+
+t.test('a bad value is one line naming the key and the value', async (t) => {
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [['--listen', 'nope'], {}, /^invalid configuration: listen: must be HOST:PORT .*"nope"/],
+    [['--listen', '127.0.0.1:70000'], {}, /listen: .*port from 0 to 65535.*"127\.0\.0\.1:70000"/],
+    [['--listen', '::1:80'], {}, /listen: must bracket an IPv6 address/],
+    [['--admin-listen', 'x'], {}, /adminListen: .*"x"/],
+    [['--workers', '0'], {}, /workers: must be auto or an integer from 1 to 1024 \(value was 0\)/],
+    [['--workers', 'many'], {}, /workers: .*"many"/],
+    [
+      [],
+      { NODIX_PROXY_HEADER_TIMEOUT: 'soon' },
+      /timeouts\.header: must be an integer from 1 to 86400000 ms \(value was "soon"\)/,
+    ],
+    [['--max-header-size', '10'], {}, /limits\.maxHeaderSize: must be an integer from 1024/],
+    [['--max-fails', '0'], {}, /health\.maxFails/],
+    [['--watch', 'maybe'], {}, /watch: must be true or false \(value was "maybe"\)/],
+    [['--trusted-proxies', '10.0.0.0/40'], {}, /trustedProxies: .*10\.0\.0\.0\/40/],
+    [
+      ['--header-timeout', '5000', '--request-timeout', '1000'],
+      {},
+      /timeouts\.header must not exceed timeouts\.request/,
+    ],
+  ];
+  for (const [argv, env, message] of cases) {
+    try {
+      loadProxySettings(argv, env);
+      t.fail(`accepted ${argv.join(' ')}`);
+    } catch (err) {
+      t.type(err, ProxyConfigError);
+      t.equal((err as ProxyConfigError).code, 'NODIX_ERR_PROXY_CONFIG');
+      t.match((err as Error).message, message);
+      t.notMatch((err as Error).message, /\n/, 'one line');
+    }
+  }
+});
+
+t.test('config file problems name the file', async (t) => {
+  const dir = tempDir(t);
+  const unknown = join(dir, 'unknown.json');
+  writeFileSync(unknown, JSON.stringify({ listne: '1.2.3.4:5' }));
+  t.throws(() => loadProxySettings([], {}, unknown), {
+    code: 'NODIX_ERR_PROXY_CONFIG',
+    message: `config file ${unknown}: unknown key 'listne'`,
+  });
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{');
+  t.throws(() => loadProxySettings([], {}, broken), { message: new RegExp(`config file ${broken}`) });
+  t.throws(() => loadProxySettings([], {}, join(dir, 'missing.json')), {
+    message: /cannot read it \(ENOENT\)/,
+  });
+});
+
+t.test('listen addresses', async (t) => {
+  t.same(parseListen('8080'), { host: '0.0.0.0', port: 8080 });
+  t.same(parseListen(':0'), { host: '0.0.0.0', port: 0 });
+  t.same(parseListen('[::1]:8080'), { host: '::1', port: 8080 });
+  t.same(parseListen({ host: '::', port: 1 }), { host: '::', port: 1 });
+  t.throws(() => parseListen({ host: 'x', port: -1 }));
+  t.throws(() => parseListen(''));
+  t.equal(formatAddress('::1', 80), '[::1]:80');
+  t.equal(formatAddress('127.0.0.1', 80), '127.0.0.1:80');
+});
