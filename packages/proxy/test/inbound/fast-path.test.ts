@@ -84,18 +84,21 @@ async function client(t: Test, port: number) {
 const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: webapp1.local\r\n${extra}\r\n`;
 const viaNodeHttp = (response: string) => /\r\nKeep-Alive: timeout=/i.test(response);
 
-t.test('fastPath: false leaves every request to node:http (what the differential tests compare)', async (t) => {
-  const up = await startUpstream(t, (req, res) => res.end(`${req.method} ${req.url}`));
-  const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }), {
-    fastPath: false,
-  });
-  const c = await client(t, port);
-  for (let i = 0; i < 2; i++) {
-    const [r] = await c.send(GET(`/plain${i}`));
-    t.match(r, new RegExp(`\\r\\n\\r\\nGET /plain${i}$`));
-    t.ok(viaNodeHttp(r!), `request ${i} answered by node:http`);
-  }
-});
+t.test(
+  'fastPath: false leaves every request to node:http (what the differential tests compare)',
+  async (t) => {
+    const up = await startUpstream(t, (req, res) => res.end(`${req.method} ${req.url}`));
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }), {
+      fastPath: false,
+    });
+    const c = await client(t, port);
+    for (let i = 0; i < 2; i++) {
+      const [r] = await c.send(GET(`/plain${i}`));
+      t.match(r, new RegExp(`\\r\\n\\r\\nGET /plain${i}$`));
+      t.ok(viaNodeHttp(r!), `request ${i} answered by node:http`);
+    }
+  },
+);
 
 t.test(
   'plain GETs and Content-Length bodies take the fast path; a chunked body, HTTP/1.0 or a split head hand the connection to node:http',
