@@ -3,12 +3,14 @@ import { parseArgs } from 'node:util';
 import { ProxyConfigError, RouteTableError } from './errors.js';
 import { isProxyWorker, proxyOptionsFromSettings, runWorker, startPrimary } from './lifecycle/cluster.js';
 import {
+  attachFlagValues,
   envName,
   formatAddress,
   type ListenAddress,
   loadProxySettings,
   type ProxySettings,
   SETTINGS,
+  VALUE_FLAGS,
 } from './lifecycle/config.js';
 import { createProxy } from './lifecycle/create-proxy.js';
 import { applyStartupV8Settings, startServingV8Settings } from './lifecycle/v8-settings.js';
@@ -54,7 +56,12 @@ async function main(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     };
     for (const row of SETTINGS) options[row.flag] = { type: 'string' };
-    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options }) as {
+    ({ values } = parseArgs({
+      args: attachFlagValues(argv, VALUE_FLAGS),
+      strict: true,
+      allowPositionals: false,
+      options,
+    }) as {
       values: { config?: string; help?: boolean };
     });
   } catch (err) {

@@ -2,7 +2,7 @@
  * The built `nodix-proxy` bin as real child processes (run `tsc -b packages/proxy` first: the bin imports dist/).
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -96,7 +96,13 @@ t.test('user mistakes: one line on stderr, exit 2, no stack trace', async (t) =>
   );
   // One of each kind (flag, value, routes file); config.test.ts has the full table of values.
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
-    [['--workers', '-3'], {}, /^nodix-proxy: Option '--workers' argument is ambiguous\. \(see --help\)/],
+    [
+      ['--header-timeout', '-5'],
+      {},
+      /^nodix-proxy: invalid configuration: timeouts\.header: is out of range: .*\(value was -5\)$/m,
+    ],
+    [['--workers', '-3'], {}, /^nodix-proxy: invalid configuration: workers: is out of range/],
+    [['--listen', '127.0.0.1:0', '--lisen', 'x'], {}, /^nodix-proxy: Unknown option '--lisen'/],
     [
       [],
       { NODIX_PROXY_MAX_CONNECTIONS: 'lots' },
@@ -131,6 +137,25 @@ t.test('user mistakes: one line on stderr, exit 2, no stack trace', async (t) =>
   ]) {
     t.match(help.stdout(), flag);
   }
+});
+
+t.test('--access-log - writes to standard output (not to a file named true)', async (t) => {
+  const up = await startUpstream(t, (_req, res) => res.end('ok'));
+  const dir = tempDir(t);
+  const routes = join(dir, 'routes.json');
+  writeAtomically(routes, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const r = run(
+    t,
+    ['--access-log', '-', '--listen', '127.0.0.1:0', '--admin-listen', 'off', '--routes', routes],
+    {},
+    dir,
+  );
+  const { port } = await ready(r);
+  await request(port, { path: '/dash' });
+  await waitFor(() => r.stdout().includes('"GET /dash HTTP/1.1" 200'), 3000, 'access log line on stdout');
+  r.child.kill('SIGTERM');
+  t.equal(await r.exit, 0);
+  t.same(readdirSync(dir), ['routes.json'], 'no file named true (or anything else) was created');
 });
 
 t.test('a port in use: exit 1 with the reason', async (t) => {

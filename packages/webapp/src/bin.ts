@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadWebappConfig, WebappConfigError } from './config.js';
+import { joinOptionValues, loadWebappConfig, WebappConfigError } from './config.js';
 import { createWebapp, formatAddress } from './webapp.js';
 
 const HELP = `Usage: nodix-webapp [options]
@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     // Checked here (strict) so that a mistyped flag is an error, not silently ignored; convict reads the values.
     ({ values } = parseArgs({
-      args: argv,
+      args: joinOptionValues(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -40,7 +40,8 @@ async function main(argv: string[]): Promise<void> {
       },
     }));
   } catch (err) {
-    fail(`${(err as Error).message} (see --help)`, 2);
+    // parseArgs explains itself over several lines; the first says what is wrong.
+    fail(`${(err as Error).message.split('\n')[0]} (see --help)`, 2);
     return;
   }
   if (values.help) {

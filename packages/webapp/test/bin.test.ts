@@ -66,7 +66,17 @@ const mistakes: Array<[string[], RegExp]> = [
   [['--name', ''], /^nodix-webapp: invalid configuration: name: is required/],
   [
     ['--name', 'webapp1.local', '--port', '70000'],
-    /port: must be a TCP port from 0 to 65535 \(value was 70000\)/,
+    /port: is out of range: must be a TCP port from 0 to 65535 \(value was 70000\)/,
+  ],
+  // A negative number is a value, out of range (parseArgs called it "ambiguous", over three lines).
+  [['--name', 'webapp1.local', '--port', '-5'], /port: is out of range: .*\(value was -5\)/],
+  [
+    ['--name', '-', '--port', '0'],
+    /name: must be a virtual host name such as webapp1\.local \(value was "-"\)/,
+  ],
+  [
+    ['--name', 'webapp1.local', '--port'],
+    /^nodix-webapp: Option '--port <value>' argument missing \(see --help\)\n$/,
   ],
   [['--name', 'webapp1.local', '--colour', 'blue'], /Unknown option '--colour'/],
   [['--name', 'webapp1.local', '--config', '/nonexistent/nodix.json'], /cannot read config file/],
