@@ -117,7 +117,9 @@ export function loadWebappConfig(argv: string[], env: NodeJS.ProcessEnv, configF
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new WebappConfigError(`config file ${configFile} is not valid JSON: ${(err as Error).message}`);
+      // V8 quotes the text, raw newlines included: escape them, an error is one line.
+      const reason = (err as Error).message.replace(/\r?\n/g, '\\n');
+      throw new WebappConfigError(`config file ${configFile} is not valid JSON: ${reason}`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new WebappConfigError(`config file ${configFile} must hold a JSON object`);

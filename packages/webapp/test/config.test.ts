@@ -65,6 +65,10 @@ t.test('config file mistakes name the file and the key', async (t) => {
   t.throws(() => loadWebappConfig([], {}, broken), {
     message: new RegExp(`config file ${broken} is not valid JSON`),
   });
+  const yaml = file('webapp.yaml', 'name:\n a.local');
+  const err = t.throws(() => loadWebappConfig([], {}, yaml)) as unknown as Error;
+  t.match(err.message, new RegExp(`config file ${yaml} is not valid JSON`));
+  t.notMatch(err.message, /\n/, 'one line');
   const array = file('array.json', '[]');
   t.throws(() => loadWebappConfig([], {}, array), { message: /must hold a JSON object/ });
   t.throws(() => loadWebappConfig([], {}, join(dir, 'absent.json')), { message: /cannot read config file/ });

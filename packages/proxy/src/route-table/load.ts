@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { RouteTableError } from '../errors.js';
+import { describeJsonError } from './json-error.js';
 import type { RouteTableConfig } from './types.js';
 import { type ValidatedRouteTable, validatedTable, validateRouteTable } from './validate.js';
 
@@ -20,8 +21,9 @@ export function parseRouteTable(text: string, source: string): ValidatedRouteTab
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (err) {
-    throw new RouteTableError(source, '', `not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // V8's message quotes the text (newlines and all) and often gives no position: say where, on one line.
+    throw new RouteTableError(source, '', describeJsonError(text));
   }
   const { hosts, errorPages } = validateRouteTable(value, source);
   return validatedTable(hosts, errorPages, () => JSON.parse(text) as RouteTableConfig);
