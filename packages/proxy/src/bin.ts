@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { ProxyConfigError, RouteTableError } from './errors.js';
+import { checkConfiguration, settingsSources } from './lifecycle/check.js';
 import { isProxyWorker, proxyOptionsFromSettings, runWorker, startPrimary } from './lifecycle/cluster.js';
 import {
   attachFlagValues,
@@ -15,6 +17,8 @@ import {
 import { createProxy } from './lifecycle/create-proxy.js';
 import { applyStartupV8Settings, startServingV8Settings } from './lifecycle/v8-settings.js';
 
+const { version: VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 function help(): string {
   const rows = SETTINGS.map((row) => {
     const flag = `  --${row.flag} ${row.flag === 'workers' ? 'N|auto' : 'VALUE'}`;
@@ -27,6 +31,9 @@ The per-machine reverse proxy: routes requests by Host to the web apps deployed 
 Options (each also settable in a JSON config file and from the environment):
 ${rows.join('\n')}
   --config FILE                            JSON file with any of the keys above (nested: {"timeouts": {"header": 5000}})
+  --check                                  check the settings and the routes file, print a summary, exit (0: valid,
+                                           2: not); opens no port (as nginx -t)
+  -v, --version                            print the version
   -h, --help                               show this help
 
 Precedence: arguments, then environment, then the config file, then defaults.
@@ -48,12 +55,14 @@ function readyLine(listen: ListenAddress, admin: ListenAddress | null): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  let values: { config?: string; help?: boolean };
+  let values: { config?: string; help?: boolean; version?: boolean; check?: boolean };
   try {
     // Checked here (strict) so that a mistyped flag is an error, not silently ignored; convict reads the values.
     const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
       config: { type: 'string' },
+      check: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
     };
     for (const row of SETTINGS) options[row.flag] = { type: 'string' };
     ({ values } = parseArgs({
@@ -62,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
       allowPositionals: false,
       options,
     }) as {
-      values: { config?: string; help?: boolean };
+      values: typeof values;
     });
   } catch (err) {
     // parseArgs explains itself over several lines; the first says what is wrong.
@@ -73,6 +82,11 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(help());
     return;
   }
+  if (values.version) {
+    // As `nodix --version`: the version alone, for scripts.
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
 
   let settings: ProxySettings;
   try {
@@ -80,6 +94,12 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof ProxyConfigError) return fail(err.message, err.exitCode);
     throw err;
+  }
+  if (values.check) {
+    const result = await checkConfiguration(settings, settingsSources(argv, process.env, values.config));
+    if (result.ok) process.stdout.write(`${result.summary}\n`);
+    else for (const error of result.errors) fail(error, 2);
+    return;
   }
 
   if (settings.workers > 1) return runCluster(settings);

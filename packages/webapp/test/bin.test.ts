@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
@@ -105,4 +106,14 @@ t.test('--help', async (t) => {
   t.equal(await r.exit, 0);
   t.match(r.stdout(), /Usage: nodix-webapp/);
   t.match(r.stdout(), /--name NAME/);
+});
+
+t.test('--version and -v print the package version alone, as nodix --version does', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  for (const flag of ['--version', '-v']) {
+    const r = run([flag]);
+    t.equal(await r.exit, 0);
+    t.equal(r.stdout(), `${version}\n`);
+    t.equal(r.stderr(), '');
+  }
 });
