@@ -13,7 +13,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RouteTableError } from '../errors.js';
 import { loadPromClient, ProxyMetrics } from '../observe/metrics.js';
-import { loadRouteTableFile } from '../route-table/load.js';
+import { createRoutesFileReader, loadRouteTableFile } from '../route-table/load.js';
 import type { RouteTableConfig } from '../route-table/types.js';
 import { watchRoutesFile } from '../route-table/watch.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
@@ -60,11 +60,11 @@ export async function startPrimary(
 ): Promise<ClusterPrimary> {
   let config: unknown = EMPTY_TABLE;
   let source = '(no routes file)';
-  let lastText: string | null = null;
+  let readRoutesFile: ReturnType<typeof createRoutesFileReader> | null = null;
   if (settings.routes !== null) {
     const loaded = await loadRouteTableFile(settings.routes);
     config = loaded.table.config;
-    lastText = loaded.text;
+    readRoutesFile = createRoutesFileReader(settings.routes, loaded.text);
     source = settings.routes;
   }
 
@@ -163,11 +163,11 @@ export async function startPrimary(
 
   let reloadChain: Promise<unknown> = Promise.resolve();
   const reloadOnce = async (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
-    if (settings.routes === null) return { ok: true, hosts: 0, source };
-    let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
+    if (settings.routes === null || readRoutesFile === null) return { ok: true, hosts: 0, source };
+    let loaded: Awaited<ReturnType<typeof readRoutesFile>>;
     try {
-      // A watched event that left the file as it was is not even parsed.
-      loaded = await loadRouteTableFile(settings.routes, onlyIfChanged ? lastText : null);
+      // A watched change that left the text as last read (applied or refused): not parsed, not counted.
+      loaded = await readRoutesFile(onlyIfChanged);
     } catch (err) {
       metrics.recordReload(false);
       const message = (err as Error).message;
@@ -178,7 +178,6 @@ export async function startPrimary(
     if (loaded === null)
       return { ok: true, hosts: Object.keys((config as RouteTableConfig).hosts).length, source };
     const hosts = loaded.table.hosts.length;
-    lastText = loaded.text;
     config = loaded.table.config;
     // Workers still starting get the new table with their hello (they cannot receive anything before).
     const errors = await distribute([...live].filter((worker) => greeted.has(worker)));

@@ -21,7 +21,7 @@ import {
   type RouteTable,
   retireRouteTable,
 } from '../route-table/build.js';
-import { loadRouteTableFile, parseRouteTable } from '../route-table/load.js';
+import { createRoutesFileReader, parseRouteTable } from '../route-table/load.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
 import { type FileWatcher, watchRoutesFile } from '../route-table/watch.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
@@ -202,7 +202,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
-  let lastText: string | null = null;
+  let readRoutesFile: ReturnType<typeof createRoutesFileReader> | null = null;
   if (routesFile !== null) {
     let text: string;
     try {
@@ -212,7 +212,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       throw new RouteTableError(routesFile, '', `cannot read the file (${e.code ?? e.message})`);
     }
     initial = parseRouteTable(text, routesFile);
-    lastText = text;
+    readRoutesFile = createRoutesFileReader(routesFile, text);
   } else {
     initial = validateRouteTable(options.routeTable ?? EMPTY_TABLE, 'createProxy({ routeTable })');
   }
@@ -258,11 +258,12 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   let reloadChain: Promise<unknown> = Promise.resolve();
   const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> => {
     const run = async (): Promise<ReloadResult> => {
-      if (routesFile === null) throw new ProxyStateError('reload: this proxy has no routes file');
-      let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
+      if (routesFile === null || readRoutesFile === null)
+        throw new ProxyStateError('reload: this proxy has no routes file');
+      let loaded: Awaited<ReturnType<typeof readRoutesFile>>;
       try {
-        // A watched event with the file as it was (or another file of the directory changed): not even parsed.
-        loaded = await loadRouteTableFile(routesFile, onlyIfChanged ? lastText : null);
+        // A watched change that left the text as last read (applied or refused): not parsed, not counted.
+        loaded = await readRoutesFile(onlyIfChanged);
       } catch (err) {
         // A watcher may fire while a writer is half-way (a non-atomic writer): the next event retries.
         return rejected(err);
@@ -270,7 +271,6 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       if (loaded === null) {
         return { hosts: ctx.table.hosts.length, source: routesFile, changed: false };
       }
-      lastText = loaded.text;
       return swap(loaded.table, routesFile);
     };
     const result = reloadChain.then(run, run);

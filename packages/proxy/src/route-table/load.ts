@@ -57,3 +57,30 @@ export async function loadRouteTableFile(
   if (unlessText !== null && text === unlessText) return null;
   return { text, table: parseRouteTable(text, file) };
 }
+
+/**
+ * Reads a routes file for reloads. It remembers the last text it read, applied or refused: with `onlyIfChanged`
+ * (a watched change) the same text again is neither parsed nor counted, so a bad file is rejected once, not once
+ * per event, and a rewrite with the same content swaps nothing. Without it (SIGHUP, POST /reload: an operator
+ * asked) the file is always parsed. Resolves null when skipped; rejects with RouteTableError.
+ */
+export function createRoutesFileReader(
+  file: string,
+  initialText: string | null,
+): (onlyIfChanged: boolean) => Promise<LoadedRouteTable | null> {
+  let lastSeen = initialText;
+  return async (onlyIfChanged) => {
+    let text: string;
+    try {
+      text = await readRouteTableText(file);
+    } catch (err) {
+      // Missing or unreadable: worth saying once, again only after the file was readable in between.
+      if (onlyIfChanged && lastSeen === null) return null;
+      lastSeen = null;
+      throw err;
+    }
+    if (onlyIfChanged && text === lastSeen) return null;
+    lastSeen = text;
+    return { text, table: parseRouteTable(text, file) };
+  };
+}
