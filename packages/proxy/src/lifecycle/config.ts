@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import convict from 'convict';
 import { ProxyConfigError } from '../errors.js';
 import { createTrustedProxies } from '../inbound/trust.js';
+import { normaliseHost } from '../route-table/host.js';
 
 export interface ListenAddress {
   host: string;
@@ -92,6 +93,8 @@ export interface ProxySettings {
   trustedProxies: string[];
   /** `-` for standard output, a file path, or null for none. */
   accessLog: string | null;
+  /** Host names the admin listener answers besides loopback and its own address. */
+  adminAllowedHosts: string[];
 }
 
 /** `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces). Throws an Error saying what is wrong. */
@@ -181,6 +184,16 @@ function integerFormat(name: string, min: number, max: number, unit: string) {
   });
 }
 
+/** `a, b,c` → ['a', 'b', 'c'] (arguments and the environment); a config file's array as it is. */
+function splitList(value: unknown): unknown {
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : value;
+}
+
 let formatsAdded = false;
 function addFormats(): void {
   if (formatsAdded) return;
@@ -209,13 +222,7 @@ function addFormats(): void {
   });
   convict.addFormat({
     name: 'nodix-proxy-trusted',
-    coerce: (value: unknown) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        : value,
+    coerce: splitList,
     validate(value: unknown) {
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
         throw new Error(`must be a list of IP addresses or CIDR ranges (value was ${JSON.stringify(value)})`);
@@ -224,6 +231,15 @@ function addFormats(): void {
         createTrustedProxies(value as string[]);
       } catch (err) {
         throw new Error((err as Error).message.replace(/^trustedProxies: /, ''));
+      }
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-host-list',
+    coerce: splitList,
+    validate(value: unknown) {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || normaliseHost(v) === null)) {
+        throw new Error(`must be a list of host names or addresses (value was ${JSON.stringify(value)})`);
       }
     },
   });
@@ -271,6 +287,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-admin-listen',
     default: DEFAULT_ADMIN_LISTEN,
     doc: 'Admin listener (/metrics, /healthz, /reload), HOST:PORT or off.',
+  },
+  {
+    key: 'adminAllowedHosts',
+    flag: 'admin-allowed-hosts',
+    format: 'nodix-proxy-host-list',
+    default: [],
+    doc: 'Comma-separated Host names the admin listener answers besides loopback and its own address (else 421).',
   },
   {
     key: 'routes',
@@ -531,6 +554,7 @@ export function loadProxySettings(
     health: { maxFails: get('health.maxFails') as number, cooldownMs: get('health.cooldown') as number },
     trustedProxies: get('trustedProxies') as string[],
     accessLog: accessLog === '' ? null : accessLog,
+    adminAllowedHosts: get('adminAllowedHosts') as string[],
   };
 }
 

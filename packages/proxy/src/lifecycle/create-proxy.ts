@@ -46,6 +46,8 @@ export interface ProxyOptions {
   listen?: string | ListenAddress;
   /** Admin listener: `HOST:PORT`, {host, port}, or `off`/null. Default `127.0.0.1:9090`. */
   adminListen?: string | ListenAddress | null;
+  /** Host names the admin listener answers besides loopback and its own address (others get 421). */
+  adminAllowedHosts?: string[];
   /** Route table file; reloaded on change (see `watch`), on `reload()`, SIGHUP (CLI) and `POST /reload`. */
   routes?: string | null;
   /** Initial route table when there is no file (a RouteTableConfig, validated like a file). Default: no hosts. */
@@ -385,15 +387,21 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         return { ok: false, error: (err as Error).message };
       }
     },
-    health: () => ({
+    health: async () => ({
       status: ctx.draining ? 'draining' : 'ok',
+      workers: 1,
       hosts: ctx.table.hosts.length,
       inFlight: ctx.inFlight,
       openConnections: metrics.openConnections,
     }),
     routeTable: () => ctx.table.config,
   };
-  if (adminAddress !== null) adminServer = createAdminServer(adminBackend, log);
+  if (adminAddress !== null) {
+    adminServer = createAdminServer(adminBackend, log, {
+      listenHost: adminAddress.host,
+      allowedHosts: options.adminAllowedHosts ?? [],
+    });
+  }
 
   let watcher: FileWatcher | null = null;
   let state: 'new' | 'listening' | 'closing' = 'new';

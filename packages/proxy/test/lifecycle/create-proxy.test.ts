@@ -3,7 +3,18 @@ import { Agent } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
 import { createProxy, ProxyConfigError, RouteTableError } from '../../src/index.js';
-import { request, scrape, sleep, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
+import {
+  ADMIN_POST,
+  HEALTH_KEYS,
+  request,
+  scrape,
+  sleep,
+  startProxy,
+  startUpstream,
+  table,
+  tempDir,
+  waitFor,
+} from '../helpers.js';
 
 /** Writes the file the way the deployer does: a new file renamed over the old one (atomic). */
 function writeAtomically(file: string, value: unknown): void {
@@ -121,11 +132,11 @@ t.test(
     t.match(await scrape(adminPort!), /nodix_proxy_config_last_reload_success 0/);
 
     // POST /reload: 422 while the file is bad, 200 once it is fixed.
-    const bad = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+    const bad = await fetch(`http://127.0.0.1:${adminPort}/reload`, ADMIN_POST);
     t.equal(bad.status, 422);
     t.match(((await bad.json()) as { error: string }).error, /not valid JSON/);
     writeFileSync(file, JSON.stringify(table({ 'webapp1.local': { upstreams: [a.origin] } })));
-    const good = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+    const good = await fetch(`http://127.0.0.1:${adminPort}/reload`, ADMIN_POST);
     t.equal(good.status, 200);
     t.same(await good.json(), { ok: true, hosts: 1, source: file });
     t.equal((await request(port)).body, 'a');
@@ -337,7 +348,9 @@ t.test('admin endpoints: /healthz, /route-table, unknown paths', async (t) => {
   const { adminPort } = await startProxy(t, routes);
   const health = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
   t.equal(health.status, 200);
-  t.match(await health.json(), { status: 'ok', hosts: 1 });
+  const report = (await health.json()) as Record<string, unknown>;
+  t.same(Object.keys(report).sort(), HEALTH_KEYS, '/healthz: the same keys as with several workers');
+  t.match(report, { status: 'ok', workers: 1, hosts: 1, inFlight: 0 });
   t.same(await (await fetch(`http://127.0.0.1:${adminPort}/route-table`)).json(), routes);
   t.equal((await fetch(`http://127.0.0.1:${adminPort}/nope`)).status, 404);
 });
