@@ -185,7 +185,7 @@ t.test('--config file and the access log', async (t) => {
   await waitFor(() => r.stdout().includes('/logged'), 3000, 'access log line');
   t.match(
     r.stdout(),
-    /127\.0\.0\.1 - - \[[^\]]+\] "GET \/logged\?x=1 HTTP\/1\.1" 200 webapp1\.local http:\/\/127\.0\.0\.1:\d+ [\d.]+ms\n/,
+    /127\.0\.0\.1 - - \[[^\]]+\] "GET \/logged\?x=1 HTTP\/1\.1" 200 webapp1\.local http:\/\/127\.0\.0\.1:\d+ [\d.]+ms [0-9a-f]{8}-[0-9a-z]+\n/,
   );
   r.child.kill('SIGTERM');
   t.equal(await r.exit, 0);

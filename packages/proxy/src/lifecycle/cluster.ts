@@ -45,6 +45,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     health: settings.health,
     trustedProxies: settings.trustedProxies,
     accessLog: settings.accessLog,
+    accessLogFormat: settings.accessLogFormat,
     adminAllowedHosts: settings.adminAllowedHosts,
   };
 }

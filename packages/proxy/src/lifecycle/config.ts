@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import convict from 'convict';
 import { ProxyConfigError } from '../errors.js';
 import { createTrustedProxies } from '../inbound/trust.js';
+import { ACCESS_LOG_FORMATS, type AccessLogFormat } from '../observe/access-log.js';
 import { normaliseHost } from '../route-table/host.js';
 
 export interface ListenAddress {
@@ -93,6 +94,7 @@ export interface ProxySettings {
   trustedProxies: string[];
   /** `-` for standard output, a file path, or null for none. */
   accessLog: string | null;
+  accessLogFormat: AccessLogFormat;
   /** Host names the admin listener answers besides loopback and its own address. */
   adminAllowedHosts: string[];
 }
@@ -235,6 +237,15 @@ function addFormats(): void {
     },
   });
   convict.addFormat({
+    name: 'nodix-proxy-access-log-format',
+    validate(value: unknown) {
+      if (!(ACCESS_LOG_FORMATS as readonly unknown[]).includes(value))
+        throw new Error(
+          `must be one of ${ACCESS_LOG_FORMATS.join(', ')} (value was ${JSON.stringify(value)})`,
+        );
+    },
+  });
+  convict.addFormat({
     name: 'nodix-proxy-host-list',
     coerce: splitList,
     validate(value: unknown) {
@@ -322,6 +333,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-path',
     default: '',
     doc: 'Access log: a file to append to, - for standard output, empty for none.',
+  },
+  {
+    key: 'accessLogFormat',
+    flag: 'access-log-format',
+    format: 'nodix-proxy-access-log-format',
+    default: 'nodix',
+    doc: `Access log format: ${ACCESS_LOG_FORMATS.join(', ')} (json: request id, upstream, times, bytes, user agent...).`,
   },
   {
     key: 'trustedProxies',
@@ -554,6 +572,7 @@ export function loadProxySettings(
     health: { maxFails: get('health.maxFails') as number, cooldownMs: get('health.cooldown') as number },
     trustedProxies: get('trustedProxies') as string[],
     accessLog: accessLog === '' ? null : accessLog,
+    accessLogFormat: get('accessLogFormat') as AccessLogFormat,
     adminAllowedHosts: get('adminAllowedHosts') as string[],
   };
 }

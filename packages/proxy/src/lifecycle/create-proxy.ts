@@ -13,7 +13,12 @@ import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
 import { handleRequest } from '../inbound/node-path.js';
 import { createTrustedProxies } from '../inbound/trust.js';
 import { handleUpgrade, type UpgradeContext } from '../inbound/upgrade.js';
-import { type AccessLog, createAccessLog } from '../observe/access-log.js';
+import {
+  ACCESS_LOG_FORMATS,
+  type AccessLog,
+  type AccessLogFormat,
+  createAccessLog,
+} from '../observe/access-log.js';
 import { ProxyMetrics } from '../observe/metrics.js';
 import {
   type BuildContext,
@@ -62,6 +67,8 @@ export interface ProxyOptions {
   trustedProxies?: string[];
   /** `-` (stdout), a file path, a writable stream, or null (default) for no access log. */
   accessLog?: string | Writable | null;
+  /** `nodix` (default), `common`, `combined` or `json` (observe/access-log.ts). */
+  accessLogFormat?: AccessLogFormat;
   /** Where log lines go. Default: standard error. */
   log?: (line: string) => void;
   /**
@@ -147,6 +154,12 @@ function merged<T extends object>(
   return out;
 }
 
+function accessLogFormat(value: unknown): AccessLogFormat {
+  if (!(ACCESS_LOG_FORMATS as readonly unknown[]).includes(value))
+    throw new Error(`must be one of ${ACCESS_LOG_FORMATS.join(', ')} (value was ${JSON.stringify(value)})`);
+  return value as AccessLogFormat;
+}
+
 /** Creates a proxy (not listening yet). Options are checked here: a bad one throws ProxyConfigError. */
 export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const listenAddress = option('listen', parseListen, options.listen ?? DEFAULT_LISTEN);
@@ -222,7 +235,10 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const accessLog: AccessLog | null =
     options.accessLog === undefined || options.accessLog === null || options.accessLog === ''
       ? null
-      : createAccessLog(options.accessLog);
+      : createAccessLog(
+          options.accessLog,
+          option('accessLogFormat', accessLogFormat, options.accessLogFormat ?? 'nodix'),
+        );
 
   const ctx: UpgradeContext = {
     table: buildRouteTable(initial, null, buildContext),

@@ -14,7 +14,7 @@
  * read and a parse. The caller still compares the text (route-table/load.ts: createRoutesFileReader), so a
  * rewrite with the same content is neither applied nor counted again.
  */
-import { type FSWatcher, watch } from 'node:fs';
+import { type BigIntStats, type FSWatcher, statSync, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
@@ -23,12 +23,28 @@ export interface FileWatcher {
 }
 
 /** What identifies one version of the file; `missing` while it does not exist (between an unlink and a rename). */
+function identityOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+function missing(err: unknown): string {
+  return `missing (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+}
+
 async function identity(file: string): Promise<string> {
   try {
-    const s = await stat(file, { bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+    return identityOf(await stat(file, { bigint: true }));
   } catch (err) {
-    return `missing (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    return missing(err);
+  }
+}
+
+/** The same, now: the baseline must be taken before the caller returns, or a write right after would be missed. */
+function identityNow(file: string): string {
+  try {
+    return identityOf(statSync(file, { bigint: true }));
+  } catch (err) {
+    return missing(err);
   }
 }
 
@@ -43,7 +59,7 @@ export function watchRoutesFile(
   let watcher: FSWatcher | null = null;
   let closed = false;
   // The version loaded when watching starts: a change is relative to it.
-  let last: Promise<string> = identity(file);
+  let last: Promise<string> = Promise.resolve(identityNow(file));
   const check = () => {
     timer = null;
     // One check at a time, in order: each compares with the identity the one before it left.
