@@ -1,17 +1,23 @@
 import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { ProxyConfigError, RouteTableError } from './errors.js';
+import { checkConfiguration, settingsSources } from './lifecycle/check.js';
 import { isProxyWorker, proxyOptionsFromSettings, runWorker, startPrimary } from './lifecycle/cluster.js';
 import {
+  attachFlagValues,
   envName,
   formatAddress,
   type ListenAddress,
   loadProxySettings,
   type ProxySettings,
   SETTINGS,
+  VALUE_FLAGS,
 } from './lifecycle/config.js';
 import { createProxy } from './lifecycle/create-proxy.js';
 import { applyStartupV8Settings, startServingV8Settings } from './lifecycle/v8-settings.js';
+
+const { version: VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 function help(): string {
   const rows = SETTINGS.map((row) => {
@@ -25,6 +31,9 @@ The per-machine reverse proxy: routes requests by Host to the web apps deployed 
 Options (each also settable in a JSON config file and from the environment):
 ${rows.join('\n')}
   --config FILE                            JSON file with any of the keys above (nested: {"timeouts": {"header": 5000}})
+  --check                                  check the settings and the routes file, print a summary, exit (0: valid,
+                                           2: not); opens no port (as nginx -t)
+  -v, --version                            print the version
   -h, --help                               show this help
 
 Precedence: arguments, then environment, then the config file, then defaults.
@@ -46,16 +55,23 @@ function readyLine(listen: ListenAddress, admin: ListenAddress | null): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  let values: { config?: string; help?: boolean };
+  let values: { config?: string; help?: boolean; version?: boolean; check?: boolean };
   try {
     // Checked here (strict) so that a mistyped flag is an error, not silently ignored; convict reads the values.
     const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
       config: { type: 'string' },
+      check: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
     };
     for (const row of SETTINGS) options[row.flag] = { type: 'string' };
-    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options }) as {
-      values: { config?: string; help?: boolean };
+    ({ values } = parseArgs({
+      args: attachFlagValues(argv, VALUE_FLAGS),
+      strict: true,
+      allowPositionals: false,
+      options,
+    }) as {
+      values: typeof values;
     });
   } catch (err) {
     // parseArgs explains itself over several lines; the first says what is wrong.
@@ -66,6 +82,11 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(help());
     return;
   }
+  if (values.version) {
+    // As `nodix --version`: the version alone, for scripts.
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
 
   let settings: ProxySettings;
   try {
@@ -73,6 +94,12 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof ProxyConfigError) return fail(err.message, err.exitCode);
     throw err;
+  }
+  if (values.check) {
+    const result = await checkConfiguration(settings, settingsSources(argv, process.env, values.config));
+    if (result.ok) process.stdout.write(`${result.summary}\n`);
+    else for (const error of result.errors) fail(error, 2);
+    return;
   }
 
   if (settings.workers > 1) return runCluster(settings);

@@ -2,7 +2,7 @@
  * The built `nodix-proxy` bin as real child processes (run `tsc -b packages/proxy` first: the bin imports dist/).
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -96,7 +96,13 @@ t.test('user mistakes: one line on stderr, exit 2, no stack trace', async (t) =>
   );
   // One of each kind (flag, value, routes file); config.test.ts has the full table of values.
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
-    [['--workers', '-3'], {}, /^nodix-proxy: Option '--workers' argument is ambiguous\. \(see --help\)/],
+    [
+      ['--header-timeout', '-5'],
+      {},
+      /^nodix-proxy: invalid configuration: timeouts\.header: is out of range: .*\(value was -5\)$/m,
+    ],
+    [['--workers', '-3'], {}, /^nodix-proxy: invalid configuration: workers: is out of range/],
+    [['--listen', '127.0.0.1:0', '--lisen', 'x'], {}, /^nodix-proxy: Unknown option '--lisen'/],
     [
       [],
       { NODIX_PROXY_MAX_CONNECTIONS: 'lots' },
@@ -133,6 +139,25 @@ t.test('user mistakes: one line on stderr, exit 2, no stack trace', async (t) =>
   }
 });
 
+t.test('--access-log - writes to standard output (not to a file named true)', async (t) => {
+  const up = await startUpstream(t, (_req, res) => res.end('ok'));
+  const dir = tempDir(t);
+  const routes = join(dir, 'routes.json');
+  writeAtomically(routes, table({ 'webapp1.local': { upstreams: [up.origin] } }));
+  const r = run(
+    t,
+    ['--access-log', '-', '--listen', '127.0.0.1:0', '--admin-listen', 'off', '--routes', routes],
+    {},
+    dir,
+  );
+  const { port } = await ready(r);
+  await request(port, { path: '/dash' });
+  await waitFor(() => r.stdout().includes('"GET /dash HTTP/1.1" 200'), 3000, 'access log line on stdout');
+  r.child.kill('SIGTERM');
+  t.equal(await r.exit, 0);
+  t.same(readdirSync(dir), ['routes.json'], 'no file named true (or anything else) was created');
+});
+
 t.test('a port in use: exit 1 with the reason', async (t) => {
   const blocker = createServer();
   blocker.listen(0, '127.0.0.1');
@@ -160,8 +185,72 @@ t.test('--config file and the access log', async (t) => {
   await waitFor(() => r.stdout().includes('/logged'), 3000, 'access log line');
   t.match(
     r.stdout(),
-    /127\.0\.0\.1 - - \[[^\]]+\] "GET \/logged\?x=1 HTTP\/1\.1" 200 webapp1\.local http:\/\/127\.0\.0\.1:\d+ [\d.]+ms\n/,
+    /127\.0\.0\.1 - - \[[^\]]+\] "GET \/logged\?x=1 HTTP\/1\.1" 200 webapp1\.local http:\/\/127\.0\.0\.1:\d+ [\d.]+ms [0-9a-f]{8}-[0-9a-z]+\n/,
   );
   r.child.kill('SIGTERM');
   t.equal(await r.exit, 0);
+});
+
+t.test('--version and -v print the package version alone, as nodix --version does', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  for (const flag of ['--version', '-v']) {
+    const r = run(t, [flag]);
+    t.equal(await r.exit, 0);
+    t.equal(r.stdout(), `${version}\n`);
+    t.equal(r.stderr(), '');
+  }
+});
+
+t.test('--check: the settings and routes file checked, one summary line, no port opened', async (t) => {
+  // Both ports the settings name are taken: a proxy that tried to listen would fail with EADDRINUSE.
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const adminBlocker = createServer();
+  adminBlocker.listen(0, '127.0.0.1');
+  await once(adminBlocker, 'listening');
+  t.teardown(() => {
+    blocker.close();
+    adminBlocker.close();
+  });
+  const busy = (blocker.address() as { port: number }).port;
+  const adminBusy = (adminBlocker.address() as { port: number }).port;
+  const dir = tempDir(t);
+  const routes = join(dir, 'routes.json');
+  writeAtomically(
+    routes,
+    table({
+      'webapp1.local': { upstreams: ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'] },
+      'webapp2.local': { upstreams: ['http://127.0.0.1:3002'] },
+    }),
+  );
+  const listenArgs = ['--listen', `127.0.0.1:${busy}`, '--admin-listen', `127.0.0.1:${adminBusy}`];
+  const good = run(t, ['--check', ...listenArgs, '--routes', routes], { NODIX_PROXY_WORKERS: '2' }, dir);
+  t.equal(await good.exit, 0, good.stderr());
+  t.equal(
+    good.stdout(),
+    `nodix-proxy: configuration OK: routes ${routes}: 2 hosts, 2 upstreams; settings from defaults + environment (NODIX_PROXY_WORKERS) + arguments; listen 127.0.0.1:${busy}, admin 127.0.0.1:${adminBusy}, 2 workers, access log off\n`,
+  );
+  t.equal(good.stderr(), '');
+
+  const yaml = join(dir, 'routes.yaml');
+  writeFileSync(yaml, 'version: 1\nhosts: {}\n');
+  const bad = run(t, [
+    '--check',
+    ...listenArgs,
+    '--routes',
+    yaml,
+    '--access-log',
+    join(dir, 'no/such/dir/log'),
+  ]);
+  t.equal(await bad.exit, 2);
+  t.equal(bad.stdout(), '');
+  const lines = bad.stderr().trimEnd().split('\n');
+  t.equal(lines.length, 2, 'one line per error');
+  t.match(lines[0], new RegExp(`^nodix-proxy: ${yaml}: not valid JSON at line 1, column 1`));
+  t.match(lines[1], /^nodix-proxy: access log .*no\/such\/dir\/log: cannot be created in .*\(ENOENT\)$/);
+
+  const badSetting = run(t, ['--check', '--header-timeout', '-5']);
+  t.equal(await badSetting.exit, 2);
+  t.match(badSetting.stderr(), /^nodix-proxy: invalid configuration: timeouts\.header: is out of range/);
 });

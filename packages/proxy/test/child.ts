@@ -15,8 +15,9 @@ export interface Run {
   exit: Promise<number | null>;
 }
 
-export function run(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Run {
+export function run(t: Test, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Run {
   const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

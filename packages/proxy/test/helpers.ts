@@ -286,3 +286,9 @@ export async function scrape(adminPort: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
   return res.text();
 }
+
+/** fetch() options of a POST to the admin listener as a script sends it (the header no browser sends cross-site). */
+export const ADMIN_POST = { method: 'POST', headers: { 'x-nodix-admin': '1' } } as const;
+
+/** The keys of GET /healthz, the same with one process and with several. */
+export const HEALTH_KEYS = ['hosts', 'inFlight', 'openConnections', 'status', 'workers'];

@@ -1,6 +1,9 @@
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { loadWebappConfig, WebappConfigError } from './config.js';
+import { joinOptionValues, loadWebappConfig, WebappConfigError } from './config.js';
 import { createWebapp, formatAddress } from './webapp.js';
+
+const { version: VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const HELP = `Usage: nodix-webapp [options]
 
@@ -11,6 +14,7 @@ Options (each also settable from the environment or a JSON config file):
   --port PORT       TCP port, 0 for any free one (env PORT; default 3000)
   --host ADDRESS    bind address (env NODIX_WEBAPP_HOST; default 0.0.0.0)
   --config FILE     JSON file with any of: name, port, host
+  -v, --version     print the version
   -h, --help        show this help
 
 Precedence: arguments, then environment, then the config file, then defaults.
@@ -24,11 +28,11 @@ function fail(message: string, code: number): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  let values: { config?: string; help?: boolean };
+  let values: { config?: string; help?: boolean; version?: boolean };
   try {
     // Checked here (strict) so that a mistyped flag is an error, not silently ignored; convict reads the values.
     ({ values } = parseArgs({
-      args: argv,
+      args: joinOptionValues(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -37,14 +41,21 @@ async function main(argv: string[]): Promise<void> {
         host: { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
       },
     }));
   } catch (err) {
-    fail(`${(err as Error).message} (see --help)`, 2);
+    // parseArgs explains itself over several lines; the first says what is wrong.
+    fail(`${(err as Error).message.split('\n')[0]} (see --help)`, 2);
     return;
   }
   if (values.help) {
     process.stdout.write(HELP);
+    return;
+  }
+  if (values.version) {
+    // As `nodix --version`: the version alone, for scripts.
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
 

@@ -41,13 +41,35 @@ function assertBindAddress(value: unknown): void {
 convict.addFormat({
   name: 'nodix-port',
   coerce: (value: unknown) =>
-    typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value,
+    typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value,
   validate(value: unknown) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
       throw new Error(`must be a TCP port from 0 to 65535 (value was ${JSON.stringify(value)})`);
+    }
+    if (value < 0 || value > 65535) {
+      throw new Error(`is out of range: must be a TCP port from 0 to 65535 (value was ${value})`);
     }
   },
 });
+
+/**
+ * `--port VALUE` → `--port=VALUE` whatever VALUE looks like, so that `--port -5` is a value (refused as out of
+ * range) rather than "ambiguous" to node's parseArgs or a lone flag to convict's argument parser. A long option
+ * is never taken as a value; a flag at the end is left for parseArgs to report.
+ */
+export function joinOptionValues(argv: readonly string[]): string[] {
+  const takesValue = new Set(['--name', '--port', '--host', '--config']);
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const value = argv[i + 1];
+    if (argv[i] === '--') return joined.concat(argv.slice(i));
+    if (takesValue.has(argv[i]!) && value !== undefined && !value.startsWith('--')) {
+      joined.push(`${argv[i]}=${value}`);
+      i++;
+    } else joined.push(argv[i]!);
+  }
+  return joined;
+}
 
 function createSchema(argv: string[], env: NodeJS.ProcessEnv) {
   return convict<WebappConfig>(
@@ -83,7 +105,7 @@ function createSchema(argv: string[], env: NodeJS.ProcessEnv) {
  * Throws WebappConfigError naming the key and the value on any mistake, unknown keys included.
  */
 export function loadWebappConfig(argv: string[], env: NodeJS.ProcessEnv, configFile?: string): WebappConfig {
-  const config = createSchema(argv, env);
+  const config = createSchema(joinOptionValues(argv), env);
   if (configFile !== undefined) {
     let text: string;
     try {
@@ -95,7 +117,9 @@ export function loadWebappConfig(argv: string[], env: NodeJS.ProcessEnv, configF
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new WebappConfigError(`config file ${configFile} is not valid JSON: ${(err as Error).message}`);
+      // V8 quotes the text, raw newlines included: escape them, an error is one line.
+      const reason = (err as Error).message.replace(/\r?\n/g, '\\n');
+      throw new WebappConfigError(`config file ${configFile} is not valid JSON: ${reason}`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new WebappConfigError(`config file ${configFile} must hold a JSON object`);

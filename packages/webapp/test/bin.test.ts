@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
@@ -66,7 +67,17 @@ const mistakes: Array<[string[], RegExp]> = [
   [['--name', ''], /^nodix-webapp: invalid configuration: name: is required/],
   [
     ['--name', 'webapp1.local', '--port', '70000'],
-    /port: must be a TCP port from 0 to 65535 \(value was 70000\)/,
+    /port: is out of range: must be a TCP port from 0 to 65535 \(value was 70000\)/,
+  ],
+  // A negative number is a value, out of range (parseArgs called it "ambiguous", over three lines).
+  [['--name', 'webapp1.local', '--port', '-5'], /port: is out of range: .*\(value was -5\)/],
+  [
+    ['--name', '-', '--port', '0'],
+    /name: must be a virtual host name such as webapp1\.local \(value was "-"\)/,
+  ],
+  [
+    ['--name', 'webapp1.local', '--port'],
+    /^nodix-webapp: Option '--port <value>' argument missing \(see --help\)\n$/,
   ],
   [['--name', 'webapp1.local', '--colour', 'blue'], /Unknown option '--colour'/],
   [['--name', 'webapp1.local', '--config', '/nonexistent/nodix.json'], /cannot read config file/],
@@ -95,4 +106,14 @@ t.test('--help', async (t) => {
   t.equal(await r.exit, 0);
   t.match(r.stdout(), /Usage: nodix-webapp/);
   t.match(r.stdout(), /--name NAME/);
+});
+
+t.test('--version and -v print the package version alone, as nodix --version does', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  for (const flag of ['--version', '-v']) {
+    const r = run([flag]);
+    t.equal(await r.exit, 0);
+    t.equal(r.stdout(), `${version}\n`);
+    t.equal(r.stderr(), '');
+  }
 });

@@ -37,7 +37,13 @@ const bad: Array<[string, string[], NodeJS.ProcessEnv, string | undefined, RegEx
   ['name with a space', ['--name', 'a b'], {}, undefined, /name: must be a virtual host name.*"a b"/],
   ['port too large', ['--name', 'a.local', '--port', '70000'], {}, undefined, /port: .*0 to 65535.*70000/],
   ['port not a number', ['--name', 'a.local', '--port', 'abc'], {}, undefined, /port: .*"abc"/],
-  ['negative port from env', ['--name', 'a.local'], { PORT: '-1' }, undefined, /port: .*"-1"/],
+  [
+    'negative port from env',
+    ['--name', 'a.local'],
+    { PORT: '-1' },
+    undefined,
+    /port: is out of range: .*\(value was -1\)/,
+  ],
 ];
 for (const [title, argv, env, , expected] of bad) {
   t.test(`bad input: ${title}`, async (t) => {
@@ -59,6 +65,10 @@ t.test('config file mistakes name the file and the key', async (t) => {
   t.throws(() => loadWebappConfig([], {}, broken), {
     message: new RegExp(`config file ${broken} is not valid JSON`),
   });
+  const yaml = file('webapp.yaml', 'name:\n a.local');
+  const err = t.throws(() => loadWebappConfig([], {}, yaml)) as unknown as Error;
+  t.match(err.message, new RegExp(`config file ${yaml} is not valid JSON`));
+  t.notMatch(err.message, /\n/, 'one line');
   const array = file('array.json', '[]');
   t.throws(() => loadWebappConfig([], {}, array), { message: /must hold a JSON object/ });
   t.throws(() => loadWebappConfig([], {}, join(dir, 'absent.json')), { message: /cannot read config file/ });

@@ -101,6 +101,7 @@ function defaultTemplate(status: ErrorStatus): string {
 <h1>${TITLES[status]}</h1>
 <p>${MESSAGES[status]}</p>
 <p>Host: <code>{{host}}</code></p>
+<p>Request ID: <code>{{requestId}}</code></p>
 <hr><p>nodix-proxy</p>
 </body>
 </html>
@@ -122,7 +123,7 @@ export function escapeHtml(text: string): string {
 interface CompiledPage {
   /** The template split at every `{{host}}`; `{{status}}` is already substituted. */
   parts: string[];
-  /** The whole page when the template does not mention the host: the same bytes every time. */
+  /** The whole page when the template mentions neither the host nor the request id: the same bytes every time. */
   fixed: Buffer | null;
 }
 
@@ -137,15 +138,18 @@ export class ErrorPages {
         String(status),
       );
       const parts = template.split('{{host}}');
-      this.#pages.set(status, { parts, fixed: parts.length === 1 ? Buffer.from(template) : null });
+      const fixed = parts.length === 1 && !template.includes('{{requestId}}');
+      this.#pages.set(status, { parts, fixed: fixed ? Buffer.from(template) : null });
     }
   }
 
-  render(status: ErrorStatus, host: string): Buffer {
+  /** `requestId` fills `{{requestId}}` (the proxy's own ids, or a trusted proxy's, are printable ASCII). */
+  render(status: ErrorStatus, host: string, requestId = ''): Buffer {
     const page = this.#pages.get(status)!;
     if (page.fixed !== null) return page.fixed;
     // A Host value can be anything a client typed; cap it so a page never grows with the request.
-    return Buffer.from(page.parts.join(escapeHtml(host.length > 256 ? `${host.slice(0, 256)}...` : host)));
+    const text = page.parts.join(escapeHtml(host.length > 256 ? `${host.slice(0, 256)}...` : host));
+    return Buffer.from(text.replaceAll('{{requestId}}', escapeHtml(requestId)));
   }
 }
 
@@ -161,12 +165,13 @@ export function sendErrorPage(
   status: ErrorStatus,
   host: string,
   pages: ErrorPages,
+  requestId: string,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = pages.render(status, host);
+  const body = pages.render(status, host, requestId);
   const headers = [
     'content-type',
     'text/html; charset=utf-8',
@@ -174,6 +179,8 @@ export function sendErrorPage(
     String(body.length),
     'cache-control',
     'no-store',
+    'x-request-id',
+    requestId,
   ];
   if (status === 400) headers.push('connection', 'close');
   res.writeHead(status, headers);
@@ -190,10 +197,11 @@ export function errorResponse(
   pages: ErrorPages,
   headOnly: boolean,
   close: boolean,
+  requestId: string,
 ): Buffer {
-  const body = pages.render(status, host);
+  const body = pages.render(status, host, requestId);
   const head = Buffer.from(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
+    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
     'latin1',
   );
   return headOnly ? head : Buffer.concat([head, body]);
@@ -222,14 +230,15 @@ export function sendErrorPageOnSocket(
   host: string,
   pages: ErrorPages,
   headOnly: boolean,
+  requestId: string,
 ): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = pages.render(status, host);
+  const body = pages.render(status, host, requestId);
   socket.write(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`,
+    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`,
   );
   if (!headOnly) socket.write(body);
   endSocket(socket);

@@ -12,6 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { normalisePeerAddress, type TrustedProxies } from '../inbound/trust.js';
+import { acceptableRequestId } from '../observe/request-id.js';
 
 export const PASS = 0;
 export const HOST = 1;
@@ -26,6 +27,8 @@ export const X_FORWARDED_HOST = 8;
 /** `Expect: 100-continue` is answered by node:http itself, so it is not passed on. */
 export const EXPECT = 9;
 export const UPGRADE = 10;
+/** Kept only from trusted proxies (addForwardedHeaders), like X-Forwarded-*. */
+export const X_REQUEST_ID = 11;
 
 const KINDS: Record<string, number> = {
   host: HOST,
@@ -42,6 +45,7 @@ const KINDS: Record<string, number> = {
   'x-forwarded-proto': X_FORWARDED_PROTO,
   'x-forwarded-host': X_FORWARDED_HOST,
   expect: EXPECT,
+  'x-request-id': X_REQUEST_ID,
 };
 
 const MEMO_LIMIT = 4096;
@@ -148,6 +152,8 @@ export class RequestHead {
   forwardedHost: string | undefined = undefined;
   /** An Expect header was sent (node:http answers `100-continue` itself; it is not passed on). */
   expect = false;
+  /** The X-Request-Id sent (the first one); passed on only from a trusted proxy. */
+  incomingRequestId: string | undefined = undefined;
 }
 
 /** Fills `head` from `req.rawHeaders`. */
@@ -198,6 +204,9 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead): void 
       case EXPECT:
         head.expect = true;
         break;
+      case X_REQUEST_ID:
+        head.incomingRequestId ??= value;
+        break;
       default: // HOP
         break;
     }
@@ -208,12 +217,27 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead): void 
   }
 }
 
+/** The request's id: the incoming X-Request-Id from a trusted proxy, else undefined (the proxy makes one). */
+export function trustedRequestId(head: RequestHead, peer: Peer): string | undefined {
+  const id = head.incomingRequestId;
+  return peer.trusted && id !== undefined && acceptableRequestId(id) ? id : undefined;
+}
+
 /**
- * Appends X-Forwarded-For/-Proto/-Host. From a trusted proxy the incoming values are kept (For is extended with
- * the peer); from anybody else they were dropped by readRequestHead and are set afresh.
+ * Appends X-Forwarded-For/-Proto/-Host, and X-Request-Id when `requestId` is given (the fast path, whose upstream
+ * head is shared by identical requests, adds a request's own id as it sends it). From a trusted proxy the incoming
+ * values are kept (For is extended with the peer); from anybody else they were dropped by readRequestHead and are
+ * set afresh.
  */
-export function addForwardedHeaders(head: RequestHead, peer: Peer, host: string, proto: string): void {
+export function addForwardedHeaders(
+  head: RequestHead,
+  peer: Peer,
+  host: string,
+  proto: string,
+  requestId?: string,
+): void {
   const out = head.headers;
+  if (requestId !== undefined) out.push('x-request-id', requestId);
   if (peer.trusted) {
     out.push(
       'x-forwarded-for',

@@ -44,8 +44,10 @@ import {
   peerOf,
   RequestHead,
   readRawHeaders,
+  trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
+import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable, VirtualHost } from '../route-table/build.js';
 import { BAD_HOST, resolveHost } from '../route-table/host.js';
 import type { UpstreamGroup } from '../upstream/balance.js';
@@ -318,6 +320,8 @@ class ParsedRequest extends RequestHead {
   vhost: VirtualHost | null = null;
   group: UpstreamGroup | null = null;
   upstreamHead: RequestHeadText | null = null;
+  /** A trusted proxy's X-Request-Id (in `upstreamHead` already); else each request makes its own. */
+  trustedId: string | undefined = undefined;
 
   constructor(table: RouteTable) {
     super();
@@ -378,7 +382,8 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
   parsed.url = url;
   parsed.vhost = vhost;
   parsed.group = group;
-  addForwardedHeaders(parsed, peer, parsed.host, 'http');
+  parsed.trustedId = trustedRequestId(parsed, peer);
+  addForwardedHeaders(parsed, peer, parsed.host, 'http', parsed.trustedId);
   parsed.upstreamHead = new RequestHeadText(method, url, parsed.headers, parsed.bodyLength > 0);
   return parsed;
 }
@@ -405,10 +410,16 @@ class FastRequest implements ResponseHandler {
   chunked = false;
   status = 0;
   body: FastBody | null = null;
+  readonly requestId: string;
+  /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
+  upstreamStart = 0;
+  upstreamSeconds = -1;
+  bytesOut = 0;
 
   constructor(conn: FastConnection, parsed: ParsedRequest) {
     this.conn = conn;
     this.parsed = parsed;
+    this.requestId = parsed.trustedId ?? nextRequestId();
     this.method = parsed.method;
     this.url = parsed.url;
     this.keepAlive = parsed.keepAlive;
@@ -433,13 +444,20 @@ class FastRequest implements ResponseHandler {
     this.upstream = upstream;
     this.settled = false;
     upstream.active++;
-    this.call = upstream.pool.send(this.method, this.parsed.upstreamHead!, this.body, this);
+    this.upstreamStart = performance.now();
+    // The upstream head is shared by identical requests; this request's own id goes out with it.
+    const id = this.parsed.trustedId === undefined ? `x-request-id: ${this.requestId}\r\n` : '';
+    this.call = upstream.pool.send(this.method, this.parsed.upstreamHead!, this.body, this, id);
   }
 
-  settle(): void {
+  /** The attempt ended with `status` (the upstream's, or the one its failure maps to; 499: client gone). */
+  settle(status: number): void {
     if (this.settled) return;
     this.settled = true;
-    this.upstream!.active--;
+    const upstream = this.upstream!;
+    upstream.active--;
+    this.upstreamSeconds = (performance.now() - this.upstreamStart) / 1000;
+    upstream.stats.record(this.method, status, this.upstreamSeconds);
   }
 
   // --- upstream response handler ---
@@ -478,6 +496,7 @@ class FastRequest implements ResponseHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     const socket = this.conn.socket;
     const head = this.head;
     if (head !== null && !this.chunked && chunk.length <= SMALL_BODY) {
@@ -505,7 +524,7 @@ class FastRequest implements ResponseHandler {
   }
 
   onComplete(): void {
-    this.settle();
+    this.settle(this.status);
     if (this.finished) return;
     const socket = this.conn.socket;
     // Upstream trailers are dropped, as on the node:http path.
@@ -521,7 +540,7 @@ class FastRequest implements ResponseHandler {
   }
 
   onError(err: Error): void {
-    this.settle();
+    this.settle(this.finished ? 499 : statusForError(err));
     if (this.finished) return;
     const upstream = this.upstream!;
     const connectFailed = isConnectError(err);
@@ -560,6 +579,7 @@ class FastRequest implements ResponseHandler {
         this.parsed.table.pages,
         this.method === 'HEAD',
         !this.keepAlive,
+        this.requestId,
       ),
     );
     this.finish(status, this.keepAlive);
@@ -609,14 +629,26 @@ class FastRequest implements ResponseHandler {
   record(stats: HostStats, status: number): void {
     const seconds = (performance.now() - this.startedAt) / 1000;
     stats.record(this.method, status, seconds);
-    this.conn.host.ctx.accessLog?.write(
-      this,
+    const parsed = this.parsed;
+    const bytesIn = parsed.bodyLength - (this.body?.remaining ?? 0);
+    stats.bytesIn += bytesIn;
+    stats.bytesOut += this.bytesOut;
+    this.conn.host.ctx.accessLog?.write({
+      requestId: this.requestId,
+      address: this.conn.peer!.address,
+      method: this.method,
+      url: this.url,
+      httpVersion: '1.1',
       status,
+      host: parsed.host,
+      vhost: parsed.vhost!.key,
+      upstream: this.upstream?.origin,
+      upstreamSeconds: this.upstreamSeconds,
       seconds,
-      this.conn.peer!.address,
-      this.parsed.vhost!.key,
-      this.upstream?.origin,
-    );
+      bytesIn,
+      bytesOut: this.bytesOut,
+      headers: parsed.headers,
+    });
   }
 }
 

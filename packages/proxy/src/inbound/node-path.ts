@@ -31,9 +31,17 @@ import {
   sendErrorPage,
   statusForError,
 } from '../http/error-pages.js';
-import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRequestHead } from '../http/headers.js';
+import {
+  addForwardedHeaders,
+  type Peer,
+  peerOf,
+  RequestHead,
+  readRequestHead,
+  trustedRequestId,
+} from '../http/headers.js';
 import type { AccessLog } from '../observe/access-log.js';
 import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
+import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable, VirtualHost } from '../route-table/build.js';
 import { BAD_HOST, resolveHost } from '../route-table/host.js';
 import type { UpstreamGroup } from '../upstream/balance.js';
@@ -62,6 +70,7 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   const table = ctx.table;
   const fwd = new Forward(ctx, req, res, table, start);
   readRequestHead(req, fwd);
+  fwd.requestId = trustedRequestId(fwd, fwd.peer) ?? nextRequestId();
   if (ctx.draining) res.shouldKeepAlive = false;
 
   let url = req.url ?? '/';
@@ -137,6 +146,12 @@ class Forward extends RequestHead implements ResponseHandler {
   body: StreamBody | null = null;
   clientGone = false;
   listeningForDrain = false;
+  /** A trusted proxy's X-Request-Id, or one made here; set right after the head is read. */
+  requestId = '';
+  /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
+  upstreamStart = 0;
+  upstreamSeconds = -1;
+  bytesOut = 0;
 
   constructor(
     ctx: ForwardContext,
@@ -175,7 +190,7 @@ class Forward extends RequestHead implements ResponseHandler {
 
   /** Answers without contacting an upstream (400/404). */
   reject(status: ErrorStatus, host: string): void {
-    sendErrorPage(this.req, this.res, status, host, this.table.pages);
+    sendErrorPage(this.req, this.res, status, host, this.table.pages, this.requestId);
     this.#record(this.ctx.metrics.unknown, status);
   }
 
@@ -183,7 +198,7 @@ class Forward extends RequestHead implements ResponseHandler {
     this.vhost = vhost;
     this.group = group;
     this.path = path;
-    addForwardedHeaders(this, this.peer, this.host, 'http');
+    addForwardedHeaders(this, this.peer, this.host, 'http', this.requestId);
     this.ctx.inFlight++;
     this.res.on('close', this.#onClose);
     const upstream = group.pick(this.peer.address, null);
@@ -199,6 +214,7 @@ class Forward extends RequestHead implements ResponseHandler {
     this.settled = false;
     upstream.active++;
     if (this.hasBody && this.body === null) this.body = new StreamBody(this.req);
+    this.upstreamStart = performance.now();
     this.call = upstream.pool.dispatch(this.req.method!, this.path, this.headers, this.body, this);
   }
 
@@ -206,10 +222,14 @@ class Forward extends RequestHead implements ResponseHandler {
     this.#dispatch(upstream);
   }
 
-  #settle(): void {
+  /** The attempt ended with `status` (the upstream's, or the one its failure maps to; 499: client gone). */
+  #settle(status: number): void {
     if (this.settled) return;
     this.settled = true;
-    this.upstream!.active--;
+    const upstream = this.upstream!;
+    upstream.active--;
+    this.upstreamSeconds = (performance.now() - this.upstreamStart) / 1000;
+    upstream.stats.record(this.req.method!, status, this.upstreamSeconds);
   }
 
   // --- upstream response handler (upstream/client.ts) ---
@@ -227,6 +247,7 @@ class Forward extends RequestHead implements ResponseHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     if (!this.listeningForDrain) {
       this.listeningForDrain = true;
@@ -236,13 +257,13 @@ class Forward extends RequestHead implements ResponseHandler {
   }
 
   onComplete(): void {
-    this.#settle();
+    this.#settle(this.res.statusCode);
     // Upstream trailers are dropped: forwarding them would need `TE: trailers` from the client and chunked output.
     this.res.end();
   }
 
   onError(err: Error): void {
-    this.#settle();
+    this.#settle(this.clientGone ? 499 : statusForError(err));
     if (this.clientGone) return;
     const upstream = this.upstream!;
     const connectFailed = isConnectError(err);
@@ -277,7 +298,7 @@ class Forward extends RequestHead implements ResponseHandler {
     this.ctx.logError(
       `${this.vhost?.key ?? this.host} ${this.req.method} ${this.path} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
     );
-    sendErrorPage(this.req, res, status, this.host, this.table.pages);
+    sendErrorPage(this.req, res, status, this.host, this.table.pages, this.requestId);
   }
 
   #onDrain = (): void => {
@@ -299,14 +320,26 @@ class Forward extends RequestHead implements ResponseHandler {
   #record(stats: HostStats, status: number): void {
     const seconds = (performance.now() - this.startedAt) / 1000;
     stats.record(this.req.method!, status, seconds);
-    this.ctx.accessLog?.write(
-      this.req,
+    const bytesIn = this.body?.bytes ?? 0;
+    stats.bytesIn += bytesIn;
+    stats.bytesOut += this.bytesOut;
+    const req = this.req;
+    this.ctx.accessLog?.write({
+      requestId: this.requestId,
+      address: this.peer.address,
+      method: req.method!,
+      url: req.url!,
+      httpVersion: req.httpVersion,
       status,
+      host: this.host,
+      vhost: this.vhost?.key,
+      upstream: this.upstream?.origin,
+      upstreamSeconds: this.upstreamSeconds,
       seconds,
-      this.peer.address,
-      this.vhost?.key,
-      this.upstream?.origin,
-    );
+      bytesIn,
+      bytesOut: this.bytesOut,
+      headers: this.headers,
+    });
   }
 }
 

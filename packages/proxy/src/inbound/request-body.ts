@@ -31,6 +31,8 @@ export interface RequestBody {
 export class StreamBody implements RequestBody {
   readonly stream: Readable;
   sink: BodySink | null = null;
+  /** Body bytes read from the client so far (metrics, access log). */
+  bytes = 0;
 
   constructor(stream: Readable) {
     this.stream = stream;
@@ -69,6 +71,7 @@ export class StreamBody implements RequestBody {
   }
 
   #onData = (chunk: Buffer): void => {
+    this.bytes += chunk.length;
     this.sink?.data(chunk);
   };
 

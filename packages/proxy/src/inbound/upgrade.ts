@@ -30,9 +30,12 @@ import {
   RequestHead,
   readRequestHead,
   responseHeaders,
+  trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
+import { nextRequestId } from '../observe/request-id.js';
 import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
 
 export interface UpgradeContext extends ForwardContext {
@@ -52,26 +55,39 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   // Until the sockets are joined, a client error just ends this upgrade.
   socket.on('error', () => socket.destroy());
 
+  const requestHead = new RequestHead();
+  readRequestHead(req, requestHead);
+  const requestId = trustedRequestId(requestHead, peer) ?? nextRequestId();
   let recorded = false;
-  const record = (
-    stats: HostStats,
-    status: number,
-    host: string | undefined,
-    upstream: string | undefined,
-  ) => {
+  const record = (stats: HostStats, status: number, host: string | undefined, upstream: Upstream | null) => {
     if (recorded) return;
     recorded = true;
     const seconds = (performance.now() - startedAt) / 1000;
     stats.record(method, status, seconds);
-    ctx.accessLog?.write(req, status, seconds, peer.address, host, upstream);
+    // The handshake only: the upstream's time is the whole of it, the tunnel's bytes are not counted.
+    upstream?.stats.record(method, status, seconds);
+    ctx.accessLog?.write({
+      requestId,
+      address: peer.address,
+      method,
+      url: req.url ?? '/',
+      httpVersion: req.httpVersion,
+      status,
+      host: requestHead.host,
+      vhost: host,
+      upstream: upstream?.origin,
+      upstreamSeconds: upstream === null ? -1 : seconds,
+      seconds,
+      bytesIn: 0,
+      bytesOut: 0,
+      headers: requestHead.headers,
+    });
   };
-  const reject = (stats: HostStats, status: ErrorStatus, host: string) => {
-    sendErrorPageOnSocket(socket, status, host, table.pages, method === 'HEAD');
-    record(stats, status, undefined, undefined);
+  const reject = (stats: HostStats, status: ErrorStatus, host: string, upstream: Upstream | null = null) => {
+    sendErrorPageOnSocket(socket, status, host, table.pages, method === 'HEAD', requestId);
+    record(stats, status, undefined, upstream);
   };
 
-  const requestHead = new RequestHead();
-  readRequestHead(req, requestHead);
   const url = req.url ?? '/';
   if (requestHead.hostCount !== 1 || url.charCodeAt(0) !== 0x2f) {
     reject(
@@ -102,7 +118,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     return;
   }
 
-  addForwardedHeaders(requestHead, peer, requestHead.host, 'http');
+  addForwardedHeaders(requestHead, peer, requestHead.host, 'http', requestId);
   // Connection and Upgrade are hop-by-hop, but for an upgrade they are the request: re-add them for this hop.
   requestHead.headers.push('connection', 'upgrade', 'upgrade', requestHead.upgrade ?? 'websocket');
 
@@ -148,7 +164,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     ctx.logError(
       `${vhost.key} upgrade ${url} -> ${upstream.origin}: ${(err as { code?: string }).code ?? err.name} (${status})`,
     );
-    reject(vhost.stats, status as ErrorStatus, requestHead.host);
+    reject(vhost.stats, status as ErrorStatus, requestHead.host, upstream);
   });
 
   proxyReq.on('response', (proxyRes: IncomingMessage) => {
@@ -161,7 +177,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     for (let i = 0; i < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // Without a Content-Length the body is delimited by closing the connection, which we do anyway.
     socket.write(`${lines}connection: close\r\n\r\n`);
-    record(vhost.stats, proxyRes.statusCode ?? 502, vhost.key, upstream.origin);
+    record(vhost.stats, proxyRes.statusCode ?? 502, vhost.key, upstream);
     proxyRes.on('data', (chunk: Buffer) => {
       if (!socket.write(chunk)) {
         proxyRes.pause();
@@ -184,7 +200,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     answered = true;
     upstream.answered();
     socket.off('close', onClientGone);
-    record(vhost.stats, 101, vhost.key, upstream.origin);
+    record(vhost.stats, 101, vhost.key, upstream);
     join(socket, proxySocket, release);
     if (socket.destroyed) return;
     let lines = `HTTP/1.1 101 ${proxyRes.statusMessage || 'Switching Protocols'}\r\n`;

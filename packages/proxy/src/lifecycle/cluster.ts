@@ -13,7 +13,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RouteTableError } from '../errors.js';
 import { loadPromClient, ProxyMetrics } from '../observe/metrics.js';
-import { loadRouteTableFile } from '../route-table/load.js';
+import { createRoutesFileReader, loadRouteTableFile } from '../route-table/load.js';
 import type { RouteTableConfig } from '../route-table/types.js';
 import { watchRoutesFile } from '../route-table/watch.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
@@ -25,11 +25,13 @@ const EMPTY_TABLE: RouteTableConfig = { version: 1, hosts: {} };
 
 type ToWorker =
   | { type: 'nodix-proxy:table'; id: number; config: unknown; source: string }
-  | { type: 'nodix-proxy:shutdown'; timeoutMs: number };
+  | { type: 'nodix-proxy:shutdown'; timeoutMs: number }
+  | { type: 'nodix-proxy:stats'; id: number };
 type FromWorker =
   | { type: 'nodix-proxy:hello' }
   | { type: 'nodix-proxy:ready'; address: ListenAddress }
-  | { type: 'nodix-proxy:applied'; id: number; ok: boolean; error?: string };
+  | { type: 'nodix-proxy:applied'; id: number; ok: boolean; error?: string }
+  | { type: 'nodix-proxy:stats'; id: number; inFlight: number; openConnections: number };
 
 /** The options a worker (and a single-process CLI) runs createProxy with. */
 export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions {
@@ -43,6 +45,8 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     health: settings.health,
     trustedProxies: settings.trustedProxies,
     accessLog: settings.accessLog,
+    accessLogFormat: settings.accessLogFormat,
+    adminAllowedHosts: settings.adminAllowedHosts,
   };
 }
 
@@ -60,11 +64,11 @@ export async function startPrimary(
 ): Promise<ClusterPrimary> {
   let config: unknown = EMPTY_TABLE;
   let source = '(no routes file)';
-  let lastText: string | null = null;
+  let readRoutesFile: ReturnType<typeof createRoutesFileReader> | null = null;
   if (settings.routes !== null) {
     const loaded = await loadRouteTableFile(settings.routes);
     config = loaded.table.config;
-    lastText = loaded.text;
+    readRoutesFile = createRoutesFileReader(settings.routes, loaded.text);
     source = settings.routes;
   }
 
@@ -108,6 +112,33 @@ export async function startPrimary(
     }
   };
 
+  /** Answers to a /healthz stats request, by request id. */
+  const statsReplies = new Map<
+    number,
+    (worker: Worker, stats: { inFlight: number; openConnections: number }) => void
+  >();
+  /** In-flight requests and open connections summed over the workers that answer within a second. */
+  const workerStats = (): Promise<{ inFlight: number; openConnections: number }> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const waiting = new Set([...live].filter((worker) => greeted.has(worker) && worker.isConnected()));
+      const sum = { inFlight: 0, openConnections: 0 };
+      const done = () => {
+        clearTimeout(timer);
+        statsReplies.delete(id);
+        resolve(sum);
+      };
+      const timer = setTimeout(done, 1000);
+      statsReplies.set(id, (worker, stats) => {
+        if (!waiting.delete(worker)) return;
+        sum.inFlight += stats.inFlight;
+        sum.openConnections += stats.openConnections;
+        if (waiting.size === 0) done();
+      });
+      if (waiting.size === 0) done();
+      for (const worker of waiting) send(worker, { type: 'nodix-proxy:stats', id });
+    });
+
   let readyResolve: ((address: ListenAddress) => void) | null = null;
   let readyReject: ((err: Error) => void) | null = null;
   const ready = new Promise<ListenAddress>((resolve, reject) => {
@@ -133,6 +164,8 @@ export async function startPrimary(
         if (++readyCount === settings.workers) readyResolve?.(message.address);
       } else if (message?.type === 'nodix-proxy:applied') {
         settle(worker, message.id, message.ok ? undefined : (message.error ?? 'failed'));
+      } else if (message?.type === 'nodix-proxy:stats') {
+        statsReplies.get(message.id)?.(worker, message);
       }
     });
     worker.on('exit', (code, signal) => {
@@ -163,11 +196,11 @@ export async function startPrimary(
 
   let reloadChain: Promise<unknown> = Promise.resolve();
   const reloadOnce = async (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
-    if (settings.routes === null) return { ok: true, hosts: 0, source };
-    let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
+    if (settings.routes === null || readRoutesFile === null) return { ok: true, hosts: 0, source };
+    let loaded: Awaited<ReturnType<typeof readRoutesFile>>;
     try {
-      // A watched event that left the file as it was is not even parsed.
-      loaded = await loadRouteTableFile(settings.routes, onlyIfChanged ? lastText : null);
+      // A watched change that left the text as last read (applied or refused): not parsed, not counted.
+      loaded = await readRoutesFile(onlyIfChanged);
     } catch (err) {
       metrics.recordReload(false);
       const message = (err as Error).message;
@@ -178,7 +211,6 @@ export async function startPrimary(
     if (loaded === null)
       return { ok: true, hosts: Object.keys((config as RouteTableConfig).hosts).length, source };
     const hosts = loaded.table.hosts.length;
-    lastText = loaded.text;
     config = loaded.table.config;
     // Workers still starting get the new table with their hello (they cannot receive anything before).
     const errors = await distribute([...live].filter((worker) => greeted.has(worker)));
@@ -219,10 +251,18 @@ export async function startPrimary(
         return { contentType: aggregator.contentType, body: `${workers}\n${own}` };
       },
       reload: () => reload(false),
-      health: () => ({ status: shuttingDown ? 'draining' : 'ok', workers: live.size }),
+      health: async () => ({
+        status: shuttingDown ? 'draining' : 'ok',
+        workers: live.size,
+        hosts: Object.keys((config as RouteTableConfig).hosts).length,
+        ...(await workerStats()),
+      }),
       routeTable: () => config,
     };
-    const admin = createAdminServer(backend, log);
+    const admin = createAdminServer(backend, log, {
+      listenHost: settings.adminListen.host,
+      allowedHosts: settings.adminAllowedHosts,
+    });
     adminServer = admin;
     const wanted = settings.adminListen;
     adminAddress = await new Promise<ListenAddress>((resolve, reject) => {
@@ -347,6 +387,14 @@ export function runWorker(log: (line: string) => void, onListening: () => void =
       }
     } else if (message?.type === 'nodix-proxy:shutdown') {
       stop(message.timeoutMs);
+    } else if (message?.type === 'nodix-proxy:stats') {
+      const stats = proxy?.stats();
+      reply({
+        type: 'nodix-proxy:stats',
+        id: message.id,
+        inFlight: stats?.inFlight ?? 0,
+        openConnections: stats?.openConnections ?? 0,
+      });
     }
   });
   reply({ type: 'nodix-proxy:hello' });

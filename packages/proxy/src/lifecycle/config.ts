@@ -9,6 +9,8 @@ import { availableParallelism } from 'node:os';
 import convict from 'convict';
 import { ProxyConfigError } from '../errors.js';
 import { createTrustedProxies } from '../inbound/trust.js';
+import { ACCESS_LOG_FORMATS, type AccessLogFormat } from '../observe/access-log.js';
+import { normaliseHost } from '../route-table/host.js';
 
 export interface ListenAddress {
   host: string;
@@ -92,6 +94,9 @@ export interface ProxySettings {
   trustedProxies: string[];
   /** `-` for standard output, a file path, or null for none. */
   accessLog: string | null;
+  accessLogFormat: AccessLogFormat;
+  /** Host names the admin listener answers besides loopback and its own address. */
+  adminAllowedHosts: string[];
 }
 
 /** `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces). Throws an Error saying what is wrong. */
@@ -156,21 +161,39 @@ function formatFrom(parse: (value: unknown) => unknown): { validate: (value: unk
 // Arguments and the environment arrive as strings: plain digits become numbers, anything else reaches the
 // validator as typed, so that the message can name it.
 function toInteger(value: unknown): unknown {
-  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  return typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+}
+
+/** An integer that is not one, or one outside [min, max] ("out of range", as a negative number is). */
+function checkInteger(value: unknown, min: number, max: number, unit: string, alternative = ''): void {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new Error(
+      `must be ${alternative}an integer from ${min} to ${max}${unit} (value was ${JSON.stringify(value)})`,
+    );
+  }
+  if (value < min || value > max) {
+    throw new Error(
+      `is out of range: must be ${alternative}an integer from ${min} to ${max}${unit} (value was ${value})`,
+    );
+  }
 }
 
 function integerFormat(name: string, min: number, max: number, unit: string) {
   convict.addFormat({
     name,
     coerce: toInteger,
-    validate(value: unknown) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-        throw new Error(
-          `must be an integer from ${min} to ${max}${unit} (value was ${JSON.stringify(value)})`,
-        );
-      }
-    },
+    validate: (value: unknown) => checkInteger(value, min, max, unit),
   });
+}
+
+/** `a, b,c` → ['a', 'b', 'c'] (arguments and the environment); a config file's array as it is. */
+function splitList(value: unknown): unknown {
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : value;
 }
 
 let formatsAdded = false;
@@ -188,10 +211,7 @@ function addFormats(): void {
     name: 'nodix-proxy-workers',
     coerce: toInteger,
     validate(value: unknown) {
-      if (value === 'auto') return;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1024) {
-        throw new Error(`must be auto or an integer from 1 to 1024 (value was ${JSON.stringify(value)})`);
-      }
+      if (value !== 'auto') checkInteger(value, 1, 1024, '', 'auto or ');
     },
   });
   convict.addFormat({
@@ -204,13 +224,7 @@ function addFormats(): void {
   });
   convict.addFormat({
     name: 'nodix-proxy-trusted',
-    coerce: (value: unknown) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        : value,
+    coerce: splitList,
     validate(value: unknown) {
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
         throw new Error(`must be a list of IP addresses or CIDR ranges (value was ${JSON.stringify(value)})`);
@@ -223,11 +237,40 @@ function addFormats(): void {
     },
   });
   convict.addFormat({
+    name: 'nodix-proxy-access-log-format',
+    validate(value: unknown) {
+      if (!(ACCESS_LOG_FORMATS as readonly unknown[]).includes(value))
+        throw new Error(
+          `must be one of ${ACCESS_LOG_FORMATS.join(', ')} (value was ${JSON.stringify(value)})`,
+        );
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-host-list',
+    coerce: splitList,
+    validate(value: unknown) {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || normaliseHost(v) === null)) {
+        throw new Error(`must be a list of host names or addresses (value was ${JSON.stringify(value)})`);
+      }
+    },
+  });
+  convict.addFormat({
     name: 'nodix-proxy-path',
     coerce: (value: unknown) => (typeof value === 'number' ? String(value) : value),
     validate(value: unknown) {
       if (typeof value !== 'string')
         throw new Error(`must be a file path (value was ${JSON.stringify(value)})`);
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-routes-path',
+    coerce: (value: unknown) => (typeof value === 'number' ? String(value) : value),
+    validate(value: unknown) {
+      if (typeof value !== 'string')
+        throw new Error(`must be a file path (value was ${JSON.stringify(value)})`);
+      // The table is read again on every reload and watched for changes: standard input can be read once only.
+      if (value === '-')
+        throw new Error(`must be a file path; standard input cannot be re-read on reload (value was "-")`);
     },
   });
 }
@@ -257,9 +300,16 @@ export const SETTINGS: readonly SettingRow[] = [
     doc: 'Admin listener (/metrics, /healthz, /reload), HOST:PORT or off.',
   },
   {
+    key: 'adminAllowedHosts',
+    flag: 'admin-allowed-hosts',
+    format: 'nodix-proxy-host-list',
+    default: [],
+    doc: 'Comma-separated Host names the admin listener answers besides loopback and its own address (else 421).',
+  },
+  {
     key: 'routes',
     flag: 'routes',
-    format: 'nodix-proxy-path',
+    format: 'nodix-proxy-routes-path',
     default: '',
     doc: 'Route table JSON file (empty: no hosts, every request gets the unknown-host page).',
   },
@@ -283,6 +333,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-path',
     default: '',
     doc: 'Access log: a file to append to, - for standard output, empty for none.',
+  },
+  {
+    key: 'accessLogFormat',
+    flag: 'access-log-format',
+    format: 'nodix-proxy-access-log-format',
+    default: 'nodix',
+    doc: `Access log format: ${ACCESS_LOG_FORMATS.join(', ')} (json: request id, upstream, times, bytes, user agent...).`,
   },
   {
     key: 'trustedProxies',
@@ -391,6 +448,38 @@ export const SETTINGS: readonly SettingRow[] = [
   },
 ];
 
+/**
+ * `--flag VALUE` → `--flag=VALUE` for every flag in `valueFlags`, whatever VALUE looks like: `-` (standard
+ * output) and `-5` (a negative number, refused later as out of range) are values. Without this, node's parseArgs
+ * calls `-5` "ambiguous" and convict's argument parser reads `--access-log -` as `--access-log` (true) followed
+ * by a lone `-`. The next argument is taken unless it is a long option itself (`--routes --watch false`), as
+ * getopt does; a flag at the very end is left alone for parseArgs to report as missing its value.
+ */
+export function attachFlagValues(argv: readonly string[], valueFlags: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (valueFlags.has(arg) && next !== undefined && !next.startsWith('--')) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** The flags taking a value, for attachFlagValues: every setting's and `--config`. */
+export const VALUE_FLAGS: ReadonlySet<string> = new Set([
+  '--config',
+  ...SETTINGS.map((row) => `--${row.flag}`),
+]);
+
 /** `timeouts.upstreamHeaders` → `NODIX_PROXY_UPSTREAM_HEADERS_TIMEOUT` (the flag, upper-cased). */
 export function envName(row: SettingRow): string {
   return `NODIX_PROXY_${row.flag.replaceAll('-', '_').toUpperCase()}`;
@@ -428,7 +517,7 @@ export function loadProxySettings(
   env: NodeJS.ProcessEnv,
   configFile?: string,
 ): ProxySettings {
-  const config = createSchema(argv, env);
+  const config = createSchema(attachFlagValues(argv, VALUE_FLAGS), env);
   if (configFile !== undefined) {
     try {
       config.loadFile(configFile);
@@ -483,6 +572,8 @@ export function loadProxySettings(
     health: { maxFails: get('health.maxFails') as number, cooldownMs: get('health.cooldown') as number },
     trustedProxies: get('trustedProxies') as string[],
     accessLog: accessLog === '' ? null : accessLog,
+    accessLogFormat: get('accessLogFormat') as AccessLogFormat,
+    adminAllowedHosts: get('adminAllowedHosts') as string[],
   };
 }
 

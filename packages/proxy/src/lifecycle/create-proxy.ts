@@ -13,7 +13,12 @@ import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
 import { handleRequest } from '../inbound/node-path.js';
 import { createTrustedProxies } from '../inbound/trust.js';
 import { handleUpgrade, type UpgradeContext } from '../inbound/upgrade.js';
-import { type AccessLog, createAccessLog } from '../observe/access-log.js';
+import {
+  ACCESS_LOG_FORMATS,
+  type AccessLog,
+  type AccessLogFormat,
+  createAccessLog,
+} from '../observe/access-log.js';
 import { ProxyMetrics } from '../observe/metrics.js';
 import {
   type BuildContext,
@@ -21,7 +26,7 @@ import {
   type RouteTable,
   retireRouteTable,
 } from '../route-table/build.js';
-import { loadRouteTableFile, parseRouteTable } from '../route-table/load.js';
+import { createRoutesFileReader, parseRouteTable } from '../route-table/load.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
 import { type FileWatcher, watchRoutesFile } from '../route-table/watch.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
@@ -46,6 +51,8 @@ export interface ProxyOptions {
   listen?: string | ListenAddress;
   /** Admin listener: `HOST:PORT`, {host, port}, or `off`/null. Default `127.0.0.1:9090`. */
   adminListen?: string | ListenAddress | null;
+  /** Host names the admin listener answers besides loopback and its own address (others get 421). */
+  adminAllowedHosts?: string[];
   /** Route table file; reloaded on change (see `watch`), on `reload()`, SIGHUP (CLI) and `POST /reload`. */
   routes?: string | null;
   /** Initial route table when there is no file (a RouteTableConfig, validated like a file). Default: no hosts. */
@@ -60,6 +67,8 @@ export interface ProxyOptions {
   trustedProxies?: string[];
   /** `-` (stdout), a file path, a writable stream, or null (default) for no access log. */
   accessLog?: string | Writable | null;
+  /** `nodix` (default), `common`, `combined` or `json` (observe/access-log.ts). */
+  accessLogFormat?: AccessLogFormat;
   /** Where log lines go. Default: standard error. */
   log?: (line: string) => void;
   /**
@@ -145,6 +154,12 @@ function merged<T extends object>(
   return out;
 }
 
+function accessLogFormat(value: unknown): AccessLogFormat {
+  if (!(ACCESS_LOG_FORMATS as readonly unknown[]).includes(value))
+    throw new Error(`must be one of ${ACCESS_LOG_FORMATS.join(', ')} (value was ${JSON.stringify(value)})`);
+  return value as AccessLogFormat;
+}
+
 /** Creates a proxy (not listening yet). Options are checked here: a bad one throws ProxyConfigError. */
 export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const listenAddress = option('listen', parseListen, options.listen ?? DEFAULT_LISTEN);
@@ -202,7 +217,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
-  let lastText: string | null = null;
+  let readRoutesFile: ReturnType<typeof createRoutesFileReader> | null = null;
   if (routesFile !== null) {
     let text: string;
     try {
@@ -212,7 +227,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       throw new RouteTableError(routesFile, '', `cannot read the file (${e.code ?? e.message})`);
     }
     initial = parseRouteTable(text, routesFile);
-    lastText = text;
+    readRoutesFile = createRoutesFileReader(routesFile, text);
   } else {
     initial = validateRouteTable(options.routeTable ?? EMPTY_TABLE, 'createProxy({ routeTable })');
   }
@@ -220,7 +235,10 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const accessLog: AccessLog | null =
     options.accessLog === undefined || options.accessLog === null || options.accessLog === ''
       ? null
-      : createAccessLog(options.accessLog);
+      : createAccessLog(
+          options.accessLog,
+          option('accessLogFormat', accessLogFormat, options.accessLogFormat ?? 'nodix'),
+        );
 
   const ctx: UpgradeContext = {
     table: buildRouteTable(initial, null, buildContext),
@@ -258,11 +276,12 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   let reloadChain: Promise<unknown> = Promise.resolve();
   const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> => {
     const run = async (): Promise<ReloadResult> => {
-      if (routesFile === null) throw new ProxyStateError('reload: this proxy has no routes file');
-      let loaded: Awaited<ReturnType<typeof loadRouteTableFile>>;
+      if (routesFile === null || readRoutesFile === null)
+        throw new ProxyStateError('reload: this proxy has no routes file');
+      let loaded: Awaited<ReturnType<typeof readRoutesFile>>;
       try {
-        // A watched event with the file as it was (or another file of the directory changed): not even parsed.
-        loaded = await loadRouteTableFile(routesFile, onlyIfChanged ? lastText : null);
+        // A watched change that left the text as last read (applied or refused): not parsed, not counted.
+        loaded = await readRoutesFile(onlyIfChanged);
       } catch (err) {
         // A watcher may fire while a writer is half-way (a non-atomic writer): the next event retries.
         return rejected(err);
@@ -270,7 +289,6 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       if (loaded === null) {
         return { hosts: ctx.table.hosts.length, source: routesFile, changed: false };
       }
-      lastText = loaded.text;
       return swap(loaded.table, routesFile);
     };
     const result = reloadChain.then(run, run);
@@ -385,15 +403,21 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         return { ok: false, error: (err as Error).message };
       }
     },
-    health: () => ({
+    health: async () => ({
       status: ctx.draining ? 'draining' : 'ok',
+      workers: 1,
       hosts: ctx.table.hosts.length,
       inFlight: ctx.inFlight,
       openConnections: metrics.openConnections,
     }),
     routeTable: () => ctx.table.config,
   };
-  if (adminAddress !== null) adminServer = createAdminServer(adminBackend, log);
+  if (adminAddress !== null) {
+    adminServer = createAdminServer(adminBackend, log, {
+      listenHost: adminAddress.host,
+      allowedHosts: options.adminAllowedHosts ?? [],
+    });
+  }
 
   let watcher: FileWatcher | null = null;
   let state: 'new' | 'listening' | 'closing' = 'new';

@@ -3,6 +3,10 @@
  *
  *   nodix_proxy_requests_total{host,method,code}        counter
  *   nodix_proxy_request_duration_seconds{host}          histogram
+ *   nodix_proxy_received_bytes_total{host}              counter (request body bytes from clients)
+ *   nodix_proxy_sent_bytes_total{host}                  counter (response body bytes to clients)
+ *   nodix_proxy_upstream_requests_total{upstream,code}  counter (answers and failures, per upstream origin)
+ *   nodix_proxy_upstream_duration_seconds{upstream}     histogram (request sent → response complete)
  *   nodix_proxy_upstream_up{host,upstream}              gauge (1 up, 0 down)
  *   nodix_proxy_open_connections                        gauge (client connections)
  *   nodix_proxy_config_reloads_total{result}            counter (result: success | failure)
@@ -10,7 +14,9 @@
  *   + prom-client's default process metrics
  *
  * `host` is the route-table key (`webapp1.local`, `*.example.org`); requests for no known host share
- * `host="_unknown"`. Series of hosts removed by a reload disappear from the next scrape.
+ * `host="_unknown"`. `upstream` is an origin of the route table (`http://127.0.0.1:3001`), shared by the hosts
+ * that name it. Both label sets are bounded by the route table: series of hosts and origins removed by a reload
+ * disappear from the next scrape.
  *
  * Cheap on the hot path (pino's rule: pay when settings change, not per call). prom-client's `inc`/`observe`
  * hash the label set on every call, even through `labels(...)` children, so the per-request metrics are not
@@ -66,6 +72,9 @@ export class HostStats {
   buckets: number[] = NO_BUCKETS;
   sum = 0;
   count = 0;
+  /** Body bytes received from clients / sent to them (virtual hosts only). */
+  bytesIn = 0;
+  bytesOut = 0;
 
   /** hot path — one Map update, a short bucket scan, two additions (plus two allocations, once per host). */
   record(method: string, status: number, seconds: number): void {
@@ -129,6 +138,7 @@ export class ProxyMetrics {
   /** Where upstream_up reads the current table's upstreams from; set by the proxy. */
   upstreams: () => Iterable<Upstream> = () => [];
   readonly #hosts = new Map<string, HostStats>();
+  readonly #upstreams = new Map<string, HostStats>();
   readonly #options: ProxyMetricsOptions;
   #registry: Registry | null = null;
   /** Reload counts; null when this instance does not count reloads (cluster workers). */
@@ -173,6 +183,61 @@ export class ProxyMetrics {
             aggregator: 'sum',
           },
           () => this.#durationValues(),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_received_bytes_total',
+            help: 'Request body bytes received from clients, by virtual host.',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => this.#byteValues('bytesIn'),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_sent_bytes_total',
+            help: 'Response body bytes sent to clients, by virtual host.',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => this.#byteValues('bytesOut'),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_upstream_requests_total',
+            help: 'Requests sent to an upstream, by upstream origin and the status it answered (502/504: failed).',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => {
+            const values: MetricValue[] = [];
+            for (const [upstream, stats] of this.#upstreams) {
+              // Counted by method and status like a host's; summed over methods here.
+              const byCode = new Map<number, number>();
+              for (const [key, count] of stats.counts)
+                byCode.set(key % 1000, (byCode.get(key % 1000) ?? 0) + count);
+              for (const [code, count] of byCode)
+                values.push({ labels: { upstream, code: String(code) }, value: count });
+            }
+            return values;
+          },
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_upstream_duration_seconds',
+            help: 'Time from sending a request to an upstream to the end of its response, by upstream origin.',
+            type: 'histogram',
+            aggregator: 'sum',
+          },
+          () => histogramValues('nodix_proxy_upstream_duration_seconds', 'upstream', this.#upstreams),
         ),
       );
       registry.registerMetric(
@@ -249,6 +314,22 @@ export class ProxyMetrics {
     return stats;
   }
 
+  /** The stats of an upstream origin (shared by every host naming it), created on first use. */
+  upstreamStatsFor(origin: string): HostStats {
+    let stats = this.#upstreams.get(origin);
+    if (stats === undefined) {
+      stats = new HostStats();
+      this.#upstreams.set(origin, stats);
+    }
+    return stats;
+  }
+
+  /** Forgets every upstream origin not in `origins` (a reload removed it). */
+  retainUpstreams(origins: readonly string[]): void {
+    const kept = new Set(origins);
+    for (const origin of this.#upstreams.keys()) if (!kept.has(origin)) this.#upstreams.delete(origin);
+  }
+
   /** Forgets every host not in `keys`, so that their series disappear from the next scrape. */
   retainHosts(keys: { has(key: string): boolean }): void {
     for (const key of this.#hosts.keys()) {
@@ -280,23 +361,35 @@ export class ProxyMetrics {
   }
 
   #durationValues(): MetricValue[] {
-    const name = 'nodix_proxy_request_duration_seconds';
+    const hosts = [...this.#allHosts()].filter(
+      ([host, stats]) => stats.count > 0 || host !== UNKNOWN_HOST_LABEL,
+    );
+    return histogramValues('nodix_proxy_request_duration_seconds', 'host', hosts);
+  }
+
+  #byteValues(field: 'bytesIn' | 'bytesOut'): MetricValue[] {
     const values: MetricValue[] = [];
-    for (const [host, stats] of this.#allHosts()) {
-      if (stats.count === 0 && host === UNKNOWN_HOST_LABEL) continue;
-      let cumulative = 0;
-      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
-        cumulative += stats.buckets[i] ?? 0; // empty until the host's first request
-        values.push({
-          metricName: `${name}_bucket`,
-          labels: { host, le: DURATION_BUCKETS[i]! },
-          value: cumulative,
-        });
-      }
-      values.push({ metricName: `${name}_bucket`, labels: { host, le: '+Inf' }, value: stats.count });
-      values.push({ metricName: `${name}_sum`, labels: { host }, value: stats.sum });
-      values.push({ metricName: `${name}_count`, labels: { host }, value: stats.count });
-    }
+    for (const [host, stats] of this.#hosts) values.push({ labels: { host }, value: stats[field] });
     return values;
   }
+}
+
+/** The _bucket/_sum/_count series of a histogram kept in HostStats objects, labelled `label` by their key. */
+function histogramValues(name: string, label: string, all: Iterable<[string, HostStats]>): MetricValue[] {
+  const values: MetricValue[] = [];
+  for (const [key, stats] of all) {
+    let cumulative = 0;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      cumulative += stats.buckets[i] ?? 0; // empty until the first record
+      values.push({
+        metricName: `${name}_bucket`,
+        labels: { [label]: key, le: DURATION_BUCKETS[i]! },
+        value: cumulative,
+      });
+    }
+    values.push({ metricName: `${name}_bucket`, labels: { [label]: key, le: '+Inf' }, value: stats.count });
+    values.push({ metricName: `${name}_sum`, labels: { [label]: key }, value: stats.sum });
+    values.push({ metricName: `${name}_count`, labels: { [label]: key }, value: stats.count });
+  }
+  return values;
 }

@@ -136,6 +136,7 @@ export function buildRouteTable(
         upstream.cooldownMs = passive.cooldownMs;
       }
       upstream.onChange = ctx.onUpstreamChange;
+      upstream.stats = ctx.metrics.upstreamStatsFor(origin);
       if (upstream.checkSignature !== signature) {
         upstream.stopChecks?.();
         if (checkPath !== undefined) {
@@ -214,4 +215,5 @@ export function retireRouteTable(old: RouteTable, next: RouteTable | null, ctx: 
   }
   for (const origin of old.origins) ctx.pools.release(origin);
   ctx.metrics.retainHosts(next?.byKey ?? new Map());
+  ctx.metrics.retainUpstreams(next?.origins ?? []);
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { RouteTableError } from '../errors.js';
+import { describeJsonError } from './json-error.js';
 import type { RouteTableConfig } from './types.js';
 import { type ValidatedRouteTable, validatedTable, validateRouteTable } from './validate.js';
 
@@ -20,8 +21,9 @@ export function parseRouteTable(text: string, source: string): ValidatedRouteTab
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (err) {
-    throw new RouteTableError(source, '', `not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // V8's message quotes the text (newlines and all) and often gives no position: say where, on one line.
+    throw new RouteTableError(source, '', describeJsonError(text));
   }
   const { hosts, errorPages } = validateRouteTable(value, source);
   return validatedTable(hosts, errorPages, () => JSON.parse(text) as RouteTableConfig);
@@ -54,4 +56,31 @@ export async function loadRouteTableFile(
   const text = await readRouteTableText(file);
   if (unlessText !== null && text === unlessText) return null;
   return { text, table: parseRouteTable(text, file) };
+}
+
+/**
+ * Reads a routes file for reloads. It remembers the last text it read, applied or refused: with `onlyIfChanged`
+ * (a watched change) the same text again is neither parsed nor counted, so a bad file is rejected once, not once
+ * per event, and a rewrite with the same content swaps nothing. Without it (SIGHUP, POST /reload: an operator
+ * asked) the file is always parsed. Resolves null when skipped; rejects with RouteTableError.
+ */
+export function createRoutesFileReader(
+  file: string,
+  initialText: string | null,
+): (onlyIfChanged: boolean) => Promise<LoadedRouteTable | null> {
+  let lastSeen = initialText;
+  return async (onlyIfChanged) => {
+    let text: string;
+    try {
+      text = await readRouteTableText(file);
+    } catch (err) {
+      // Missing or unreadable: worth saying once, again only after the file was readable in between.
+      if (onlyIfChanged && lastSeen === null) return null;
+      lastSeen = null;
+      throw err;
+    }
+    if (onlyIfChanged && text === lastSeen) return null;
+    lastSeen = text;
+    return { text, table: parseRouteTable(text, file) };
+  };
 }

@@ -102,6 +102,8 @@ const UNTIL_CLOSE = 7;
  */
 export class RequestHeadText {
   readonly text: string;
+  /** `text` without its final empty line: per-request header lines (X-Request-Id) go after it. */
+  readonly open: string;
   /** The body goes out chunked: the request has one but no Content-Length. */
   readonly chunked: boolean;
 
@@ -115,6 +117,7 @@ export class RequestHeadText {
     }
     this.chunked = hasBody && !hasLength;
     if (this.chunked) text += 'transfer-encoding: chunked\r\n';
+    this.open = text;
     this.text = `${text}\r\n`;
   }
 }
@@ -124,6 +127,8 @@ class Exchange {
   readonly client: UpstreamClient;
   readonly method: string;
   readonly head: RequestHeadText;
+  /** Header lines of this request alone, each ending in CRLF, written after `head` ('' for none). */
+  readonly extra: string;
   readonly body: RequestBody | null;
   readonly handler: ResponseHandler;
   conn: Connection | null = null;
@@ -137,10 +142,12 @@ class Exchange {
     head: RequestHeadText,
     body: RequestBody | null,
     handler: ResponseHandler,
+    extra: string,
   ) {
     this.client = client;
     this.method = method;
     this.head = head;
+    this.extra = extra;
     this.body = body;
     this.handler = handler;
   }
@@ -293,16 +300,17 @@ class Connection {
 
     const head = exchange.head;
     const body = exchange.body;
+    const headText = exchange.extra === '' ? head.text : `${head.open}${exchange.extra}\r\n`;
     if (body === null) {
       this.bodyDone = true;
-      this.socket.write(head.text, 'latin1');
+      this.socket.write(headText, 'latin1');
     } else {
       this.bodyDone = false;
       const pump = new BodyPump(this, body, head.chunked);
       this.pump = pump;
       // The head and whatever of the body is at hand leave in one write.
       this.socket.cork();
-      this.socket.write(head.text, 'latin1');
+      this.socket.write(headText, 'latin1');
       pump.start();
       this.socket.uncork();
     }
@@ -867,8 +875,9 @@ export class UpstreamClient {
     head: RequestHeadText,
     body: RequestBody | null,
     handler: ResponseHandler,
+    extra = '',
   ): UpstreamCall {
-    const exchange = new Exchange(this, method, head, body, handler);
+    const exchange = new Exchange(this, method, head, body, handler, extra);
     if (this.#destroyed) {
       exchange.done = true;
       queueMicrotask(() =>

@@ -6,6 +6,7 @@
  * reference-counted by the tables that use it; when the last one is retired the pool is closed gracefully
  * (queued and in-flight requests finish, then the sockets close): removed upstreams are drained, not cut.
  */
+import { HostStats } from '../observe/metrics.js';
 import { UpstreamClient } from './client.js';
 
 export interface PoolSettings {
@@ -97,6 +98,8 @@ export class Upstream {
   stopChecks: (() => void) | null = null;
   /** The health configuration the checker runs with, to tell on reload whether it must be restarted. */
   checkSignature = '';
+  /** Requests and their times at this origin (metrics.ts, shared by the hosts naming it); set by build.ts. */
+  stats: HostStats = new HostStats();
   /** Called when the up/down view changes (logging); never on the request path unless the state flips. */
   onChange: ((upstream: Upstream, up: boolean, why: string) => void) | null = null;
 

@@ -6,7 +6,16 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { ready, run, writeAtomically } from '../child.js';
-import { request, scrape, startUpstream, table, tempDir, waitFor } from '../helpers.js';
+import {
+  ADMIN_POST,
+  HEALTH_KEYS,
+  request,
+  scrape,
+  startUpstream,
+  table,
+  tempDir,
+  waitFor,
+} from '../helpers.js';
 
 function childPids(pid: number): number[] {
   try {
@@ -59,9 +68,16 @@ t.test('two workers: reloads reach every worker, metrics are summed, SIGTERM sto
     'one scrape: the sum',
   );
   t.match(first, /nodix_proxy_config_reloads_total\{result="success"\} 0/);
+  const health = (await (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).json()) as Record<
+    string,
+    unknown
+  >;
+  t.same(Object.keys(health).sort(), HEALTH_KEYS, '/healthz: the same keys as with one process');
+  t.match(health, { status: 'ok', workers: 2, hosts: 1, inFlight: 0 });
+  t.type(health.openConnections, 'number');
 
   writeAtomically(routes, table({ 'webapp1.local': { upstreams: [b.origin] } }));
-  const reload = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+  const reload = await fetch(`http://127.0.0.1:${adminPort}/reload`, ADMIN_POST);
   t.same(await reload.json(), { ok: true, hosts: 1, source: routes });
   // The reload answered after both workers applied it: every request now goes to b, whichever worker serves it.
   for (let i = 0; i < 20; i++) t.equal((await request(port)).body, 'b');
@@ -74,7 +90,7 @@ t.test('two workers: reloads reach every worker, metrics are summed, SIGTERM sto
   t.match(second, /nodix_proxy_config_last_reload_success 1/);
 
   writeAtomically(routes, { version: 1, hosts: { 'webapp1.local': { upstreams: [] } } });
-  const rejected = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+  const rejected = await fetch(`http://127.0.0.1:${adminPort}/reload`, ADMIN_POST);
   t.equal(rejected.status, 422);
   t.match(((await rejected.json()) as { error: string }).error, /upstreams: must be a non-empty array/);
   t.match(await scrape(adminPort!), /nodix_proxy_config_last_reload_success 0/);

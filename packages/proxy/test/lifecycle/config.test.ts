@@ -79,14 +79,23 @@ t.test('a bad value is one line naming the key and the value', async (t) => {
     [['--listen', '127.0.0.1:70000'], {}, /listen: .*port from 0 to 65535.*"127\.0\.0\.1:70000"/],
     [['--listen', '::1:80'], {}, /listen: must bracket an IPv6 address/],
     [['--admin-listen', 'x'], {}, /adminListen: .*"x"/],
-    [['--workers', '0'], {}, /workers: must be auto or an integer from 1 to 1024 \(value was 0\)/],
+    [
+      ['--workers', '0'],
+      {},
+      /workers: is out of range: must be auto or an integer from 1 to 1024 \(value was 0\)/,
+    ],
     [['--workers', 'many'], {}, /workers: .*"many"/],
     [
       [],
       { NODIX_PROXY_HEADER_TIMEOUT: 'soon' },
       /timeouts\.header: must be an integer from 1 to 86400000 ms \(value was "soon"\)/,
     ],
-    [['--max-header-size', '10'], {}, /limits\.maxHeaderSize: must be an integer from 1024/],
+    [['--max-header-size', '10'], {}, /limits\.maxHeaderSize: is out of range: must be an integer from 1024/],
+    // Negative numbers are values (not options), refused as out of range, with or without `=`.
+    [['--header-timeout', '-5'], {}, /timeouts\.header: is out of range: .*\(value was -5\)/],
+    [['--header-timeout=-5'], {}, /timeouts\.header: is out of range: .*\(value was -5\)/],
+    [['--workers', '-1'], {}, /workers: is out of range: .*\(value was -1\)/],
+    [['--routes', '-'], {}, /routes: must be a file path; standard input cannot be re-read/],
     [['--max-fails', '0'], {}, /health\.maxFails/],
     [['--watch', 'maybe'], {}, /watch: must be true or false \(value was "maybe"\)/],
     [['--trusted-proxies', '10.0.0.0/40'], {}, /trustedProxies: .*10\.0\.0\.0\/40/],
@@ -107,6 +116,15 @@ t.test('a bad value is one line naming the key and the value', async (t) => {
       t.notMatch((err as Error).message, /\n/, 'one line');
     }
   }
+});
+
+t.test('a value of - is a value: --access-log - is standard output, not a file named true', async (t) => {
+  t.equal(loadProxySettings(['--access-log', '-'], {}).accessLog, '-');
+  t.equal(loadProxySettings(['--access-log=-'], {}).accessLog, '-');
+  const s = loadProxySettings(['--access-log', '-', '--listen', '127.0.0.1:0'], {});
+  t.equal(s.accessLog, '-');
+  t.same(s.listen, { host: '127.0.0.1', port: 0 }, 'the flag after it is still read');
+  t.equal(loadProxySettings(['--routes', 'r.json', '--watch', 'false'], {}).watch, false);
 });
 
 t.test('config file problems name the file', async (t) => {

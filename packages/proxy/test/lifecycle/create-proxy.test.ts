@@ -1,9 +1,20 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
 import { createProxy, ProxyConfigError, RouteTableError } from '../../src/index.js';
-import { request, scrape, sleep, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
+import {
+  ADMIN_POST,
+  HEALTH_KEYS,
+  request,
+  scrape,
+  sleep,
+  startProxy,
+  startUpstream,
+  table,
+  tempDir,
+  waitFor,
+} from '../helpers.js';
 
 /** Writes the file the way the deployer does: a new file renamed over the old one (atomic). */
 function writeAtomically(file: string, value: unknown): void {
@@ -121,15 +132,66 @@ t.test(
     t.match(await scrape(adminPort!), /nodix_proxy_config_last_reload_success 0/);
 
     // POST /reload: 422 while the file is bad, 200 once it is fixed.
-    const bad = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+    const bad = await fetch(`http://127.0.0.1:${adminPort}/reload`, ADMIN_POST);
     t.equal(bad.status, 422);
     t.match(((await bad.json()) as { error: string }).error, /not valid JSON/);
     writeFileSync(file, JSON.stringify(table({ 'webapp1.local': { upstreams: [a.origin] } })));
-    const good = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+    const good = await fetch(`http://127.0.0.1:${adminPort}/reload`, ADMIN_POST);
     t.equal(good.status, 200);
     t.same(await good.json(), { ok: true, hosts: 1, source: file });
     t.equal((await request(port)).body, 'a');
     t.equal((await fetch(`http://127.0.0.1:${adminPort}/reload`)).status, 405, 'GET /reload is refused');
+  },
+);
+
+t.test(
+  'a bad routes file with the proxy log beside it is rejected once, not once per log line; a good rename is applied',
+  async (t) => {
+    const a = await startUpstream(t, (_req, res) => res.end('a'));
+    const b = await startUpstream(t, (_req, res) => res.end('b'));
+    const dir = tempDir(t);
+    const file = join(dir, 'routes.json');
+    const logFile = join(dir, 'proxy.log');
+    writeAtomically(file, table({ 'webapp1.local': { upstreams: [a.origin] } }));
+    const logs: string[] = [];
+    // The proxy's own log in the routes file's directory: each line it writes is a change in that directory.
+    const proxy = createProxy({
+      listen: '127.0.0.1:0',
+      adminListen: null,
+      routes: file,
+      metrics: { defaultMetrics: false },
+      log: (line) => {
+        logs.push(line);
+        appendFileSync(logFile, `${line}\n`);
+      },
+    });
+    t.teardown(() => proxy.close({ timeoutMs: 0 }));
+    const { listen } = await proxy.listen();
+    const failures = async () =>
+      Number(
+        /nodix_proxy_config_reloads_total\{result="failure"\} (\d+)/.exec(
+          await proxy.metrics.registry.metrics(),
+        )![1],
+      );
+
+    writeAtomically(file, '{ "version": 1, ');
+    await waitFor(() => logs.some((l) => l.includes('rejected')), 5000, 'rejection logged');
+    // Writes to another file of the directory, for a while: none of them is a change of the routes file.
+    for (let i = 0; i < 20; i++) {
+      appendFileSync(join(dir, 'other.txt'), `line ${i}\n`);
+      await sleep(25);
+    }
+    await sleep(200);
+    t.equal(logs.filter((l) => l.includes('rejected')).length, 1, 'rejected (and logged) once');
+    t.equal(await failures(), 1, 'counted once');
+    // The same bad content written again (a new inode, same text): not parsed nor counted again.
+    writeAtomically(file, '{ "version": 1, ');
+    await sleep(300);
+    t.equal(await failures(), 1, 'same text again: not counted');
+
+    writeAtomically(file, table({ 'webapp1.local': { upstreams: [b.origin] } }));
+    await waitFor(async () => (await request(listen.port)).body === 'b', 5000, 'atomic rename applied');
+    t.equal(await failures(), 1);
   },
 );
 
@@ -286,7 +348,9 @@ t.test('admin endpoints: /healthz, /route-table, unknown paths', async (t) => {
   const { adminPort } = await startProxy(t, routes);
   const health = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
   t.equal(health.status, 200);
-  t.match(await health.json(), { status: 'ok', hosts: 1 });
+  const report = (await health.json()) as Record<string, unknown>;
+  t.same(Object.keys(report).sort(), HEALTH_KEYS, '/healthz: the same keys as with several workers');
+  t.match(report, { status: 'ok', workers: 1, hosts: 1, inFlight: 0 });
   t.same(await (await fetch(`http://127.0.0.1:${adminPort}/route-table`)).json(), routes);
   t.equal((await fetch(`http://127.0.0.1:${adminPort}/nope`)).status, 404);
 });

@@ -66,3 +66,38 @@ t.test(
     t.not(first.table.config, first.table.config, 'parsed from the text on each read, never kept');
   },
 );
+
+t.test('a file that is not JSON: one line with the file, line and column (YAML too)', async (t) => {
+  const dir = tempDir(t);
+  const cases: [string, RegExp][] = [
+    [
+      'version: 1\nhosts:\n  webapp1.local:\n    upstreams: [http://127.0.0.1:3001]\n',
+      /: not valid JSON at line 1, column 1: expected a value, found "version: 1" \(the routes file must be JSON; YAML/,
+    ],
+    [
+      '{"version": 1,\n "hosts": {\n',
+      /at line 3, column 1: expected a property name in double quotes, found the end/,
+    ],
+    ['{"version": 1,\n  "hosts" {}}', /at line 2, column 11: expected ':', found "\{\}\}"/],
+    ['{"a": "x\ny"}', /at line 1, column 9: expected a closing quote \(a raw control character/],
+    ['{"a": tru}', /at line 1, column 10: expected "true", found "\}"/],
+    [
+      '{"a": 1}\n\n  b: 2\n',
+      /at line 3, column 3: expected the end of the file after the JSON value, found "b: 2"/,
+    ],
+    ['', /at line 1, column 1: expected a value, found the end of the file/],
+    ['{"a": [1, 2,]}', /at line 1, column 13: expected a value, found "\]\}"/],
+  ];
+  for (const [text, message] of cases) {
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(file, text);
+    const err = await loadRouteTableFile(file).then(
+      () => null,
+      (e: unknown) => e as RouteTableError,
+    );
+    t.type(err, RouteTableError, JSON.stringify(text));
+    t.match(err?.message, new RegExp(`^${file}: `));
+    t.match(err?.message, message);
+    t.notMatch(err?.message, /[\n\r]/, 'one line');
+  }
+});

@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { watchRoutesFile } from '../../src/route-table/watch.js';
@@ -31,6 +31,38 @@ t.test('renames over the file are seen; bursts are debounced into one call', asy
   await sleep(150);
   t.equal(calls, 2, 'nothing after close');
 });
+
+t.test(
+  "writes to other files of the directory call nothing; the file's own writes, removal and return do",
+  async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'routes.json');
+    writeFileSync(file, 'x');
+    let calls = 0;
+    const watcher = watchRoutesFile(
+      file,
+      () => calls++,
+      (err) => t.fail(err.message),
+      20,
+    );
+    t.teardown(() => watcher.close());
+    await sleep(50);
+    for (let i = 0; i < 10; i++) {
+      appendFileSync(join(dir, 'proxy.log'), `line ${i}\n`);
+      writeFileSync(join(dir, 'routes.json.swp'), String(i));
+      await sleep(30);
+    }
+    await sleep(150);
+    t.equal(calls, 0, 'other files are not the routes file');
+    writeFileSync(file, 'y');
+    await waitFor(() => calls === 1, 3000, 'an in-place write of the file itself is seen');
+    unlinkSync(file);
+    await waitFor(() => calls === 2, 3000, 'its removal is a change');
+    writeFileSync(`${file}.tmp`, 'z');
+    renameSync(`${file}.tmp`, file);
+    await waitFor(() => calls === 3, 3000, 'and its return by rename');
+  },
+);
 
 t.test('a directory that cannot be watched is reported, not thrown', async (t) => {
   const errors: string[] = [];
