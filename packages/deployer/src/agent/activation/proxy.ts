@@ -36,7 +36,15 @@ function adminPortOf(runtime: Record<string, unknown>): number | undefined {
 function postReload(port: number, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/reload', timeout: timeoutMs },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/reload',
+        timeout: timeoutMs,
+        // The proxy's admin listener refuses state changes without it (a browser cannot send it cross-site).
+        headers: { 'x-nodix-admin': '1' },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
