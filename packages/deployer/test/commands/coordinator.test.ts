@@ -221,6 +221,11 @@ t.test('usage errors: one line, exit 2', async (t) => {
     [['deploy', '--bogus'], /unknown option '--bogus'/],
     [['query', '--state-dir', 's'], /nothing is deployed; name the infrastructure with -i/],
     [['collect-garbage', '--keep', 'x'], /--keep must be a non-negative integer/],
+    // A negative number is a value, not an option: the message is about the value.
+    [['collect-garbage', '--keep', '-1'], /collect-garbage: --keep -1 is out of range \(must be 0 or more\)/],
+    [['collect-garbage', '--keep=-1'], /--keep -1 is out of range/],
+    [['deploy', '--ready-timeout', '-5', '--undeploy'], /--ready-timeout -5 is out of range/],
+    [['collect-garbage', '--keep', '-x'], /option '--keep' needs a value \(write --keep=-VALUE/],
     [['agent'], /missing --state-dir/],
     [['agent', '--state-dir', 's', '--listen', 'nowhere'], /--listen must be HOST:PORT/],
     [['agent', '--state-dir', 's', '--listen', '127.0.0.1:0'], /no token/],
