@@ -213,6 +213,10 @@ t.test('usage errors: one line, exit 2', async (t) => {
     [['deploy', '--rollback', '--state-dir', 's'], /no generation before 0 to roll back to/],
     [['deploy', '--switch-to-generation', '3', '--state-dir', 's'], /generation 3 does not exist/],
     [
+      ['deploy', '--switch-to-generation', 'abc'],
+      /--switch-to-generation must be a non-negative integer, got 'abc'/,
+    ],
+    [
       ['deploy', '--switch-to-generation', 'x', '--state-dir', 's'],
       /--switch-to-generation must be a non-negative integer/,
     ],
@@ -239,6 +243,8 @@ t.test('usage errors: one line, exit 2', async (t) => {
     t.equal(result.code, 2, `${argv.join(' ')}: ${result.stderr}`);
     t.match(result.stderr, message, argv.join(' '));
     t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+    // Arguments are checked before anything starts: no "[coordinator] nodix deploy started" before the error.
+    t.equal(result.stdout, '', `${argv.join(' ')}: nothing on stdout`);
   }
   const listed = await run(['deploy', '--list-generations', '--state-dir', 's'], dir);
   t.equal(listed.code, 0);
