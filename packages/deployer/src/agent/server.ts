@@ -20,6 +20,7 @@ import { AgentConfigError, BadRequestError, LockedError } from './errors.js';
 import { acquireLock, checkMayChange, MAX_LOCK_TTL_MS, releaseLock } from './lock.js';
 import { formatHostPort } from './readiness.js';
 import { StateStore } from './state.js';
+import { lockStateDir, makeStateDir } from './state-dir.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { bearerToken, tokensEqual } from './token.js';
 import {
@@ -147,15 +148,25 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     }
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const store = await StateStore.open(options.stateDir);
-  const supervisor = new Supervisor({
-    ...options.supervisor,
-    store,
-    modules: activationModules,
-    defaultHost: options.serviceHost ?? '0.0.0.0',
-    log,
-  });
-  await supervisor.start();
+  await makeStateDir(options.stateDir);
+  // Before the state is read: a second agent on the same directory would adopt and restart the same services.
+  const dirLock = await lockStateDir(options.stateDir, formatHostPort(options.host, options.port));
+  let store: StateStore;
+  let supervisor: Supervisor;
+  try {
+    store = await StateStore.open(options.stateDir);
+    supervisor = new Supervisor({
+      ...options.supervisor,
+      store,
+      modules: activationModules,
+      defaultHost: options.serviceHost ?? '0.0.0.0',
+      log,
+    });
+    await supervisor.start();
+  } catch (error) {
+    await dirLock.release();
+    throw error;
+  }
   const startedAt = Date.now();
   const token = options.token;
 
@@ -288,6 +299,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
   }).catch(async (error: NodeJS.ErrnoException) => {
     await supervisor.close();
+    await dirLock.release();
     if (error.code === 'EADDRINUSE' || error.code === 'EADDRNOTAVAIL' || error.code === 'EACCES') {
       throw new AgentConfigError(
         `agent: cannot listen on ${formatHostPort(options.host, options.port)}: ${error.code}`,
@@ -296,6 +308,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     throw error;
   });
   const address = server.address() as AddressInfo;
+  await dirLock.setListen(formatHostPort(address.address, address.port));
   return {
     url: `http://${formatHostPort(address.address, address.port)}`,
     port: address.port,
@@ -306,6 +319,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         server.closeAllConnections();
       });
       await supervisor.close();
+      await dirLock.release();
     },
   };
 }
