@@ -265,6 +265,8 @@ export class Supervisor {
     const log = await open(logFile, 'a', 0o600);
     let child: ChildProcess;
     const logStart = (await log.stat()).size;
+    let spawnError: Error | undefined;
+    let exited!: Promise<void>;
     try {
       await log.write(
         `--- ${new Date().toISOString()} nodix agent starts ${instance.name} (${instance.hash})\n`,
@@ -275,22 +277,42 @@ export class Supervisor {
         env: { ...process.env, ...spec.env },
         cwd: context.serviceDir,
       });
+      // Listened to before anything else is awaited: a failed spawn emits 'error' on the next tick, and a command
+      // that exits at once may be gone (and reaped) before its identity is read.
+      exited = new Promise<void>((resolve) => {
+        child.once('error', (error) => {
+          spawnError = error;
+          resolve();
+        });
+        child.once('exit', () => resolve());
+      });
     } finally {
       await log.close();
     }
     child.unref();
-    let spawnError: Error | undefined;
-    child.once('error', (error) => {
-      spawnError = error;
-    });
     const pid = child.pid;
     const identity = pid === undefined ? undefined : await identify(pid);
     if (pid === undefined || identity === undefined) {
-      await sleep(0);
-      throw new ActivationError(
-        instance.name,
-        `${instance.name}: could not start ${spec.command}: ${spawnError?.message ?? 'the process exited at once'}`,
-      );
+      // It never ran (spawnError) or has exited already: say so as any other exit before readiness, with its exit
+      // code and log. Its 'exit' event comes once Node has reaped it; the limit only guards against a /proc that
+      // cannot be read at all.
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!settled && pid !== undefined) {
+        // Not reaped, so the PID is still our child's: safe to kill without an identity.
+        killQuietly(-pid);
+        throw new ActivationError(
+          instance.name,
+          `${instance.name}: could not read the identity of pid ${pid}`,
+        );
+      }
+      throw await this.#exitedEarly(instance.name, logFile, logStart, child, spawnError, spec.command);
     }
     const proc: RunningProcess = { ...identity, startedAt: Date.now() };
     slot.child = child;
@@ -338,12 +360,31 @@ export class Supervisor {
     await this.#kill(proc, child);
     slot.child = undefined;
     slot.record.process = undefined;
-    const tail = await readTail(logFile, logStart);
-    const why =
-      result === 'timeout'
-        ? `was not ready within ${timeoutMs} ms`
-        : `exited before it was ready (${describeExit(child, spawnError)})`;
-    throw new ActivationError(instance.name, `${instance.name} ${why}${tail ? `: ${tail}` : ''}`);
+    if (result !== 'timeout') {
+      throw await this.#exitedEarly(instance.name, logFile, logStart, child, spawnError, spec.command);
+    }
+    throw new ActivationError(
+      instance.name,
+      `${instance.name} was not ready within ${timeoutMs} ms${await describeLog(logFile, logStart)}`,
+    );
+  }
+
+  /** The error of a service that ended before it was ready: how it ended, the last lines of its log, the log's path. */
+  async #exitedEarly(
+    name: string,
+    logFile: string,
+    logStart: number,
+    child: ChildProcess,
+    spawnError: Error | undefined,
+    command: string,
+  ): Promise<ActivationError> {
+    if (spawnError) {
+      return new ActivationError(name, `${name}: could not start ${command}: ${spawnError.message}`);
+    }
+    return new ActivationError(
+      name,
+      `${name} exited before it was ready (${describeExit(child, undefined)})${await describeLog(logFile, logStart)}`,
+    );
   }
 
   /**
@@ -548,6 +589,20 @@ function describeExit(child: ChildProcess, spawnError: Error | undefined): strin
   if (spawnError) return spawnError.message;
   if (child.signalCode) return `killed by ${child.signalCode}`;
   return `exit code ${child.exitCode}`;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** `: <last lines> (log: <path>)`, or ` (log <path> is empty)`: the reason is usually in those lines. */
+async function describeLog(file: string, from: number): Promise<string> {
+  const tail = await readTail(file, from);
+  return tail ? `: ${tail} (log: ${file})` : ` (nothing in its log ${file})`;
 }
 
 /** The last lines a failed service wrote, for the error message: that is usually the reason. */
