@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { NodixError } from '../errors.js';
 import type { ServiceInstance } from '../plan/types.js';
+import { VERSION as version } from '../version.js';
 import { activationModules } from './activation/index.js';
 import type {
   ActivateRequest,
@@ -30,8 +30,6 @@ import {
   checkString,
   isRecord,
 } from './validate.js';
-
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_OWNER_LENGTH = 256;

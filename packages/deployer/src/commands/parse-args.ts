@@ -1,10 +1,11 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { VERSION_LINE } from '../version.js';
 import type { Command, CommandIO } from './command.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
-const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } } as const;
 
 type Parsed<O extends ParseArgsOptionsConfig> = ReturnType<
   typeof parseArgs<{ args: string[]; options: O & typeof HELP_OPTION; strict: true; allowPositionals: true }>
@@ -12,7 +13,8 @@ type Parsed<O extends ParseArgsOptionsConfig> = ReturnType<
 
 /**
  * Strict argument parsing shared by every command: unknown options and bad values become a UsageError that names
- * the command; `--help`/`-h` prints the command's usage and returns `undefined` (the command then returns 0).
+ * the command; `--help`/`-h` prints the command's usage and `--version` the version, and both return `undefined`
+ * (the command then returns 0).
  */
 export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
   command: Command,
@@ -36,6 +38,10 @@ export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
         cause: error,
       },
     );
+  }
+  if ((parsed.values as { version?: boolean }).version) {
+    io.stdout.write(VERSION_LINE);
+    return undefined;
   }
   if ((parsed.values as { help?: boolean }).help) {
     io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
