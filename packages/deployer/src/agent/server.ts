@@ -7,6 +7,8 @@ import { activationModules } from './activation/index.js';
 import type {
   ActivateRequest,
   ActivateResponse,
+  CollectGarbageRequest,
+  CollectGarbageResponse,
   DeactivateRequest,
   DeactivateResponse,
   ErrorBody,
@@ -193,6 +195,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       '/v1/unlock': 'POST',
       '/v1/activate': 'POST',
       '/v1/deactivate': 'POST',
+      '/v1/collect-garbage': 'POST',
     };
     const allowed = path === undefined ? undefined : routes[path];
     if (allowed === undefined) return sendError(res, 404, 'NODIX_ERR_NOT_FOUND', `no such endpoint: ${path}`);
@@ -252,6 +255,17 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         checkMayChange(state.lock, owner, Date.now());
         const stopped = await supervisor.deactivate(body.name as string);
         return sendJson(res, 200, { action: stopped ? 'stopped' : 'absent' } satisfies DeactivateResponse);
+      }
+      case '/v1/collect-garbage': {
+        const body = (await readJsonBody(req, maxBodyBytes)) as Partial<CollectGarbageRequest>;
+        const owner = checkOwner(body.owner, { required: false });
+        if (!Array.isArray(body.keep)) throw new BadRequestError('keep: must be an array of service names');
+        for (const [i, name] of body.keep.entries()) check(checkServiceName(name, `keep[${i}]`));
+        if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+          throw new BadRequestError('dryRun: must be a boolean');
+        if (!body.dryRun) checkMayChange(state.lock, owner, Date.now());
+        const removed = await supervisor.collectGarbage(new Set(body.keep), body.dryRun ?? false);
+        return sendJson(res, 200, { removed } satisfies CollectGarbageResponse);
       }
     }
   }

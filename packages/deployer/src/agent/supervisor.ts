@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { naturalCompare } from '../plan/natural-sort.js';
@@ -27,6 +27,12 @@ export interface ServiceStatus {
   uptimeMs: number | null;
   logFile: string;
   instance: ServiceInstance;
+}
+
+/** What `collectGarbage` deleted (or, dry, would delete): service names whose directory, whose log went. */
+export interface GarbageReport {
+  services: string[];
+  logs: string[];
 }
 
 export type ActivateAction = 'started' | 'replaced' | 'reloaded' | 'unchanged';
@@ -228,6 +234,46 @@ export class Supervisor {
       await this.#stop(slot);
       return true;
     });
+  }
+
+  /**
+   * Deletes the directories and logs of services this agent no longer runs and `keep` does not name (the services
+   * of the generations the coordinator keeps). A service the agent runs, or is starting, is never touched: each
+   * name is checked again in that service's queue, so a deploy activating it at the same moment goes first.
+   */
+  async collectGarbage(keep: ReadonlySet<string>, dryRun: boolean): Promise<GarbageReport> {
+    const listNames = async (dir: string, suffix: string): Promise<string[]> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [];
+        throw error;
+      });
+      return entries
+        .filter((entry) => (suffix ? entry.isFile() && entry.name.endsWith(suffix) : entry.isDirectory()))
+        .map((entry) => entry.name.slice(0, entry.name.length - suffix.length));
+    };
+    const stateDir = this.#store.stateDir;
+    const dirs = await listNames(join(stateDir, 'services'), '');
+    const logs = await listNames(join(stateDir, 'logs'), '.log');
+    const unused = (name: string) => !keep.has(name) && !this.#slots.has(name);
+    const report: GarbageReport = { services: [], logs: [] };
+    const names = [...new Set([...dirs, ...logs])].filter(unused).sort(naturalCompare);
+    for (const name of names) {
+      await this.#serialize(name, async () => {
+        if (!unused(name)) return;
+        if (dirs.includes(name)) {
+          if (!dryRun) await rm(this.serviceDir(name), { recursive: true, force: true });
+          report.services.push(name);
+        }
+        if (logs.includes(name)) {
+          if (!dryRun) await rm(this.logFile(name), { force: true });
+          report.logs.push(name);
+        }
+      });
+    }
+    if (!dryRun && names.length > 0) {
+      this.#options.log(`collected garbage: ${names.length} unused service(s): ${names.join(', ')}`);
+    }
+    return report;
   }
 
   #status(name: string): ServiceStatus {
