@@ -26,6 +26,8 @@ export interface ServiceStatus {
   startedAt: number | null;
   uptimeMs: number | null;
   logFile: string;
+  /** A proxy's admin listener (metrics, health, reload), on loopback; null for other services. */
+  adminPort: number | null;
   instance: ServiceInstance;
 }
 
@@ -152,6 +154,7 @@ export class Supervisor {
         startedAt: proc?.startedAt ?? null,
         uptimeMs: proc ? now - proc.startedAt : null,
         logFile: this.logFile(slot.name),
+        adminPort: typeof slot.record.runtime?.adminPort === 'number' ? slot.record.runtime.adminPort : null,
         instance,
       };
     });
