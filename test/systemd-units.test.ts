@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import t from 'tap';
 import { agentUnit } from '../packages/deployer/src/agent/systemd-unit.js';
-import { main } from '../packages/deployer/src/cli.js';
+import { runCli } from '../packages/deployer/test/commands/run-cli.js';
 import { ROOT } from './helpers/machines.js';
 
 // The systemd units in the repo (packages/*/systemd/*.service) and the one `nodix agent print-unit` prints, checked
@@ -60,17 +60,7 @@ async function unitFiles(): Promise<string[]> {
   return files.sort();
 }
 
-async function printUnit(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['agent', 'print-unit', ...argv], {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    cwd: ROOT,
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const printUnit = (argv: string[]) => runCli(['agent', 'print-unit', ...argv], ROOT);
 
 const HARDENED = [
   /^NoNewPrivileges=yes$/m,

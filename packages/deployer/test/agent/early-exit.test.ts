@@ -8,6 +8,16 @@ import { api, killGroup, newToken, tempDir } from './helpers.js';
 // answer is the same: the exit code, the last lines of its log, and where that log is on the target.
 const TRIES = 12;
 
+const processInstance = (hash: string, config: Record<string, unknown>) => ({
+  name: 'svc',
+  type: 'process',
+  target: 'test1',
+  hash,
+  config,
+  dependsOn: [],
+  connectsTo: [],
+});
+
 t.test('a service that exits at once: exit code, log tail and log path, every time', async (t) => {
   const stateDir = await tempDir(t);
   const token = newToken();
@@ -25,17 +35,7 @@ t.test('a service that exits at once: exit code, log tail and log path, every ti
     const command = commands[i % commands.length];
     const answer = await api(agent.url, 'POST', '/v1/activate', {
       token,
-      body: {
-        service: {
-          name: 'svc',
-          type: 'process',
-          target: 'test1',
-          hash: `h-${i}`,
-          config: { command, settleMs: 2000 },
-          dependsOn: [],
-          connectsTo: [],
-        },
-      },
+      body: { service: processInstance(`h-${i}`, { command, settleMs: 2000 }) },
     });
     t.equal(answer.status, 500, `try ${i}: refused`);
     const message = String(answer.body?.error?.message);
@@ -55,17 +55,7 @@ t.test('a command that does not exist: could not start, with the reason', async 
   t.teardown(() => agent.close());
   const answer = await api(agent.url, 'POST', '/v1/activate', {
     token,
-    body: {
-      service: {
-        name: 'svc',
-        type: 'process',
-        target: 'test1',
-        hash: 'h',
-        config: { command: ['/nonexistent/nodix-test-binary'] },
-        dependsOn: [],
-        connectsTo: [],
-      },
-    },
+    body: { service: processInstance('h', { command: ['/nonexistent/nodix-test-binary'] }) },
   });
   t.equal(answer.status, 500);
   t.match(

@@ -3,20 +3,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createAgent } from '../../src/agent/server.js';
 import { readTokenFile } from '../../src/agent/token.js';
-import { main } from '../../src/cli.js';
 import { api, tempDir } from '../agent/helpers.js';
+import { runCli } from './run-cli.js';
 
-async function nodix(argv: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    cwd,
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const nodix = (argv: string[], cwd: string) => runCli(argv, cwd);
 
 t.test(
   'agent init: a 0700 directory, a 0600 token, the lines to use them; never overwrites by accident',

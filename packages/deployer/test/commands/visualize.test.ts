@@ -1,21 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { main } from '../../src/cli.js';
+import { runCli } from './run-cli.js';
 
 /** `nodix visualize -o FILE`: the format follows the extension; one it cannot write is refused, not filled with DOT. */
 
-async function nodix(argv: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    cwd,
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const nodix = (argv: string[], cwd: string) => runCli(argv, cwd);
 
 t.test('the output format comes from the extension of -o', async (t) => {
   const dir = t.testdir({
