@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { isPortFree } from '../packages/deployer/src/agent/readiness.js';
 import { httpGet } from '../packages/deployer/test/agent/helpers.js';
 import { ROOT } from './helpers/machines.js';
-import { stopChild } from './helpers/run.js';
+import { run, stopChild } from './helpers/run.js';
 
 // `npm start`: two agents, the example deployed through them, curl lines, and on Ctrl-C (SIGINT) everything undeployed
 // and stopped. It uses the fixed ports of infrastructure-local.ts and ports.json, so they must be free.
@@ -44,6 +45,24 @@ t.test('npm start deploys the example, serves it, and stops everything on Ctrl-C
   t.match(output, /curl -H 'Host: webapp3\.local' http:\/\/127\.0\.0\.1:8082/);
   // node:http, not fetch: fetch does not let a request set its own Host header.
   t.equal(await httpGet(8081, '127.0.0.1', { host: 'webapp2.local' }), 'webapp2.local\n');
+  // The admin URL of each proxy answers with its metrics.
+  const metrics = [
+    ...output.matchAll(/curl (http:\/\/127\.0\.0\.1:\d+\/metrics) +# (proxy-test\d)'s metrics/g),
+  ];
+  t.same(metrics.map((match) => match[2]).sort(), ['proxy-test1', 'proxy-test2'], 'one admin URL per proxy');
+  for (const [, url] of metrics) {
+    const answer = await fetch(url!);
+    t.equal(answer.status, 200, `${url}`);
+    t.match(await answer.text(), /^# HELP /m, `${url} is Prometheus text`);
+  }
+  // The query command works as printed, from anywhere (here: a directory outside the repository).
+  const query = /^ {2}(\S+\/node_modules\/\.bin\/nodix query .*)$/m.exec(output)?.[1];
+  t.ok(query, 'a nodix query command is printed');
+  const queried = await run('/bin/sh', ['-c', query!], { cwd: tmpdir(), timeoutMs: 30_000 });
+  t.equal(queried.code, 0, `${query}: ${queried.stderr}`);
+  t.match(queried.stdout, /\[target: test1\] agent 127\.0\.0\.1:7411: \d+ service\(s\)/);
+  t.match(queried.stdout, /webapp2\s+webapp\s+running/);
+
   const pids = [...output.matchAll(/started \S+ \(pid (\d+)/g)].map((match) => Number(match[1]));
   t.equal(pids.length, 6, 'six services started');
 

@@ -155,7 +155,12 @@ try {
 
 const manifest = await new GenerationStore(stateDir).currentManifest();
 say('deployed. Try:');
-for (const target of Object.values(manifest.targets)) {
+for (const [targetName, target] of Object.entries(manifest.targets)) {
+  // Where each proxy's admin listener is: the proxy picks a free loopback port and its agent remembers it.
+  const running = await agents
+    .get(targetName)
+    ?.client.services()
+    .catch(() => undefined);
   for (const service of Object.values(target.services)) {
     if (service.type !== 'proxy' || !service.routes) continue;
     const host = String(target.properties.hostname ?? '127.0.0.1');
@@ -163,8 +168,27 @@ for (const target of Object.values(manifest.targets)) {
     for (const name of Object.keys(service.routes.hosts))
       process.stdout.write(`  curl -H 'Host: ${name}' ${origin}\n`);
     process.stdout.write(`  curl -H 'Host: nonexistent.local' ${origin}    # 404 page\n`);
+    const adminPort = running?.services.find((entry) => entry.name === service.name)?.adminPort;
+    if (adminPort)
+      process.stdout.write(
+        `  curl http://127.0.0.1:${adminPort}/metrics    # ${service.name}'s metrics (admin listener)\n`,
+      );
   }
 }
+// The workspace's own bin, by absolute path: it works from any directory, and a bare `npx nodix` outside this
+// repository would run an unrelated package of that name from the registry.
+const queryCommand = [
+  join(root, 'node_modules', '.bin', 'nodix'),
+  'query',
+  '--state-dir',
+  stateDir,
+  '--token-file',
+  tokenFile,
+]
+  .map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`))
+  .join(' ');
+say('what runs where, as the agents see it:');
+process.stdout.write(`  ${queryCommand}\n`);
 say('running; Ctrl-C undeploys and stops everything');
 for (const [target, { exited }] of agents) {
   void exited.then(() => stopping || say(`the agent of ${target} exited unexpectedly`));

@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
 import { type Command, type CommandIO, commands, findCommand } from './commands/index.js';
 import { NodixError, UsageError } from './errors.js';
-
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+import { VERSION_LINE } from './version.js';
 
 export function topLevelUsage(registry: readonly Command[] = commands): string {
   const width = Math.max(...registry.map((command) => command.name.length), 8);
@@ -18,7 +16,8 @@ export function topLevelUsage(registry: readonly Command[] = commands): string {
     'Commands:',
     ...lines,
     '',
-    "Run 'nodix <command> --help' for a command's options.",
+    "Run 'nodix <command> --help' for a command's options; 'nodix --version' (or 'nodix <command> --version')",
+    'prints the version.',
     '',
     'Exit codes: 0 success, 1 failure at run time, 2 usage or model error.',
     '',
@@ -45,7 +44,7 @@ export async function main(
       return 0;
     }
     if (name === '--version' || name === '-v') {
-      io.stdout.write(`${version}\n`);
+      io.stdout.write(VERSION_LINE);
       return 0;
     }
     const command = findCommand(name, registry);

@@ -58,7 +58,9 @@ t.test('dispatch, help and the one top-level catch', async (t) => {
       code: 1,
       err: /^nodix: internal error \(this is a bug\)\nTypeError: undefined is not a function\n {4}at /,
     },
-    { argv: ['--version'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
+    // `<bin> <version>`, as nodix-proxy and nodix-webapp print it; on a command too.
+    { argv: ['--version'], code: 0, out: /^nodix \d+\.\d+\.\d+\n$/ },
+    { argv: ['echo', '--version'], code: 0, out: /^nodix \d+\.\d+\.\d+\n$/ },
   ];
   for (const { argv, code, out, err } of cases) {
     const streams = io();

@@ -1,6 +1,6 @@
 import type { ServiceInstance } from '../plan/types.js';
 import type { LockHolder } from './errors.js';
-import type { ActivateAction, ServiceStatus } from './supervisor.js';
+import type { ActivateAction, GarbageReport, ServiceStatus } from './supervisor.js';
 
 /**
  * The agent's HTTP/JSON API, version 1. Every request carries `Authorization: Bearer <token>`. Errors answer
@@ -13,6 +13,7 @@ import type { ActivateAction, ServiceStatus } from './supervisor.js';
  *   POST /v1/unlock      UnlockRequest                → LockResponse
  *   POST /v1/activate    ActivateRequest              → ActivateResponse    (409 when locked by someone else)
  *   POST /v1/deactivate  DeactivateRequest            → DeactivateResponse  (409 when locked by someone else)
+ *   POST /v1/collect-garbage CollectGarbageRequest     → CollectGarbageResponse (409 when locked by someone else)
  */
 export const API_PREFIX = '/v1';
 
@@ -62,6 +63,19 @@ export interface DeactivateRequest {
 
 export interface DeactivateResponse {
   action: 'stopped' | 'absent';
+}
+
+export interface CollectGarbageRequest {
+  owner?: string;
+  /** Services whose directory and log stay although the agent does not run them (kept generations use them). */
+  keep: string[];
+  /** Only report what would be deleted. */
+  dryRun?: boolean;
+}
+
+/** Service names whose directory, and whose log, were deleted (or would be). */
+export interface CollectGarbageResponse {
+  removed: GarbageReport;
 }
 
 export interface ErrorBody {

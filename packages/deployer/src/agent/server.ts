@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { NodixError } from '../errors.js';
 import type { ServiceInstance } from '../plan/types.js';
+import { VERSION as version } from '../version.js';
 import { activationModules } from './activation/index.js';
 import type {
   ActivateRequest,
   ActivateResponse,
+  CollectGarbageRequest,
+  CollectGarbageResponse,
   DeactivateRequest,
   DeactivateResponse,
   ErrorBody,
@@ -20,6 +22,7 @@ import { AgentConfigError, BadRequestError, LockedError } from './errors.js';
 import { acquireLock, checkMayChange, MAX_LOCK_TTL_MS, releaseLock } from './lock.js';
 import { formatHostPort } from './readiness.js';
 import { StateStore } from './state.js';
+import { lockStateDir, makeStateDir } from './state-dir.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { bearerToken, tokensEqual } from './token.js';
 import {
@@ -29,8 +32,6 @@ import {
   checkString,
   isRecord,
 } from './validate.js';
-
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_OWNER_LENGTH = 256;
@@ -147,15 +148,25 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     }
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const store = await StateStore.open(options.stateDir);
-  const supervisor = new Supervisor({
-    ...options.supervisor,
-    store,
-    modules: activationModules,
-    defaultHost: options.serviceHost ?? '0.0.0.0',
-    log,
-  });
-  await supervisor.start();
+  await makeStateDir(options.stateDir);
+  // Before the state is read: a second agent on the same directory would adopt and restart the same services.
+  const dirLock = await lockStateDir(options.stateDir, formatHostPort(options.host, options.port));
+  let store: StateStore;
+  let supervisor: Supervisor;
+  try {
+    store = await StateStore.open(options.stateDir);
+    supervisor = new Supervisor({
+      ...options.supervisor,
+      store,
+      modules: activationModules,
+      defaultHost: options.serviceHost ?? '0.0.0.0',
+      log,
+    });
+    await supervisor.start();
+  } catch (error) {
+    await dirLock.release();
+    throw error;
+  }
   const startedAt = Date.now();
   const token = options.token;
 
@@ -184,6 +195,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       '/v1/unlock': 'POST',
       '/v1/activate': 'POST',
       '/v1/deactivate': 'POST',
+      '/v1/collect-garbage': 'POST',
     };
     const allowed = path === undefined ? undefined : routes[path];
     if (allowed === undefined) return sendError(res, 404, 'NODIX_ERR_NOT_FOUND', `no such endpoint: ${path}`);
@@ -244,6 +256,17 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         const stopped = await supervisor.deactivate(body.name as string);
         return sendJson(res, 200, { action: stopped ? 'stopped' : 'absent' } satisfies DeactivateResponse);
       }
+      case '/v1/collect-garbage': {
+        const body = (await readJsonBody(req, maxBodyBytes)) as Partial<CollectGarbageRequest>;
+        const owner = checkOwner(body.owner, { required: false });
+        if (!Array.isArray(body.keep)) throw new BadRequestError('keep: must be an array of service names');
+        for (const [i, name] of body.keep.entries()) check(checkServiceName(name, `keep[${i}]`));
+        if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+          throw new BadRequestError('dryRun: must be a boolean');
+        if (!body.dryRun) checkMayChange(state.lock, owner, Date.now());
+        const removed = await supervisor.collectGarbage(new Set(body.keep), body.dryRun ?? false);
+        return sendJson(res, 200, { removed } satisfies CollectGarbageResponse);
+      }
     }
   }
 
@@ -288,6 +311,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
   }).catch(async (error: NodeJS.ErrnoException) => {
     await supervisor.close();
+    await dirLock.release();
     if (error.code === 'EADDRINUSE' || error.code === 'EADDRNOTAVAIL' || error.code === 'EACCES') {
       throw new AgentConfigError(
         `agent: cannot listen on ${formatHostPort(options.host, options.port)}: ${error.code}`,
@@ -296,6 +320,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     throw error;
   });
   const address = server.address() as AddressInfo;
+  await dirLock.setListen(formatHostPort(address.address, address.port));
   return {
     url: `http://${formatHostPort(address.address, address.port)}`,
     port: address.port,
@@ -306,6 +331,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         server.closeAllConnections();
       });
       await supervisor.close();
+      await dirLock.release();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { naturalCompare } from '../plan/natural-sort.js';
@@ -26,7 +26,15 @@ export interface ServiceStatus {
   startedAt: number | null;
   uptimeMs: number | null;
   logFile: string;
+  /** A proxy's admin listener (metrics, health, reload), on loopback; null for other services. */
+  adminPort: number | null;
   instance: ServiceInstance;
+}
+
+/** What `collectGarbage` deleted (or, dry, would delete): service names whose directory, whose log went. */
+export interface GarbageReport {
+  services: string[];
+  logs: string[];
 }
 
 export type ActivateAction = 'started' | 'replaced' | 'reloaded' | 'unchanged';
@@ -146,6 +154,7 @@ export class Supervisor {
         startedAt: proc?.startedAt ?? null,
         uptimeMs: proc ? now - proc.startedAt : null,
         logFile: this.logFile(slot.name),
+        adminPort: typeof slot.record.runtime?.adminPort === 'number' ? slot.record.runtime.adminPort : null,
         instance,
       };
     });
@@ -230,6 +239,46 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Deletes the directories and logs of services this agent no longer runs and `keep` does not name (the services
+   * of the generations the coordinator keeps). A service the agent runs, or is starting, is never touched: each
+   * name is checked again in that service's queue, so a deploy activating it at the same moment goes first.
+   */
+  async collectGarbage(keep: ReadonlySet<string>, dryRun: boolean): Promise<GarbageReport> {
+    const listNames = async (dir: string, suffix: string): Promise<string[]> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [];
+        throw error;
+      });
+      return entries
+        .filter((entry) => (suffix ? entry.isFile() && entry.name.endsWith(suffix) : entry.isDirectory()))
+        .map((entry) => entry.name.slice(0, entry.name.length - suffix.length));
+    };
+    const stateDir = this.#store.stateDir;
+    const dirs = await listNames(join(stateDir, 'services'), '');
+    const logs = await listNames(join(stateDir, 'logs'), '.log');
+    const unused = (name: string) => !keep.has(name) && !this.#slots.has(name);
+    const report: GarbageReport = { services: [], logs: [] };
+    const names = [...new Set([...dirs, ...logs])].filter(unused).sort(naturalCompare);
+    for (const name of names) {
+      await this.#serialize(name, async () => {
+        if (!unused(name)) return;
+        if (dirs.includes(name)) {
+          if (!dryRun) await rm(this.serviceDir(name), { recursive: true, force: true });
+          report.services.push(name);
+        }
+        if (logs.includes(name)) {
+          if (!dryRun) await rm(this.logFile(name), { force: true });
+          report.logs.push(name);
+        }
+      });
+    }
+    if (!dryRun && names.length > 0) {
+      this.#options.log(`collected garbage: ${names.length} unused service(s): ${names.join(', ')}`);
+    }
+    return report;
+  }
+
   #status(name: string): ServiceStatus {
     const status = this.list().find((entry) => entry.name === name);
     if (!status) throw new Error(`no status for ${name}`);
@@ -265,6 +314,8 @@ export class Supervisor {
     const log = await open(logFile, 'a', 0o600);
     let child: ChildProcess;
     const logStart = (await log.stat()).size;
+    let spawnError: Error | undefined;
+    let exited!: Promise<void>;
     try {
       await log.write(
         `--- ${new Date().toISOString()} nodix agent starts ${instance.name} (${instance.hash})\n`,
@@ -275,22 +326,42 @@ export class Supervisor {
         env: { ...process.env, ...spec.env },
         cwd: context.serviceDir,
       });
+      // Listened to before anything else is awaited: a failed spawn emits 'error' on the next tick, and a command
+      // that exits at once may be gone (and reaped) before its identity is read.
+      exited = new Promise<void>((resolve) => {
+        child.once('error', (error) => {
+          spawnError = error;
+          resolve();
+        });
+        child.once('exit', () => resolve());
+      });
     } finally {
       await log.close();
     }
     child.unref();
-    let spawnError: Error | undefined;
-    child.once('error', (error) => {
-      spawnError = error;
-    });
     const pid = child.pid;
     const identity = pid === undefined ? undefined : await identify(pid);
     if (pid === undefined || identity === undefined) {
-      await sleep(0);
-      throw new ActivationError(
-        instance.name,
-        `${instance.name}: could not start ${spec.command}: ${spawnError?.message ?? 'the process exited at once'}`,
-      );
+      // It never ran (spawnError) or has exited already: say so as any other exit before readiness, with its exit
+      // code and log. Its 'exit' event comes once Node has reaped it; the limit only guards against a /proc that
+      // cannot be read at all.
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!settled && pid !== undefined) {
+        // Not reaped, so the PID is still our child's: safe to kill without an identity.
+        killQuietly(-pid);
+        throw new ActivationError(
+          instance.name,
+          `${instance.name}: could not read the identity of pid ${pid}`,
+        );
+      }
+      throw await this.#exitedEarly(instance.name, logFile, logStart, child, spawnError, spec.command);
     }
     const proc: RunningProcess = { ...identity, startedAt: Date.now() };
     slot.child = child;
@@ -338,12 +409,31 @@ export class Supervisor {
     await this.#kill(proc, child);
     slot.child = undefined;
     slot.record.process = undefined;
-    const tail = await readTail(logFile, logStart);
-    const why =
-      result === 'timeout'
-        ? `was not ready within ${timeoutMs} ms`
-        : `exited before it was ready (${describeExit(child, spawnError)})`;
-    throw new ActivationError(instance.name, `${instance.name} ${why}${tail ? `: ${tail}` : ''}`);
+    if (result !== 'timeout') {
+      throw await this.#exitedEarly(instance.name, logFile, logStart, child, spawnError, spec.command);
+    }
+    throw new ActivationError(
+      instance.name,
+      `${instance.name} was not ready within ${timeoutMs} ms${await describeLog(logFile, logStart)}`,
+    );
+  }
+
+  /** The error of a service that ended before it was ready: how it ended, the last lines of its log, the log's path. */
+  async #exitedEarly(
+    name: string,
+    logFile: string,
+    logStart: number,
+    child: ChildProcess,
+    spawnError: Error | undefined,
+    command: string,
+  ): Promise<ActivationError> {
+    if (spawnError) {
+      return new ActivationError(name, `${name}: could not start ${command}: ${spawnError.message}`);
+    }
+    return new ActivationError(
+      name,
+      `${name} exited before it was ready (${describeExit(child, undefined)})${await describeLog(logFile, logStart)}`,
+    );
   }
 
   /**
@@ -548,6 +638,20 @@ function describeExit(child: ChildProcess, spawnError: Error | undefined): strin
   if (spawnError) return spawnError.message;
   if (child.signalCode) return `killed by ${child.signalCode}`;
   return `exit code ${child.exitCode}`;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** `: <last lines> (log: <path>)`, or ` (log <path> is empty)`: the reason is usually in those lines. */
+async function describeLog(file: string, from: number): Promise<string> {
+  const tail = await readTail(file, from);
+  return tail ? `: ${tail} (log: ${file})` : ` (nothing in its log ${file})`;
 }
 
 /** The last lines a failed service wrote, for the error message: that is usually the reason. */

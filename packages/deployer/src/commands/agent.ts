@@ -3,10 +3,14 @@ import { createAgent } from '../agent/server.js';
 import { readTokenFile } from '../agent/token.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_AGENT_PORT } from '../plan/types.js';
+import { agentInitCommand } from './agent-init.js';
+import { agentPrintUnitCommand } from './agent-print-unit.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, requireOption } from './parse-args.js';
 
 const usage = `Usage: nodix agent --state-dir DIR [--listen HOST:PORT] [--token-file FILE] [options]
+       nodix agent init --state-dir DIR [--force]     create the state directory and the token (see --help)
+       nodix agent print-unit [options]               print a systemd unit for the agent (see --help)
 
 Runs the agent of one target machine: an authenticated HTTP/JSON API through which 'nodix deploy' locks the
 target and activates, deactivates and queries its services. Services run detached (logs in DIR/logs) and keep
@@ -39,6 +43,8 @@ export const agentCommand: Command = {
   summary: 'run the agent of one target machine (the API nodix deploy talks to)',
   usage,
   async run(argv, io) {
+    if (argv[0] === 'init') return agentInitCommand.run(argv.slice(1), io);
+    if (argv[0] === 'print-unit') return agentPrintUnitCommand.run(argv.slice(1), io);
     const parsed = parseCommandArgs(agentCommand, argv, io, {
       listen: { type: 'string' },
       'state-dir': { type: 'string' },

@@ -44,6 +44,8 @@ export function integerOption(
   value: string | undefined,
 ): number | undefined {
   if (value === undefined) return undefined;
+  if (/^-\d+$/.test(value))
+    throw new UsageError(`${command}: ${option} ${value} is out of range (must be 0 or more)`);
   if (!/^\d+$/.test(value))
     throw new UsageError(`${command}: ${option} must be a non-negative integer, got '${value}'`);
   return Number(value);

@@ -125,12 +125,10 @@ export const deployCommand: Command = {
     if (mode === 'delete-generations')
       return deleteGenerations(io, store, values['delete-generations'] as string);
 
+    // Every argument is checked before the first line of progress: a usage error is the only output then.
     const token = await agentToken(io, values['token-file']);
     const readyTimeoutMs = integerOption('deploy', '--ready-timeout', values['ready-timeout']);
-    const reporter = createReporter(io.stdout);
-    reporter.step(undefined, `nodix deploy started at ${new Date().toISOString()} (state ${stateDir})`);
-
-    let goal: Goal;
+    let goal: Goal | undefined;
     if (mode === 'rollback') {
       const current = await store.current();
       const previous = (await store.list()).filter((generation) => generation < current).at(-1);
@@ -157,6 +155,11 @@ export const deployCommand: Command = {
       ].filter(Boolean);
       if (missing.length)
         throw new UsageError(`deploy: missing ${missing.join(', ')} (see 'nodix deploy --help')`);
+    }
+
+    const reporter = createReporter(io.stdout);
+    reporter.step(undefined, `nodix deploy started at ${new Date().toISOString()} (state ${stateDir})`);
+    if (goal === undefined) {
       const start = reporter.now();
       const manifest = await buildManifestOf(
         io,

@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { manifestToDot, renderSvg } from '../plan/visualize.js';
 import type { Command } from './command.js';
@@ -19,11 +20,12 @@ export const visualizeCommand: Command = {
     '',
     'Draws the deployment as a graph: every target a cluster, every service instance a node, an edge from a',
     'service to each instance of what it depends on (dashed: connectsTo). DOT is printed as is; SVG is',
-    'rendered by Graphviz (built in, compiled to WebAssembly).',
+    'rendered by Graphviz (built in, compiled to WebAssembly). Other formats (PNG, PDF) need a native Graphviz:',
+    '  nodix visualize ... -o deployment.dot && dot -Tpng deployment.dot -o deployment.png',
     '',
     'Options:',
     ...MODEL_FILES_HELP,
-    '  -f, --format dot|svg       default: svg when -o ends in .svg, else dot',
+    '  -f, --format dot|svg       default: from the extension of -o (.dot or .gv: dot, .svg: svg), else dot',
     MODEL_OPTIONS_HELP.extraParams,
     MODEL_OPTIONS_HELP.output,
     MODEL_OPTIONS_HELP.help,
@@ -32,10 +34,7 @@ export const visualizeCommand: Command = {
     const parsed = parseCommandArgs(visualizeCommand, argv, io, OPTIONS);
     if (!parsed) return 0;
     const { values } = parsed;
-    const format = values.format ?? (values.output?.endsWith('.svg') ? 'svg' : 'dot');
-    if (format !== 'dot' && format !== 'svg') {
-      throw new UsageError(`visualize: --format must be dot or svg, not '${format}'`);
-    }
+    const format = outputFormat(values.format, values.output);
     const manifest = await buildManifestOf(
       io,
       requireModelFiles(visualizeCommand, values),
@@ -46,3 +45,29 @@ export const visualizeCommand: Command = {
     return 0;
   },
 };
+
+/** Extensions of -o and the format each means. PNG would need a native renderer, which nodix does not ship. */
+const FORMAT_OF_EXTENSION: Record<string, 'dot' | 'svg'> = { '.dot': 'dot', '.gv': 'dot', '.svg': 'svg' };
+const SUPPORTED = `${Object.keys(FORMAT_OF_EXTENSION).join(', ')} (for PNG: write .dot and run Graphviz's dot -Tpng)`;
+
+/**
+ * The format to write: `--format`, else what the extension of `-o` says. An extension that names another format
+ * (out.png) is refused rather than filled with DOT text, and so is a --format that contradicts the extension.
+ */
+function outputFormat(format: string | undefined, output: string | undefined): 'dot' | 'svg' {
+  if (format !== undefined && format !== 'dot' && format !== 'svg') {
+    throw new UsageError(`visualize: --format must be dot or svg, not '${format}'`);
+  }
+  if (output === undefined || output === '-') return format ?? 'dot';
+  const extension = extname(output).toLowerCase();
+  const implied = FORMAT_OF_EXTENSION[extension];
+  if (implied === undefined) {
+    throw new UsageError(
+      `visualize: -o ${output}: ${extension ? `unsupported extension '${extension}'` : 'no extension'}; supported: ${SUPPORTED}`,
+    );
+  }
+  if (format !== undefined && format !== implied) {
+    throw new UsageError(`visualize: --format ${format} does not match -o ${output} (${implied})`);
+  }
+  return implied;
+}

@@ -2,6 +2,8 @@ import { Agent as HttpAgent, request } from 'node:http';
 import type {
   ActivateRequest,
   ActivateResponse,
+  CollectGarbageRequest,
+  CollectGarbageResponse,
   DeactivateResponse,
   ErrorBody,
   HealthResponse,
@@ -83,6 +85,12 @@ export class AgentClient {
       { name, ...(owner === undefined ? {} : { owner }) },
       ANSWER_MARGIN_MS,
     );
+  }
+
+  /** Deletes what the agent keeps of services it does not run and `keep` does not name. */
+  collectGarbage(keep: string[], dryRun: boolean): Promise<CollectGarbageResponse> {
+    const body: CollectGarbageRequest = { keep, ...(dryRun ? { dryRun } : {}) };
+    return this.#call('POST', '/v1/collect-garbage', body, ANSWER_MARGIN_MS);
   }
 
   #call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {

@@ -27,6 +27,9 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
 const require = createRequire(import.meta.url);
 
+/** `@nodix/deployer` and its subpaths: resolved from this package (a self-reference through its exports). */
+const OWN_PACKAGE = /^@nodix\/deployer(\/|$)/;
+
 interface CacheRecord {
   format: number;
   esbuild: string;
@@ -123,6 +126,11 @@ async function compile(entry: string): Promise<Compiled> {
             build.onResolve({ filter: /.*/ }, async (args) => {
               if (args.kind === 'entry-point' || args.pluginData === 'nodix-inner') return undefined;
               if (isBuiltin(args.path)) return { path: args.path, external: true };
+              // The library models are written against is this CLI's own, wherever the model lives: a model
+              // copied out of a project (no node_modules of its own) still finds it, and one inside a project
+              // gets the same instance the CLI runs with, not a second copy of another version.
+              if (OWN_PACKAGE.test(args.path))
+                return { path: import.meta.resolve(args.path), external: true };
               const resolved = await build.resolve(args.path, {
                 kind: args.kind,
                 importer: args.importer,
@@ -133,12 +141,14 @@ async function compile(entry: string): Promise<Compiled> {
               if (resolved.external || TYPESCRIPT.has(extname(resolved.path))) return resolved;
               return { path: pathToFileURL(resolved.path).href, external: true };
             });
-            build.onLoad({ filter: /\.[cm]?tsx?$/ }, async (args) => {
+            // TypeScript files, and a JavaScript entry (the other JavaScript files it imports stay external).
+            build.onLoad({ filter: /\.([cm]?tsx?|m?js)$/ }, async (args) => {
               const source = await readFile(args.path);
               inputs[args.path] = sha256(source);
+              const extension = extname(args.path);
               return {
                 contents: withOwnImportMeta(source.toString('utf8'), args.path),
-                loader: args.path.endsWith('x') ? 'tsx' : 'ts',
+                loader: extension.endsWith('x') ? 'tsx' : TYPESCRIPT.has(extension) ? 'ts' : 'js',
               };
             });
           },

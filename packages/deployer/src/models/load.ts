@@ -40,7 +40,14 @@ export async function importModel(
   try {
     const url = pathToFileURL(path).href;
     if (extension === '.js' || extension === '.mjs') {
-      module = (await import(url)) as Record<string, unknown>;
+      module = await import(url).catch((error: NodeJS.ErrnoException) => {
+        // A JavaScript model outside any project that has @nodix/deployer installed: Node cannot find the
+        // package from there, the compiler can (it resolves it to this CLI's own), so it is loaded through it.
+        if (error.code === 'ERR_MODULE_NOT_FOUND' && /'@nodix\/deployer[/']/.test(error.message)) {
+          return importTypeScript(path, options.cacheDir);
+        }
+        throw error;
+      });
     } else {
       module = await importTypeScript(path, options.cacheDir);
     }

@@ -1,24 +1,16 @@
+import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createAgent } from '../../src/agent/server.js';
-import { main } from '../../src/cli.js';
 import { GenerationStore } from '../../src/execute/generations.js';
-import { httpGet, killGroup, newToken, servicePort, tempDir } from '../agent/helpers.js';
+import { api, httpGet, killGroup, newToken, processService, servicePort, tempDir } from '../agent/helpers.js';
+import { runCli } from './run-cli.js';
 
 /** `nodix deploy`, `query`, `collect-garbage` and `agent` through the real CLI entry, in process. */
 
-async function run(argv: string[], cwd: string, env: Record<string, string | undefined> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    cwd,
-    env: { HOME: cwd, ...env },
-  });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], cwd: string, env: Record<string, string | undefined> = {}) =>
+  runCli(argv, cwd, { HOME: cwd, ...env });
 
 const SCRIPT =
   "require('http').createServer((q,s)=>s.end(process.env.NODIX_SERVICE+(process.env.GREETING||''))).listen(+process.env.PORT,process.env.HOST)";
@@ -135,6 +127,92 @@ t.test('deploy, query, change, rollback, list, collect garbage, undeploy', async
 });
 
 t.test(
+  'collect-garbage cleans the targets too, but nothing running or used by a kept generation',
+  async (t) => {
+    const dir = await tempDir(t, 'nodix-cli-');
+    const token = newToken();
+    await writeFile(join(dir, 'token'), `${token}\n`);
+    const started = [];
+    for (let i = 0; i < 2; i += 1) {
+      const stateDir = await tempDir(t);
+      const agent = await createAgent({ host: '127.0.0.1', port: 0, stateDir, token, log: () => {} });
+      let closed = false;
+      t.teardown(async () => {
+        for (const service of agent.supervisor.list()) killGroup(service.pid);
+        if (!closed) await agent.close();
+      });
+      const close = () => {
+        closed = true;
+        return agent.close();
+      };
+      started.push({ agent, stateDir, close });
+    }
+    const [test1, test2] = started as [(typeof started)[0], (typeof started)[0]];
+    const agentPorts = [test1.agent.port, test2.agent.port];
+    const ports = [await servicePort(), await servicePort(), await servicePort()];
+    const common = ['--state-dir', 'state', '--token-file', 'token'];
+    // Generation 1: svc1 on test1, svc2 and svc3 on test2; generation 2 drops svc3; generation 3 drops svc2.
+    for (const count of [3, 2, 1]) {
+      await models(dir, count === 1 ? [agentPorts[0]!, agentPorts[1]!] : agentPorts, ports.slice(0, count));
+      const deployed = await run(['deploy', ...MODELS, ...common], dir);
+      t.equal(deployed.code, 0, deployed.stderr);
+    }
+    // A service the agent runs that no generation knows (started by hand): never collected.
+    const manualPort = await servicePort();
+    const manual = await api(test2.agent.url, 'POST', '/v1/activate', {
+      token,
+      body: { service: processService('manual', manualPort) },
+    });
+    t.equal(manual.status, 200, JSON.stringify(manual.body));
+    const leftovers = (stateDir: string) =>
+      ['svc1', 'svc2', 'svc3', 'manual'].filter(
+        (name) =>
+          existsSync(join(stateDir, 'services', name)) || existsSync(join(stateDir, 'logs', `${name}.log`)),
+      );
+    t.same(leftovers(test2.stateDir), ['svc2', 'svc3', 'manual'], 'test2 keeps what it ran');
+
+    const dry = await run(['collect-garbage', '--keep', '1', '--dry-run', ...common], dir);
+    t.equal(dry.code, 0, dry.stderr);
+    t.match(
+      dry.stdout,
+      /\[target: test2\] \+\d+\.\d+s would remove 1 service directory and 1 log\(s\) of 1 unused service\(s\): svc3 /,
+    );
+    t.match(dry.stdout, /\[target: test1\] \+\d+\.\d+s nothing to remove/);
+    t.match(dry.stdout, /would delete generation\(s\) 1\n/);
+    t.same(leftovers(test2.stateDir), ['svc2', 'svc3', 'manual'], 'a dry run deletes nothing');
+
+    // --keep 1 keeps generation 2, which places svc2 on test2: only svc3 goes.
+    const kept = await run(['collect-garbage', '--keep', '1', ...common], dir);
+    t.equal(kept.code, 0, kept.stderr);
+    t.match(
+      kept.stdout,
+      /\[target: test2\] \+\d+\.\d+s removed 1 service directory and 1 log\(s\) of 1 unused service\(s\): svc3 /,
+    );
+    t.match(kept.stdout, /deleted generation\(s\) 1; generation 3 is current/);
+    t.same(leftovers(test2.stateDir), ['svc2', 'manual']);
+
+    const all = await run(['collect-garbage', ...common], dir);
+    t.equal(all.code, 0, all.stderr);
+    t.match(all.stdout, /\[target: test2\] .*removed .* of 1 unused service\(s\): svc2 /);
+    t.same(leftovers(test2.stateDir), ['manual'], 'what the agent runs stays');
+    t.same(leftovers(test1.stateDir), ['svc1'], 'what the current generation runs stays');
+    t.equal(await httpGet(ports[0]!), 'svc1', 'and keeps serving');
+    t.equal(await httpGet(manualPort), 'manual');
+
+    // A target that cannot be reached: said, exit 1, the others cleaned all the same.
+    await test1.close();
+    const unreachable = await run(['collect-garbage', ...common], dir);
+    t.equal(unreachable.code, 1);
+    t.match(
+      unreachable.stdout,
+      /\[target: test1\] .*not cleaned: target test1: agent at 127\.0\.0\.1:\d+ unreachable/,
+    );
+    t.match(unreachable.stdout, /\[target: test2\] .*nothing to remove/);
+    t.match(unreachable.stderr, /^nodix: collect-garbage: target\(s\) test1 not cleaned/);
+  },
+);
+
+t.test(
   'a TypeScript model edited between deploys is read anew, not from the kept compiled copy',
   async (t) => {
     const dir = await tempDir(t, 'nodix-cli-');
@@ -213,6 +291,10 @@ t.test('usage errors: one line, exit 2', async (t) => {
     [['deploy', '--rollback', '--state-dir', 's'], /no generation before 0 to roll back to/],
     [['deploy', '--switch-to-generation', '3', '--state-dir', 's'], /generation 3 does not exist/],
     [
+      ['deploy', '--switch-to-generation', 'abc'],
+      /--switch-to-generation must be a non-negative integer, got 'abc'/,
+    ],
+    [
       ['deploy', '--switch-to-generation', 'x', '--state-dir', 's'],
       /--switch-to-generation must be a non-negative integer/,
     ],
@@ -221,6 +303,11 @@ t.test('usage errors: one line, exit 2', async (t) => {
     [['deploy', '--bogus'], /unknown option '--bogus'/],
     [['query', '--state-dir', 's'], /nothing is deployed; name the infrastructure with -i/],
     [['collect-garbage', '--keep', 'x'], /--keep must be a non-negative integer/],
+    // A negative number is a value, not an option: the message is about the value.
+    [['collect-garbage', '--keep', '-1'], /collect-garbage: --keep -1 is out of range \(must be 0 or more\)/],
+    [['collect-garbage', '--keep=-1'], /--keep -1 is out of range/],
+    [['deploy', '--ready-timeout', '-5', '--undeploy'], /--ready-timeout -5 is out of range/],
+    [['collect-garbage', '--keep', '-x'], /option '--keep' needs a value \(write --keep=-VALUE/],
     [['agent'], /missing --state-dir/],
     [['agent', '--state-dir', 's', '--listen', 'nowhere'], /--listen must be HOST:PORT/],
     [['agent', '--state-dir', 's', '--listen', '127.0.0.1:0'], /no token/],
@@ -234,6 +321,8 @@ t.test('usage errors: one line, exit 2', async (t) => {
     t.equal(result.code, 2, `${argv.join(' ')}: ${result.stderr}`);
     t.match(result.stderr, message, argv.join(' '));
     t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+    // Arguments are checked before anything starts: no "[coordinator] nodix deploy started" before the error.
+    t.equal(result.stdout, '', `${argv.join(' ')}: nothing on stdout`);
   }
   const listed = await run(['deploy', '--list-generations', '--state-dir', 's'], dir);
   t.equal(listed.code, 0);

@@ -1,8 +1,10 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { importTypeScript } from '../../src/models/compile.js';
+import { importModel } from '../../src/models/load.js';
 
 const helper = (n: number) => `export const n: number = ${n};\nexport const where = import.meta.dirname;\n`;
 const entry = (extra: string) =>
@@ -69,3 +71,21 @@ t.test('without a cache directory nothing is kept; compile errors name file, lin
     message: /^missing-import\.ts:1:15: Could not resolve "\.\/nowhere\.ts"$/,
   });
 });
+
+t.test(
+  'models outside any project resolve @nodix/deployer to the CLI’s own (TypeScript and JavaScript)',
+  async (t) => {
+    // Outside the repository: no node_modules above the models, as for models copied anywhere on a machine.
+    const dir = await mkdtemp(join(tmpdir(), 'nodix-models-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const body = [
+      "import { targetSpecific } from '@nodix/deployer';",
+      'export default typeof targetSpecific;',
+      '',
+    ].join('\n');
+    await writeFile(join(dir, 'model.ts'), body);
+    await writeFile(join(dir, 'model.mjs'), body);
+    t.equal((await importTypeScript(join(dir, 'model.ts'))).default, 'function', 'TypeScript model');
+    t.equal(await importModel('model.mjs', dir), 'function', 'JavaScript model');
+  },
+);
