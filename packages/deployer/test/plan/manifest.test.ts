@@ -235,7 +235,7 @@ t.test('errors and warnings', async (t) => {
   ]);
 });
 
-t.test('scales linearly enough: 2 000 services over 20 targets in well under a second', async (t) => {
+t.test('2 000 services over 20 targets build one manifest (speed: the planning benchmark)', async (t) => {
   const targets = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`t${i + 1}`, { properties: {} }]));
   const many: Services = {};
   const distribution: Record<string, string[]> = {};
@@ -243,7 +243,6 @@ t.test('scales linearly enough: 2 000 services over 20 targets in well under a s
     many[`w${i}`] = { name: `w${i}`, type: 'webapp', dnsName: `w${i}.local`, port: 10000 + i };
     distribution[`w${i}`] = [`t${(i % 20) + 1}`];
   }
-  const started = performance.now();
   const models = await evaluateModels({ infrastructure: targets, services: many, distribution }, { files });
   const { manifest } = buildManifest({
     services: models.services!,
@@ -251,5 +250,4 @@ t.test('scales linearly enough: 2 000 services over 20 targets in well under a s
     distribution: models.distribution!,
   });
   t.equal(Object.keys(manifest.targets.t1!.services).length, 100);
-  t.ok(performance.now() - started < 2000, `took ${(performance.now() - started).toFixed(0)} ms`);
 });

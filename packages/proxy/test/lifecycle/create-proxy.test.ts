@@ -278,25 +278,22 @@ t.test('reloads every 50 ms under a bounded load: zero failed requests', async (
   t.ok(ok > 100, `${ok} requests answered during the reloads`);
 });
 
-t.test('a 10 000-host table builds in well under a second and routes every host', async (t) => {
+t.test('a 10 000-host table builds and routes every host', async (t) => {
   const up = await startUpstream(t, (req, res) => res.end(req.headers.host));
   const hosts: Record<string, { upstreams: string[] }> = {};
   for (let i = 0; i < 10_000; i++) hosts[`app${i}.example.org`] = { upstreams: [up.origin] };
   hosts['*.wild.example.org'] = { upstreams: [up.origin] };
   const { proxy, port } = await startProxy(t, table({}));
-  const started = performance.now();
+  // How fast it builds is the proxy-10k-hosts and proxy-reload benchmarks' business, not a timed assertion here.
   proxy.setRouteTable(table(hosts));
-  const buildMs = performance.now() - started;
-  t.ok(buildMs < 1000, `validated and built in ${buildMs.toFixed(1)} ms`);
   t.equal(proxy.stats().hosts, 10_001);
   t.equal(proxy.stats().pools, 1, 'one pool for the one origin');
   for (const i of [0, 1, 4999, 9999])
     t.equal((await request(port, { host: `APP${i}.example.org` })).body, `APP${i}.example.org`);
   t.equal((await request(port, { host: 'x.wild.example.org' })).status, 200);
   t.equal((await request(port, { host: 'app10000.example.org' })).status, 404);
-  const again = performance.now();
   proxy.setRouteTable(table(hosts));
-  t.ok(performance.now() - again < 1000, 'a reload of the same table is as cheap');
+  t.equal(proxy.stats().hosts, 10_001, 'a reload of the same table keeps every host');
 });
 
 t.test('graceful close: in-flight requests finish, new connections are refused, pools close', async (t) => {
