@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FigureSpec, HttpScenario, Metric } from '../scenarios/types.js';
+import { buildCorpus, writeCorpusFile } from './corpus.js';
 import { type LoadOptions, type MeasuredLoad, runLoad } from './load.js';
 import type { Pinning } from './pinning.js';
 import { type RunningProcess, registerCleanup } from './processes.js';
@@ -131,7 +132,24 @@ export async function runHttpScenario(
     live[index] = undefined;
   };
 
+  const { corpus, ...loadSpec } = scenario.load;
+  let corpusFile: string | undefined;
+  let corpusFacts: Record<string, number> | undefined;
+
   try {
+    if ((loadSpec.generator === 'wrk') !== (corpus !== undefined))
+      throw new Error(`${scenario.name}: a corpus is replayed by wrk, and wrk replays only a corpus`);
+    if (corpus) {
+      const heads = buildCorpus(corpus);
+      corpusFile = join(dir, 'corpus.http');
+      await writeCorpusFile(corpusFile, heads);
+      const bytes = heads.reduce((total, head) => total + Buffer.byteLength(head), 0);
+      corpusFacts = {
+        distinctHeads: new Set(heads).size,
+        bytes,
+        meanHeadBytes: Math.round(bytes / heads.length),
+      };
+    }
     const backends: Backend[] = [];
     for (const name of scenario.backends) {
       const proc = await startBareHttp(name, pinning, true);
@@ -154,7 +172,8 @@ export async function runHttpScenario(
     const loadFor = (setup: StartedSetup, durationSeconds: number): LoadOptions => ({
       url: setup.url,
       durationSeconds,
-      ...scenario.load,
+      ...loadSpec,
+      ...(corpusFile ? { corpusFile } : {}),
     });
     const measure = async (
       index: number,
@@ -223,7 +242,11 @@ export async function runHttpScenario(
     kind: 'http',
     settings,
     machine,
-    load: { ...scenario.load, durationSeconds: settings.durationSeconds },
+    load: {
+      ...scenario.load,
+      ...(corpus ? { corpus: { ...corpus, ...corpusFacts } } : {}),
+      durationSeconds: settings.durationSeconds,
+    },
     setups: results,
     figures: computeFigures(scenario.figures, results, settings.mode === 'full'),
     errors,
