@@ -5,6 +5,8 @@
 -- The file is the heads concatenated, each ending in CRLF CRLF (bench/lib/corpus.ts writes it). init() splits it
 -- once per thread; request() hands out the next head, so with one thread the connections share one position in
 -- the corpus and never replay it in lockstep. Heads are sent as they are: wrk adds nothing (the Host is in each).
+-- wrk calls request() once before the load to check the request parses (and to count the requests in it: it
+-- pipelines that many), so the load starts at the second head; each head holds exactly one request.
 -- done() prints one `RESULT {json}` line with the fields of LoadResult in bench/lib/load.ts.
 
 -- Line-buffered stdout (set before anything is printed, which is when C allows it): wrk's "Running ..." line is
