@@ -191,7 +191,7 @@ export function renderScenario(result: ScenarioResult): string {
 }
 
 export function renderMachine(machine: MachineInfo): string {
-  return `Machine: ${machine.hostname}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.nginx ?? 'nginx not installed'}.`;
+  return `Machine: ${machine.hostname}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.nginx ?? 'nginx not installed'}${machine.wrk ? `, ${machine.wrk}` : ''}.`;
 }
 
 export function renderReadme(results: readonly ScenarioResult[]): string {

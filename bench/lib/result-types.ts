@@ -17,6 +17,8 @@ export interface MachineInfo {
   cpus: number;
   node: string;
   nginx: string | undefined;
+  /** Absent in results from before wrk was used. */
+  wrk?: string | undefined;
   pinning: string;
 }
 
