@@ -17,16 +17,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { IdleMemoryScenario } from '../scenarios/types.js';
 import type { IdleClientOptions, IdleClientResult } from './idle-client.js';
 import type { Pinning } from './pinning.js';
 import { serverConnections, treeFdCount, treeRssBytes } from './proc-stats.js';
-import { type RunningProcess, registerCleanup, startProcess } from './processes.js';
+import { type RunningProcess, scenarioTempDir, startProcess } from './processes.js';
 import type {
   FigureResult,
   IdleRound,
@@ -35,7 +32,7 @@ import type {
   RunSettings,
   ScenarioResult,
 } from './result-types.js';
-import { type Backend, type StartedSetup, startBareHttp, startSetup } from './setups.js';
+import { type Backend, type StartedSetup, startBackends, startSetup } from './setups.js';
 import { median, sameRoundRatios } from './stats.js';
 
 const clientPath = fileURLToPath(new URL('./idle-client.ts', import.meta.url));
@@ -241,9 +238,7 @@ export async function runIdleMemoryScenario(
   const limitPrefix = fileLimitPrefix(fdLimit);
   const serverPinning: Pinning = { ...pinning, serverPrefix: [...pinning.serverPrefix, ...limitPrefix] };
   const clientPrefix = [...pinning.loadPrefix, ...limitPrefix];
-  const dir = await mkdtemp(join(tmpdir(), `nodix-bench-${scenario.name}-`));
-  const removeDir = () => rm(dir, { recursive: true, force: true });
-  const unregisterCleanup = registerCleanup(removeDir);
+  const { dir, remove: removeDir } = await scenarioTempDir(scenario.name);
   const backends: Backend[] = [];
   const results: IdleSetupResult[] = scenario.setups.map((spec) => ({
     name: spec.name,
@@ -255,10 +250,7 @@ export async function runIdleMemoryScenario(
   const hosts = scenario.backends;
 
   try {
-    for (const name of scenario.backends) {
-      const proc = await startBareHttp(name, pinning, true);
-      backends.push({ name, origin: `http://127.0.0.1:${proc.readyMatch[1]}`, proc });
-    }
+    await startBackends(scenario.backends, pinning, backends);
     const count = scenario.setups.length;
     for (let round = 0; round < settings.rounds; round++) {
       for (let step = 0; step < count; step++) {
@@ -297,7 +289,6 @@ export async function runIdleMemoryScenario(
   } finally {
     for (const backend of [...backends].reverse()) await backend.proc.stop();
     await removeDir();
-    unregisterCleanup();
   }
 
   for (const result of results) {

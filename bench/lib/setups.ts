@@ -72,6 +72,21 @@ export async function startBareHttp(
   return startNodeServer(`bare-http ${name}`, readBody ? [...args, '--read-body'] : args, pinning);
 }
 
+/**
+ * The bare node:http backends (`--read-body`) of a proxy scenario, pushed onto `into` as each becomes ready, so
+ * the caller stops the ones that started even when a later one fails.
+ */
+export async function startBackends(
+  names: readonly string[],
+  pinning: Pinning,
+  into: Backend[],
+): Promise<void> {
+  for (const name of names) {
+    const proc = await startBareHttp(name, pinning, true);
+    into.push({ name, origin: `http://127.0.0.1:${proc.readyMatch[1]}`, proc });
+  }
+}
+
 function portOf(proc: RunningProcess): number {
   return Number(proc.readyMatch[1]);
 }

@@ -4,6 +4,7 @@
  * an idle keep-alive connection costs (`proxy-idle-memory`). Both against nginx over the same route table.
  */
 import { hostName } from '../lib/route-table.js';
+import { proxyCostFigures, throughputVsNginx } from './proxy.js';
 import type { HttpScenario, IdleMemoryScenario, SetupSpec } from './types.js';
 
 /** Every setup of proxy-mixed routes the same 10 000-host table; the corpus names 1 000 of those hosts. */
@@ -34,45 +35,7 @@ export const proxyVariedScenarios: (HttpScenario | IdleMemoryScenario)[] = [
       generator: 'wrk',
       corpus: { seed: 0x6e0d1c, heads: 10_000, hosts: 1_000, tableHosts: TABLE_HOSTS },
     },
-    figures: [
-      {
-        kind: 'ratio',
-        label: 'throughput nodix-proxy / nginx',
-        metric: 'requestsPerSecond',
-        of: 'nodix-proxy',
-        over: 'nginx',
-        target: { min: 0.75 },
-      },
-      {
-        kind: 'ratio',
-        label: 'CPU per request nodix-proxy / nginx',
-        metric: 'cpuMicrosPerRequest',
-        of: 'nodix-proxy',
-        over: 'nginx',
-      },
-      {
-        kind: 'ratio',
-        label: 'p99 latency nodix-proxy / nginx',
-        metric: 'latencyP99Ms',
-        of: 'nodix-proxy',
-        over: 'nginx',
-        target: { max: 2 },
-      },
-      {
-        kind: 'ratio',
-        label: 'throughput nodix-proxy / direct',
-        metric: 'requestsPerSecond',
-        of: 'nodix-proxy',
-        over: 'direct',
-      },
-      {
-        kind: 'absolute',
-        label: 'nodix-proxy RSS per worker under load (MB)',
-        metric: 'processHwmMaxMB',
-        setup: 'nodix-proxy',
-        target: { max: 100 },
-      },
-    ],
+    figures: [throughputVsNginx(0.75), ...proxyCostFigures],
   },
   {
     kind: 'idle-memory',
