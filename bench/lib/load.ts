@@ -95,8 +95,9 @@ export function generatorCommand(options: LoadOptions): { command: string; args:
       '--',
       options.corpusFile,
     ],
-    // Printed once every thread has run init() (the corpus is read), right before the load starts.
-    ready: /^Running \d+s test @ /,
+    // Printed once every thread has run init() (the corpus is read), right before the load starts. wrk writes the
+    // duration its own way (`10s`, `1m`, `1.50m`).
+    ready: /^Running \S+ test @ /,
   };
 }
 

@@ -156,7 +156,7 @@ function renderIdle(result: ScenarioResult): string[] {
 function describeLoad(load: Record<string, unknown> | undefined): string {
   const corpus = load?.corpus as Record<string, number> | undefined;
   const what = corpus
-    ? `wrk replaying a corpus of ${corpus.heads} distinct GET heads (seed ${corpus.seed}, ${corpus.hosts} of ${corpus.tableHosts} hosts, ${corpus.meanHeadBytes ?? '?'} bytes per head on average)`
+    ? `wrk replaying a corpus of ${corpus.heads} distinct GET heads (seed ${corpus.seed}, ${corpus.hosts} of ${corpus.tableHosts} hosts, ${corpus.meanHeadBytes ?? '?'} bytes per head on average; wrk loads for whole seconds: ${Math.max(1, Math.round(Number(load?.durationSeconds)))} s)`
     : `${String(load?.method)} ${String(load?.bodyBytes) !== '0' ? `${String(load?.bodyBytes)}-byte bodies ` : ''}Host ${(load?.hosts as string[] | undefined)?.join(', ')}`;
   return `${String(load?.connections)} connections, ${what}`;
 }

@@ -69,6 +69,7 @@ t.test(
     t.same(args.slice(-3), ['http://127.0.0.1:8080/', '--', '/tmp/corpus.http']);
     t.match(args.join(' '), /-s \S+replay-corpus\.lua /);
     t.match('Running 2s test @ http://127.0.0.1:8080/', ready);
+    t.match('Running 1.50m test @ http://127.0.0.1:8080/', ready, 'longer loads are written in minutes');
     t.throws(() => generatorCommand({ ...options, corpusFile: undefined }), /needs a corpus file/);
     t.equal(generatorCommand({ ...options, generator: 'autocannon' }).command, process.execPath);
   },
