@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { HELP, parseCli, UsageError } from './lib/cli-args.js';
 import { runDeployScenario } from './lib/deploy-scenario.js';
 import { runHttpScenario } from './lib/http-scenario.js';
+import { runIdleMemoryScenario } from './lib/idle-memory-scenario.js';
 import { describeMachine } from './lib/machine.js';
 import { detectPinning, pinSelf } from './lib/pinning.js';
 import { runPlanningScenario } from './lib/planning-scenario.js';
@@ -29,6 +30,8 @@ async function runScenario(
       return runPlanningScenario(scenario, settings, pinning, machine);
     case 'deploy':
       return runDeployScenario(scenario, settings, pinning, machine);
+    case 'idle-memory':
+      return runIdleMemoryScenario(scenario, settings, pinning, machine);
   }
 }
 

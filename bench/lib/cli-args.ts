@@ -19,7 +19,8 @@ Options:
 Exit code: 0 when every scenario ran without errors, 1 when one errored (a server failed to start or died,
 a request failed, a non-2xx answer), 2 on a bad option. PASS/MISS against the issue targets is printed in full
 mode as information and never changes the exit code.
-Needs: a build (npm run build) and Debian's nginx for the nginx baseline (apt-get install nginx).`;
+Needs: a build (npm run build), Debian's nginx for the nginx baseline and wrk for proxy-mixed
+(apt-get install nginx wrk).`;
 
 export interface CliOptions {
   help: boolean;

@@ -3,13 +3,12 @@
  * them round by round (the order rotates each round so no setup always runs first or right after another),
  * measuring every load, and summarise. Whatever happens, every started process is stopped before returning.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FigureSpec, HttpScenario, Metric } from '../scenarios/types.js';
+import { buildCorpus, writeCorpusFile } from './corpus.js';
 import { type LoadOptions, type MeasuredLoad, runLoad } from './load.js';
 import type { Pinning } from './pinning.js';
-import { type RunningProcess, registerCleanup } from './processes.js';
+import { type RunningProcess, scenarioTempDir } from './processes.js';
 import type {
   FigureResult,
   MachineInfo,
@@ -18,7 +17,7 @@ import type {
   SetupResult,
   SetupSummary,
 } from './result-types.js';
-import { type Backend, type StartedSetup, startBareHttp, startSetup } from './setups.js';
+import { type Backend, type StartedSetup, startBackends, startSetup } from './setups.js';
 import { median, sameRoundRatios, verdict } from './stats.js';
 
 const MB = 1024 * 1024;
@@ -113,9 +112,7 @@ export async function runHttpScenario(
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const errors: string[] = [];
-  const dir = await mkdtemp(join(tmpdir(), `nodix-bench-${scenario.name}-`));
-  const removeDir = () => rm(dir, { recursive: true, force: true });
-  const unregisterCleanup = registerCleanup(removeDir);
+  const { dir, remove: removeDir } = await scenarioTempDir(scenario.name);
   const procs: RunningProcess[] = [];
   const results: SetupResult[] = scenario.setups.map((spec) => ({
     name: spec.name,
@@ -131,12 +128,29 @@ export async function runHttpScenario(
     live[index] = undefined;
   };
 
+  const { corpus, ...loadSpec } = scenario.load;
+  let corpusFile: string | undefined;
+  let corpusFacts: Record<string, number> | undefined;
+
   try {
+    if ((loadSpec.generator === 'wrk') !== (corpus !== undefined))
+      throw new Error(`${scenario.name}: a corpus is replayed by wrk, and wrk replays only a corpus`);
+    if (corpus) {
+      const heads = buildCorpus(corpus);
+      corpusFile = join(dir, 'corpus.http');
+      await writeCorpusFile(corpusFile, heads);
+      const bytes = heads.reduce((total, head) => total + Buffer.byteLength(head), 0);
+      corpusFacts = {
+        distinctHeads: new Set(heads).size,
+        bytes,
+        meanHeadBytes: Math.round(bytes / heads.length),
+      };
+    }
     const backends: Backend[] = [];
-    for (const name of scenario.backends) {
-      const proc = await startBareHttp(name, pinning, true);
-      procs.push(proc);
-      backends.push({ name, origin: `http://127.0.0.1:${proc.readyMatch[1]}`, proc });
+    try {
+      await startBackends(scenario.backends, pinning, backends);
+    } finally {
+      procs.push(...backends.map((b) => b.proc));
     }
     for (const [index, spec] of scenario.setups.entries()) {
       try {
@@ -154,7 +168,8 @@ export async function runHttpScenario(
     const loadFor = (setup: StartedSetup, durationSeconds: number): LoadOptions => ({
       url: setup.url,
       durationSeconds,
-      ...scenario.load,
+      ...loadSpec,
+      ...(corpusFile ? { corpusFile } : {}),
     });
     const measure = async (
       index: number,
@@ -209,7 +224,6 @@ export async function runHttpScenario(
   } finally {
     for (const proc of [...procs].reverse()) await proc.stop();
     await removeDir();
-    unregisterCleanup();
   }
 
   for (const result of results) {
@@ -223,7 +237,11 @@ export async function runHttpScenario(
     kind: 'http',
     settings,
     machine,
-    load: { ...scenario.load, durationSeconds: settings.durationSeconds },
+    load: {
+      ...scenario.load,
+      ...(corpus ? { corpus: { ...corpus, ...corpusFacts } } : {}),
+      durationSeconds: settings.durationSeconds,
+    },
     setups: results,
     figures: computeFigures(scenario.figures, results, settings.mode === 'full'),
     errors,

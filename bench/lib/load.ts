@@ -1,7 +1,10 @@
 /**
  * One bounded load (duration × connections) against one URL, with the server tree's CPU time and memory measured
- * around it. The load generator runs in a child process (`load-worker.ts`) pinned to its own core.
+ * around it. The load generator runs in a child process pinned to its own core: autocannon (`load-worker.ts`), or
+ * wrk replaying a corpus of request heads (`replay-corpus.lua`). Either prints one `RESULT {json}` line.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Pinning } from './pinning.js';
 import { sampleMemory, treeCpuMicros } from './proc-stats.js';
@@ -19,6 +22,10 @@ export interface LoadOptions {
   bodyBytes: number;
   /** When set, a response with another body counts as a mismatch (an error). */
   expectBody?: string;
+  /** `autocannon` (default) or `wrk`, which replays `corpusFile` instead of `hosts`/`method`/`bodyBytes`. */
+  generator?: 'autocannon' | 'wrk';
+  /** wrk only: raw request heads concatenated, each ending in CRLF CRLF (`corpus.ts`). */
+  corpusFile?: string;
 }
 
 export interface LoadResult {
@@ -44,6 +51,78 @@ export interface MeasuredLoad extends LoadResult {
 }
 
 const workerPath = fileURLToPath(new URL('./load-worker.ts', import.meta.url));
+const replayScriptPath = fileURLToPath(new URL('./replay-corpus.lua', import.meta.url));
+
+export const WRK_MISSING =
+  "wrk is not installed: the corpus scenarios replay their requests with Debian's wrk (`apt-get install wrk`)";
+
+/** wrk's path, or undefined. */
+export function findWrk(): string | undefined {
+  if (existsSync('/usr/bin/wrk')) return '/usr/bin/wrk';
+  const which = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' });
+  const path = which.stdout?.trim();
+  return which.status === 0 && path ? path : undefined;
+}
+
+/**
+ * The generator's command line (after the pinning prefix) and the line it prints once it has started loading.
+ * wrk takes whole seconds (`-d1.5s` is a usage error), so its duration is rounded (at least 1 s); the result
+ * carries the duration wrk measured itself. One thread (`-t1`): the connections share one position in the corpus.
+ */
+export function generatorCommand(options: LoadOptions): { command: string; args: string[]; ready: RegExp } {
+  if (options.generator !== 'wrk')
+    return {
+      command: process.execPath,
+      args: ['--import', 'tsx', workerPath, JSON.stringify(options)],
+      ready: /^load worker ready$/,
+    };
+  const wrk = findWrk();
+  if (!wrk) throw new Error(WRK_MISSING);
+  if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
+  const seconds = Math.max(1, Math.round(options.durationSeconds));
+  return {
+    command: wrk,
+    args: [
+      '-t1',
+      `-c${options.connections}`,
+      `-d${seconds}s`,
+      // autocannon's default; wrk's own (2 s) would count a slow answer as a failure sooner than the other loads.
+      '--timeout',
+      '10s',
+      '-s',
+      replayScriptPath,
+      options.url,
+      '--',
+      options.corpusFile,
+    ],
+    // Printed once every thread has run init() (the corpus is read), right before the load starts. wrk writes the
+    // duration its own way (`10s`, `1m`, `1.50m`).
+    ready: /^Running \S+ test @ /,
+  };
+}
+
+/** The `RESULT {json}` line of a generator's output, as a LoadResult; an error naming what is missing. */
+export function parseResultLine(output: string): LoadResult {
+  const line = output.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error('no RESULT line');
+  const result = JSON.parse(line.slice('RESULT '.length)) as Partial<LoadResult>;
+  const numbers = [
+    'requests',
+    'durationSeconds',
+    'requestsPerSecond',
+    'latencyP50Ms',
+    'latencyP99Ms',
+    'errors',
+    'timeouts',
+    'non2xx',
+    'mismatches',
+  ] as const;
+  for (const key of numbers) {
+    if (typeof result[key] !== 'number' || !Number.isFinite(result[key]))
+      throw new Error(`RESULT line without a number for ${key}: ${line}`);
+  }
+  return { ...(result as LoadResult), statusCodes: result.statusCodes ?? {} };
+}
 
 export function assertLoopback(url: string): void {
   const { hostname } = new URL(url);
@@ -61,15 +140,17 @@ export async function runLoad(
   during?: () => () => Promise<void>,
 ): Promise<MeasuredLoad> {
   assertLoopback(options.url);
+  const { command, args, ready } = generatorCommand(options);
   const worker = await startProcess({
-    label: 'load generator',
-    command: process.execPath,
-    args: ['--import', 'tsx', workerPath, JSON.stringify(options)],
+    label: `load generator (${options.generator ?? 'autocannon'})`,
+    command,
+    args,
     prefix: pinning.loadPrefix,
-    ready: { line: /^load worker ready$/ },
+    ready: { line: ready },
     readyTimeoutMs: 30_000,
   });
-  // Measured from the worker's ready line: its own start-up (loading tsx and autocannon) is no part of the load.
+  // Measured from the worker's ready line: its own start-up (loading tsx and autocannon, or wrk reading the
+  // corpus) is no part of the load.
   const cpuBefore = treeCpuMicros(serverPids);
   const memory = sampleMemory(serverPids);
   const stopDuring = during?.();
@@ -81,14 +162,15 @@ export async function runLoad(
   const cpuAfter = treeCpuMicros(serverPids);
   const { treeRssPeakBytes, processHwmMaxBytes } = memory.stop();
   await worker.stop();
-  const resultLine = worker
-    .outputTail()
-    .split('\n')
-    .find((line) => line.startsWith('RESULT '));
-  if (!resultLine || worker.exit?.code !== 0) {
-    throw new Error(`load generator failed (exit code ${worker.exit?.code}):\n${worker.outputTail()}`);
+  let result: LoadResult;
+  try {
+    if (worker.exit?.code !== 0) throw new Error('non-zero exit');
+    result = parseResultLine(worker.outputTail());
+  } catch (error) {
+    throw new Error(
+      `load generator failed (exit code ${worker.exit?.code}, ${(error as Error).message}):\n${worker.outputTail()}`,
+    );
   }
-  const result = JSON.parse(resultLine.slice('RESULT '.length)) as LoadResult;
   return {
     ...result,
     cpuMicrosPerRequest: result.requests > 0 ? (cpuAfter - cpuBefore) / result.requests : Number.NaN,

@@ -21,6 +21,12 @@ export interface NginxConfigOptions {
   routes: RouteTableConfig;
   /** Idle upstream connections kept per upstream group. */
   upstreamKeepalive?: number;
+  /**
+   * Connections (client and upstream) the worker may hold; raises `worker_connections` (default 4096) and sets
+   * `worker_rlimit_nofile` to match. Only the idle-connection scenario needs more: nginx allocates its
+   * connection table at start, so a larger one would change every other scenario's memory figures.
+   */
+  maxConnections?: number;
 }
 
 /** `http://127.0.0.1:3001` → `127.0.0.1:3001`; nginx's `server` directive wants host:port. */
@@ -39,6 +45,8 @@ function upstreamName(index: number): string {
 export function buildNginxConfig(options: NginxConfigOptions): string {
   const { dir, listenPort, routes } = options;
   const keepalive = options.upstreamKeepalive ?? 128;
+  const workerConnections = Math.max(4096, options.maxConnections ?? 0);
+  const rlimit = options.maxConnections ? `worker_rlimit_nofile ${workerConnections};\n` : '';
   const groups = new Map<string, number>();
   const serverBlocks: string[] = [];
   for (const [host, vhost] of Object.entries(routes.hosts)) {
@@ -68,9 +76,9 @@ master_process on;
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-
+${rlimit}
 events {
-  worker_connections 4096;
+  worker_connections ${workerConnections};
 }
 
 http {

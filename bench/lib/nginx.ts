@@ -46,6 +46,7 @@ export async function startNginx(
   dir: string,
   routes: RouteTableConfig,
   pinning: Pinning,
+  maxConnections?: number,
 ): Promise<{ proc: RunningProcess; port: number }> {
   const nginx = findNginx();
   if (!nginx) throw new Error(NGINX_MISSING);
@@ -53,7 +54,15 @@ export async function startNginx(
   await mkdir(nginxDir, { recursive: true });
   const port = await freePort();
   const confFile = join(nginxDir, 'nginx.conf');
-  await writeFile(confFile, buildNginxConfig({ dir: nginxDir, listenPort: port, routes }));
+  await writeFile(
+    confFile,
+    buildNginxConfig({
+      dir: nginxDir,
+      listenPort: port,
+      routes,
+      ...(maxConnections ? { maxConnections } : {}),
+    }),
+  );
   const proc = await startProcess({
     label: 'nginx',
     command: nginx,

@@ -98,6 +98,52 @@ export function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/** Summed VmRSS of the trees under these roots, bytes (the tree is listed afresh: a worker may have been forked). */
+export function treeRssBytes(roots: readonly number[]): number {
+  let sum = 0;
+  for (const root of roots) for (const pid of processTree(root)) sum += statusBytes(pid, 'VmRSS');
+  return sum;
+}
+
+/** Open file descriptors of the trees under these roots (sockets included); 0 for a process that is gone. */
+export function treeFdCount(roots: readonly number[]): number {
+  let count = 0;
+  for (const root of roots) {
+    for (const pid of processTree(root)) {
+      try {
+        count += readdirSync(`/proc/${pid}/fd`).length;
+      } catch {
+        // Gone, or not ours to read.
+      }
+    }
+  }
+  return count;
+}
+
+/**
+ * Connections a server holds on its listening port 127.0.0.1:`port`, from the text of /proc/net/tcp: every
+ * socket bound there except the listener (state 0A) and TIME_WAIT (06, owned by the kernel, not the process).
+ */
+export function countServerConnections(procNetTcp: string, port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let count = 0;
+  for (const line of procNetTcp.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // sl local_address rem_address st ...
+    if (fields[1] === local && fields[3] !== '0A' && fields[3] !== '06') count++;
+  }
+  return count;
+}
+
+/** `countServerConnections` on this network namespace's live table. */
+export function serverConnections(port: number): number {
+  try {
+    return countServerConnections(readFileSync('/proc/net/tcp', 'utf8'), port);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export interface MemorySampler {
   /** Stop sampling; returns the peak of the tree's summed RSS and the largest VmHWM of any one process in it. */
   stop(): { treeRssPeakBytes: number; processHwmMaxBytes: number };

@@ -4,7 +4,10 @@
  * harness fails, and on Ctrl-C: a benchmark must never leave a server behind on a machine others share.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export type ReadyCheck =
@@ -194,6 +197,22 @@ const cleanupHooks = new Set<() => Promise<void>>();
 export function registerCleanup(hook: () => Promise<void>): () => void {
   cleanupHooks.add(hook);
   return () => cleanupHooks.delete(hook);
+}
+
+/** A scenario's temp dir, removed on Ctrl-C too; `remove()` deletes it once the scenario is done. */
+export async function scenarioTempDir(
+  scenario: string,
+): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `nodix-bench-${scenario}-`));
+  const removeDir = () => rm(dir, { recursive: true, force: true });
+  const unregister = registerCleanup(removeDir);
+  return {
+    dir,
+    remove: async () => {
+      await removeDir();
+      unregister();
+    },
+  };
 }
 
 /**

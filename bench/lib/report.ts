@@ -127,14 +127,50 @@ function renderDeploy(result: ScenarioResult): string[] {
   ];
 }
 
+const MB = 1024 * 1024;
+
+function renderIdle(result: ScenarioResult): string[] {
+  const idle = result.idle;
+  if (!idle) return [...renderFigures(result)];
+  const lines = [
+    '| setup | KB per idle connection (median) | per round | RSS MB before → idle (last round) | server fds before → idle → after close (last round) | connections on its port idle → after close | s to open all |',
+    '|---|---:|---|---|---|---|---:|',
+  ];
+  for (const setup of idle.setups) {
+    const rounds = setup.rounds.filter(Boolean);
+    const last = rounds.at(-1);
+    lines.push(
+      setup.failure || !last
+        ? `| ${setup.name} | FAILED | | | | | |`
+        : `| ${setup.name} | ${num(setup.kbPerConnection, 2)} | ${rounds.map((r) => num(r.kbPerConnection, 2)).join(' ')} | ${num(last.rssBeforeBytes / MB)} → ${num(last.rssAfterBytes / MB)} (samples ${last.rssIdleSamplesBytes.map((b) => num(b / MB)).join(', ')}) | ${last.fdsBefore} → ${last.fdsIdle} → ${last.fdsAfterClose} | ${last.connectionsIdle} → ${last.connectionsAfterClose} | ${num(last.openSeconds, 2)} |`,
+    );
+  }
+  const notes = idle.setups.flatMap((s) => [
+    ...(s.server ? [`- ${s.name}: ${s.server}`] : []),
+    ...s.notes.map((n) => `  - ${n}`),
+  ]);
+  return [...lines, ...renderFigures(result), '', ...notes];
+}
+
+/** The load of an HTTP scenario in one phrase: connections, method, and the hosts or the corpus replayed. */
+function describeLoad(load: Record<string, unknown> | undefined): string {
+  const corpus = load?.corpus as Record<string, number> | undefined;
+  const what = corpus
+    ? `wrk replaying a corpus of ${corpus.heads} distinct GET heads (seed ${corpus.seed}, ${corpus.hosts} of ${corpus.tableHosts} hosts, ${corpus.meanHeadBytes ?? '?'} bytes per head on average; wrk loads for whole seconds: ${Math.max(1, Math.round(Number(load?.durationSeconds)))} s)`
+    : `${String(load?.method)} ${String(load?.bodyBytes) !== '0' ? `${String(load?.bodyBytes)}-byte bodies ` : ''}Host ${(load?.hosts as string[] | undefined)?.join(', ')}`;
+  return `${String(load?.connections)} connections, ${what}`;
+}
+
 export function renderScenario(result: ScenarioResult): string {
   const { settings } = result;
   const how =
     result.kind === 'http'
-      ? `${settings.rounds} round(s) × ${settings.durationSeconds} s of load per setup${settings.warmupSeconds ? ` after a ${settings.warmupSeconds} s warm-up` : ''}, ${String(result.load?.connections)} connections, ${String(result.load?.method)} ${String(result.load?.bodyBytes) !== '0' ? `${String(result.load?.bodyBytes)}-byte bodies ` : ''}Host ${(result.load?.hosts as string[] | undefined)?.join(', ')}`
+      ? `${settings.rounds} round(s) × ${settings.durationSeconds} s of load per setup${settings.warmupSeconds ? ` after a ${settings.warmupSeconds} s warm-up` : ''}, ${describeLoad(result.load)}`
       : result.kind === 'deploy'
         ? `${settings.rounds} round(s), direct start and the deploy steps interleaved (order rotated each round)${settings.warmupSeconds ? ' after one unmeasured warm-up round' : ''}`
-        : `median of ${settings.rounds} run(s) per size`;
+        : result.kind === 'idle-memory'
+          ? `${settings.rounds} round(s), each setup started afresh every round (order rotated), ${result.idle?.connections} idle connections opened ${result.idle?.concurrency} at a time`
+          : `median of ${settings.rounds} run(s) per size`;
   const lines = [
     `## ${result.scenario} (issue ${result.issue})`,
     '',
@@ -145,7 +181,9 @@ export function renderScenario(result: ScenarioResult): string {
       ? renderHttp(result)
       : result.kind === 'deploy'
         ? renderDeploy(result)
-        : renderPlanning(result)),
+        : result.kind === 'idle-memory'
+          ? renderIdle(result)
+          : renderPlanning(result)),
   ];
   if (result.errors.length > 0)
     lines.push('', '**Errors:**', ...result.errors.map((e) => `- ${e.replace(/\n/g, '\n  ')}`));
@@ -153,7 +191,7 @@ export function renderScenario(result: ScenarioResult): string {
 }
 
 export function renderMachine(machine: MachineInfo): string {
-  return `Machine: ${machine.hostname}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.nginx ?? 'nginx not installed'}.`;
+  return `Machine: ${machine.hostname}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${machine.nginx ?? 'nginx not installed'}${machine.wrk ? `, ${machine.wrk}` : ''}.`;
 }
 
 export function renderReadme(results: readonly ScenarioResult[]): string {

@@ -17,6 +17,8 @@ export interface MachineInfo {
   cpus: number;
   node: string;
   nginx: string | undefined;
+  /** Absent in results from before wrk was used. */
+  wrk?: string | undefined;
   pinning: string;
 }
 
@@ -118,11 +120,50 @@ export interface DeployMeasurement {
   checks: string[];
 }
 
+/** One setup in one round of the idle-connection scenario (a fresh server each round). */
+export interface IdleRound {
+  connections: number;
+  /** Server tree's summed VmRSS after the warm-up, before any idle connection opened. */
+  rssBeforeBytes: number;
+  /** The same once every connection is open and idle and the figure has settled (the last of the samples). */
+  rssAfterBytes: number;
+  /** Every sample taken after the connections went idle, oldest first. */
+  rssIdleSamplesBytes: number[];
+  /** (after - before) / connections, in KB (1 024 bytes). */
+  kbPerConnection: number;
+  /** Open file descriptors of the server tree: before, with every connection idle, and after the client closed. */
+  fdsBefore: number;
+  fdsIdle: number;
+  fdsAfterClose: number;
+  /** Sockets on the server's port (/proc/net/tcp, listener and TIME_WAIT aside): all idle, after the close. */
+  connectionsIdle: number;
+  connectionsAfterClose: number;
+  /** Wall seconds the client took to open every connection and get its answer. */
+  openSeconds: number;
+}
+
+export interface IdleSetupResult {
+  name: string;
+  server: string;
+  failure?: string;
+  notes: string[];
+  rounds: IdleRound[];
+  /** Median over rounds. */
+  kbPerConnection: number;
+}
+
+export interface IdleMemoryMeasurement {
+  connections: number;
+  /** Connections the client opens at once (and the warm-up's size). */
+  concurrency: number;
+  setups: IdleSetupResult[];
+}
+
 export interface ScenarioResult {
   scenario: string;
   issue: number;
   description: string;
-  kind: 'http' | 'planning' | 'deploy';
+  kind: 'http' | 'planning' | 'deploy' | 'idle-memory';
   settings: RunSettings;
   machine: MachineInfo;
   /** For http scenarios: the load applied. */
@@ -130,6 +171,7 @@ export interface ScenarioResult {
   setups: SetupResult[];
   planning?: PlanningMeasurement[];
   deploy?: DeployMeasurement;
+  idle?: IdleMemoryMeasurement;
   figures: FigureResult[];
   /** Everything that went wrong; non-empty means the scenario errored (exit code 1). */
   errors: string[];

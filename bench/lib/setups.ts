@@ -26,6 +26,8 @@ export interface SetupContext {
   dir: string;
   pinning: Pinning;
   backends: Backend[];
+  /** Connections a server must be able to hold at once (nginx's `worker_connections`); default: nginx's 4096. */
+  maxConnections?: number;
 }
 
 export interface StartedSetup {
@@ -68,6 +70,21 @@ export async function startBareHttp(
 ): Promise<RunningProcess> {
   const args = [join(serversDir, 'bare-http.mjs'), '--name', name, '--port', '0', '--host', '127.0.0.1'];
   return startNodeServer(`bare-http ${name}`, readBody ? [...args, '--read-body'] : args, pinning);
+}
+
+/**
+ * The bare node:http backends (`--read-body`) of a proxy scenario, pushed onto `into` as each becomes ready, so
+ * the caller stops the ones that started even when a later one fails.
+ */
+export async function startBackends(
+  names: readonly string[],
+  pinning: Pinning,
+  into: Backend[],
+): Promise<void> {
+  for (const name of names) {
+    const proc = await startBareHttp(name, pinning, true);
+    into.push({ name, origin: `http://127.0.0.1:${proc.readyMatch[1]}`, proc });
+  }
 }
 
 function portOf(proc: RunningProcess): number {
@@ -186,7 +203,7 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
       return served(proc, `nodix-webapp --name ${server.name} --port 0 --host 127.0.0.1`, notes);
     }
     case 'nginx': {
-      const { proc, port } = await startNginx(ctx.dir, routes(), pinning);
+      const { proc, port } = await startNginx(ctx.dir, routes(), pinning, ctx.maxConnections);
       return {
         url: `http://127.0.0.1:${port}/`,
         measuredPids: [proc.pid],
@@ -217,10 +234,12 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
       const file = join(ctx.dir, `routes-${index}.json`);
       const table = routes();
       await writeRouteTableAtomically(file, table);
+      const extra = spec.proxyArgs ?? [];
+      if (extra.length > 0) notes.push(`nodix-proxy ${extra.join(' ')}`);
       const proc = await startProcess({
         label: spec.name,
         command: process.execPath,
-        args: [bin, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--routes', file],
+        args: [bin, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--routes', file, ...extra],
         prefix: pinning.serverPrefix,
         ready: { line: /nodix-proxy listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/ },
         // A 10 000-host table is parsed and validated before the proxy says it is ready.

@@ -5,6 +5,7 @@
 import { deployScenarios } from './deploy.js';
 import { planningScenarios } from './planning.js';
 import { proxyScenarios } from './proxy.js';
+import { proxyVariedScenarios } from './proxy-varied.js';
 import type { Scenario } from './types.js';
 import { webappScenarios } from './webapp.js';
 
@@ -13,4 +14,5 @@ export const scenarios: Scenario[] = [
   ...proxyScenarios, // issue 3
   ...planningScenarios, // issue 4
   ...deployScenarios, // issue 5
+  ...proxyVariedScenarios, // issue 10
 ];

@@ -3,6 +3,7 @@
  * (`lib/http-scenario.ts`, `lib/planning-scenario.ts`, `lib/deploy-scenario.ts`) do the starting, loading and
  * measuring.
  */
+import type { CorpusOptions } from '../lib/corpus.js';
 import type { Target } from '../lib/stats.js';
 
 /** What one compared setup runs; every server is started by the harness, pinned to the servers' core. */
@@ -33,6 +34,8 @@ export interface SetupSpec {
    * every this many milliseconds and the proxy is sent SIGHUP, so both reload paths are exercised.
    */
   reloadEveryMs?: number;
+  /** nodix-proxy only: more command-line settings (the idle scenario's keep-alive timeout). */
+  proxyArgs?: string[];
 }
 
 export interface LoadSpec {
@@ -43,6 +46,14 @@ export interface LoadSpec {
   bodyBytes: number;
   /** Only where every response must be the same bytes: any other body counts as an error. */
   expectBody?: string;
+  /**
+   * `wrk` replays `corpus` (required then; `hosts`, `method` and `bodyBytes` are not used): autocannon builds a
+   * corpus's every request once per connection and starts every connection at the same index, so connections
+   * would replay it in lockstep. Default `autocannon`.
+   */
+  generator?: 'autocannon' | 'wrk';
+  /** The seeded request heads to replay (`lib/corpus.ts`), built once per scenario run. */
+  corpus?: CorpusOptions;
 }
 
 /** Figures a setup's summary provides, for ratios and absolute targets. */
@@ -97,4 +108,26 @@ export interface DeployScenario {
   maxRatio: number;
 }
 
-export type Scenario = HttpScenario | PlanningScenario | DeployScenario;
+/**
+ * Memory per idle keep-alive connection: each setup (started afresh every round) gets `connections` client
+ * connections that have each carried one GET and then stay open and idle; the server tree's RSS growth divided by
+ * the connection count is the figure (`lib/idle-memory-scenario.ts`).
+ */
+export interface IdleMemoryScenario {
+  kind: 'idle-memory';
+  name: string;
+  issue: number;
+  description: string;
+  /** The bare node:http backends the proxies route to. */
+  backends: string[];
+  setups: SetupSpec[];
+  /** Idle connections per setup in full mode. */
+  connections: number;
+  /** The same in quick mode, which only checks the scenario runs. */
+  quickConnections: number;
+  /** The ratio reported: KB per connection of setup `of` over setup `over`. */
+  of: string;
+  over: string;
+}
+
+export type Scenario = HttpScenario | PlanningScenario | DeployScenario | IdleMemoryScenario;

@@ -40,6 +40,16 @@ t.test('hosts share upstream groups; unknown hosts get 404', async (t) => {
   t.match(text, /listen 127\.0\.0\.1:8080 default_server; return 404;/);
 });
 
+t.test('more connections only when asked for: worker_connections and worker_rlimit_nofile', async (t) => {
+  const routes = buildRouteTable(4, backends);
+  const plain = buildNginxConfig({ dir: '/tmp/x', listenPort: 1, routes });
+  t.match(plain, /^ {2}worker_connections 4096;$/m);
+  t.notMatch(plain, /worker_rlimit_nofile/, 'the load scenarios keep nginx as it was');
+  const idle = buildNginxConfig({ dir: '/tmp/x', listenPort: 1, routes, maxConnections: 12_048 });
+  t.match(idle, /^ {2}worker_connections 12048;$/m);
+  t.match(idle, /^worker_rlimit_nofile 12048;$/m);
+});
+
 t.test('only http upstreams', async (t) => {
   const routes = { version: 1 as const, hosts: { 'a.local': { upstreams: ['https://127.0.0.1:1'] } } };
   t.throws(() => buildNginxConfig({ dir: '/tmp/x', listenPort: 1, routes }), /only http upstreams/);
@@ -54,9 +64,15 @@ t.test('nginx accepts the generated config (nginx -t)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-nginx-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, buildNginxConfig({ dir, listenPort: 1, routes: buildRouteTable(10_000, backends) }));
-  const check = spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
-    encoding: 'utf8',
-  });
-  t.equal(check.status, 0, check.stderr);
+  for (const maxConnections of [undefined, 12_048]) {
+    const routes = buildRouteTable(10_000, backends);
+    writeFileSync(
+      conf,
+      buildNginxConfig({ dir, listenPort: 1, routes, ...(maxConnections ? { maxConnections } : {}) }),
+    );
+    const check = spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
+      encoding: 'utf8',
+    });
+    t.equal(check.status, 0, `maxConnections ${maxConnections}: ${check.stderr}`);
+  }
 });
