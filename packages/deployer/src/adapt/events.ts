@@ -34,6 +34,8 @@ export type AdaptEvent =
       health: string;
       error?: string;
     }
+  /** Every target's state is known for the first time (no decision is taken before). */
+  | { event: 'decided'; live: string[]; gone: string[] }
   | { event: 'target-down'; target: string; failedProbes: number }
   | { event: 'target-up'; target: string; goodProbes: number }
   | {
@@ -78,9 +80,16 @@ export function formatEvent(event: AdaptEvent): string {
           `probe(s), back after ${event.upAfter} good one(s)${event.rebalance ? ', --rebalance' : ''}`
         );
       case 'probe':
+        if (event.streak === 0) {
+          return event.ok
+            ? `probe ${event.target}: answers again, it never counted as gone`
+            : `probe ${event.target}: fails again, it still counts as gone`;
+        }
         return event.ok
           ? `probe ${event.target}: answers (${event.streak} of ${event.threshold} before it counts as back)`
           : `probe ${event.target}: failed (${event.streak} of ${event.threshold} before it counts as gone): ${event.error}`;
+      case 'decided':
+        return `every target probed: live ${event.live.join(', ') || '-'}; gone ${event.gone.join(', ') || '-'}`;
       case 'target-down':
         return `${event.target} is gone (${event.failedProbes} failed probe(s) in a row)`;
       case 'target-up':

@@ -76,6 +76,7 @@ export async function selfAdapt(options: SelfAdaptOptions): Promise<{ failed: bo
     new Set(Object.keys(startManifest.targets).filter((target) => declared.includes(target)));
   let ports = options.ports;
   let failed = false;
+  let decided = false;
   emit({
     event: 'start',
     targets: declared,
@@ -92,6 +93,11 @@ export async function selfAdapt(options: SelfAdaptOptions): Promise<{ failed: bo
     while (!signal.aborted) {
       await probeAll();
       if (tracker.decided()) {
+        if (!decided) {
+          decided = true;
+          const live = tracker.live();
+          emit({ event: 'decided', live: [...live], gone: declared.filter((target) => !live.has(target)) });
+        }
         const generation = await store.current();
         const live = tracker.live();
         const change = liveSetChange(baseline, live);
@@ -124,11 +130,12 @@ export async function selfAdapt(options: SelfAdaptOptions): Promise<{ failed: bo
     ];
     for (const [target, ok, error] of results) {
       const { before, after } = tracker.observe(target, ok);
-      if (after.health !== before.health) {
-        if (after.health === 'down') emit({ event: 'target-down', target, failedProbes: options.downAfter });
-        if (after.health === 'up' && before.health === 'down')
-          emit({ event: 'target-up', target, goodProbes: options.upAfter });
-      } else if (after.streak > 0) {
+      if (after.health === 'down' && before.health !== 'down') {
+        emit({ event: 'target-down', target, failedProbes: options.downAfter });
+      } else if (after.health === 'up' && before.health === 'down') {
+        emit({ event: 'target-up', target, goodProbes: options.upAfter });
+      } else if (after.streak > 0 || before.streak > 0) {
+        // A contradicting result, or the first normal one after some (a flap that moved nothing).
         emit({
           event: 'probe',
           target,
