@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
@@ -10,7 +10,7 @@ import { stopChild } from './helpers/run.js';
 // Dynamic Disnix on three machines (network namespaces test1..test3 and a client): `nodix self-adapt` watches the
 // deployment; a machine whose link goes down has its web apps moved to the others, one that comes back gets
 // nothing back (or its share, with --rebalance), a single failed probe moves nothing, and a qos model that throws
-// leaves the last good generation serving. Never skipped: without root or iproute2 it fails saying so.
+// leaves the last good generation serving, as does a deploy that fails. Never skipped: without root or iproute2 it fails saying so.
 t.setTimeout(300_000);
 
 const TARGETS = ['test1', 'test2', 'test3'];
@@ -214,16 +214,39 @@ let moved: Array<{ service: string; from: string[]; to: string[] }> = [];
 await t.test(
   'test3 goes away: its web apps answer through the proxies of the machines they moved to',
   async (t) => {
+    // First the deploy fails: the ports of test3's web apps are taken on the other targets.
+    const { ports } = JSON.parse(await readFile(join(m.work, 'ports.json'), 'utf8')) as {
+      ports: Record<string, number>;
+    };
+    const releases: Array<() => Promise<void>> = [];
+    for (const target of ['test1', 'test2']) {
+      for (const service of ['webapp3', 'webapp6'])
+        releases.push(await m.occupy(target, ports[service] as number));
+    }
     const from = adapt.events.length;
     await m.setLink('test3', false);
     const down = await adapt.next((e) => e.event === 'target-down', 'target-down', from);
     t.equal(down.target, 'test3');
-    const decision = await adapt.next(
+    const failed = await adapt.next(
       (e) => e.event === 'adapted' || e.event === 'adapt-failed',
       'decision',
       from,
     );
-    t.equal(decision.event, 'adapted', JSON.stringify(decision));
+    t.equal(failed.event, 'adapt-failed', 'the deploy fails');
+    t.match(failed.error, {
+      code: 'NODIX_ERR_DEPLOY',
+      message: /already in use; rolled back to generation 1/,
+    });
+    t.same(await generations(), { list: [1], current: 1 }, 'generation 1 stays current');
+    t.same(await answersThrough('test1', 'webapp1'), { status: 200, body: 'webapp1.local\n' }, 'and serves');
+    for (const release of releases) await release();
+
+    const decision = await adapt.next(
+      (e) => e.event === 'adapted' || e.event === 'adapt-failed',
+      'decision after the ports are free',
+      adapt.events.indexOf(failed) + 1,
+    );
+    t.equal(decision.event, 'adapted', `retried the next round and done: ${JSON.stringify(decision)}`);
     t.same(decision.trigger, { lost: ['test3'], returned: [], initial: false });
     moved = decision.moved;
     t.same(
