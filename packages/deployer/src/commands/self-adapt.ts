@@ -17,6 +17,7 @@ import {
   coordinatorStateDir,
   integerOption,
 } from './coordinator-options.js';
+import { shellQuote } from './deploy.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams } from './model-options.js';
 import { parseCommandArgs, requireOption } from './parse-args.js';
 
@@ -176,8 +177,8 @@ export const selfAdaptCommand: Command = {
         rebalance: values.rebalance ?? false,
         readyTimeoutMs,
         resumeCommand: (generation) =>
-          `nodix deploy --switch-to-generation ${generation} --state-dir ${stateDir}${
-            values['token-file'] ? ` --token-file ${resolve(io.cwd, values['token-file'])}` : ''
+          `nodix deploy --switch-to-generation ${generation} --state-dir ${shellQuote(stateDir)}${
+            values['token-file'] ? ` --token-file ${shellQuote(resolve(io.cwd, values['token-file']))}` : ''
           }`,
         emit: write,
         reporter: createReporter(io.stderr),

@@ -73,6 +73,19 @@ async function first(m: AdaptModels): Promise<Replan> {
   });
 }
 
+/** The next placement after `from`, for the targets `live`. */
+function replanFrom(m: AdaptModels, from: Replan, live: Set<string>, { fresh }: { fresh: boolean }) {
+  return replan({
+    models: m,
+    live,
+    previous: placementOf(from.manifest, live),
+    fresh,
+    ports: from.ports,
+    current: from.manifest,
+    before: placementOf(from.manifest, all),
+  });
+}
+
 function webappsOf(placement: Record<string, string[]>): Record<string, string[]> {
   return Object.fromEntries(Object.entries(placement).filter(([name]) => name.startsWith('webapp')));
 }
@@ -89,15 +102,7 @@ t.test('a lost target: only its services move, to where there is room; the rest 
     webapp6: ['test3'],
   });
   const live = new Set(['test1', 'test2']);
-  const after = await replan({
-    models: m,
-    live,
-    previous: placementOf(initial.manifest, live),
-    fresh: false,
-    ports: initial.ports,
-    current: initial.manifest,
-    before: placementOf(initial.manifest, all),
-  });
+  const after = await replanFrom(m, initial, live, { fresh: false });
   t.same(webappsOf(after.placement), {
     webapp1: ['test1'],
     webapp2: ['test2'],
@@ -154,25 +159,9 @@ t.test('the qos model cannot move a service whose target is still there, whateve
   const initial = await first(m);
   const moved = models(4, 10, toTest3);
   (moved.infrastructure.test3 as { properties: Record<string, unknown> }).properties.rank = 1;
-  const again = await replan({
-    models: moved,
-    live: all,
-    previous: placementOf(initial.manifest, all),
-    fresh: false,
-    ports: initial.ports,
-    current: initial.manifest,
-    before: placementOf(initial.manifest, all),
-  });
+  const again = await replanFrom(moved, initial, all, { fresh: false });
   t.same(again.moves, [], 'nothing moves without --rebalance');
-  const fresh = await replan({
-    models: moved,
-    live: all,
-    previous: placementOf(initial.manifest, all),
-    fresh: true,
-    ports: initial.ports,
-    current: initial.manifest,
-    before: placementOf(initial.manifest, all),
-  });
+  const fresh = await replanFrom(moved, initial, all, { fresh: true });
   t.same(
     webappsOf(fresh.placement),
     { webapp1: ['test3'], webapp2: ['test3'], webapp3: ['test3'], webapp4: ['test3'] },
@@ -186,15 +175,7 @@ t.test(
     const m = models(6, 2);
     const initial = await first(m);
     const live = new Set(['test1', 'test3']);
-    const after = await replan({
-      models: m,
-      live,
-      previous: placementOf(initial.manifest, live),
-      fresh: false,
-      ports: initial.ports,
-      current: initial.manifest,
-      before: placementOf(initial.manifest, all),
-    });
+    const after = await replanFrom(m, initial, live, { fresh: false });
     t.same(
       after.unplaced.map((u) => u.service),
       ['webapp2', 'webapp5'],
@@ -214,15 +195,7 @@ t.test(
         test3: { name: 'test3', properties: { hostname: 'test3', capacity: 2 } },
       },
     };
-    const partly = await replan({
-      models: roomy,
-      live,
-      previous: placementOf(initial2.manifest, live),
-      fresh: false,
-      ports: initial2.ports,
-      current: initial2.manifest,
-      before: placementOf(initial2.manifest, all),
-    });
+    const partly = await replanFrom(roomy, initial2, live, { fresh: false });
     t.same(partly.moves, [{ service: 'webapp2', from: ['test2'], to: ['test1'] }], 'what fits moves');
     t.same(
       partly.unplaced.map((u) => u.service),

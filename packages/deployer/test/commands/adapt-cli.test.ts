@@ -4,22 +4,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createAgent } from '../../src/agent/server.js';
-import { main } from '../../src/cli.js';
 import { newToken, tempDir } from '../agent/helpers.js';
+import { runCli } from './run-cli.js';
 
 /** `nodix capture-infra` and `nodix self-adapt` through the real CLI entry, in process: help, input errors, output. */
 
-async function run(argv: string[], cwd: string, env: Record<string, string | undefined> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    cwd,
-    env: { HOME: cwd, ...env },
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {

@@ -2,23 +2,13 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createAgent } from '../../src/agent/server.js';
-import { main } from '../../src/cli.js';
 import { GenerationStore } from '../../src/execute/generations.js';
 import { httpGet, killGroup, newToken, servicePort, tempDir } from '../agent/helpers.js';
+import { runCli } from './run-cli.js';
 
 /** `nodix deploy`, `query`, `collect-garbage` and `agent` through the real CLI entry, in process. */
 
-async function run(argv: string[], cwd: string, env: Record<string, string | undefined> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    cwd,
-    env: { HOME: cwd, ...env },
-  });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 const SCRIPT =
   "require('http').createServer((q,s)=>s.end(process.env.NODIX_SERVICE+(process.env.GREETING||''))).listen(+process.env.PORT,process.env.HOST)";
