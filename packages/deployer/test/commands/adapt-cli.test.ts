@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createAgent } from '../../src/agent/server.js';
-import { newToken, tempDir } from '../agent/helpers.js';
+import { httpGet, killGroup, newToken, servicePort, tempDir } from '../agent/helpers.js';
 import { runCli } from './run-cli.js';
 
 /** `nodix capture-infra` and `nodix self-adapt` through the real CLI entry, in process: help, input errors, output. */
@@ -153,3 +153,86 @@ t.test('bad input: one line naming the option or file and the value, exit 2', as
   t.match(capture.stderr, /capture-infra: --timeout must be a non-negative integer, got 'x'/);
   t.match((await run(['capture-infra'], dir)).stderr, /capture-infra: missing -i\/--infrastructure/);
 });
+
+t.test(
+  '--once with nothing deployed: the first placement on the targets that answer; --dry-run decides only',
+  async (t) => {
+    const dir = await tempDir(t);
+    const token = newToken();
+    const agent = await createAgent({
+      host: '127.0.0.1',
+      port: 0,
+      stateDir: await tempDir(t),
+      token,
+      log: () => {},
+    });
+    t.teardown(async () => {
+      for (const service of agent.supervisor.list()) killGroup(service.pid);
+      await agent.close();
+    });
+    const gone = await closedPort();
+    const port = await servicePort();
+    await writeFile(
+      join(dir, 'infrastructure.json'),
+      JSON.stringify({
+        test1: { properties: { hostname: '127.0.0.1', agentPort: gone, bindHost: '127.0.0.1', capacity: 5 } },
+        test2: {
+          properties: { hostname: '127.0.0.1', agentPort: agent.port, bindHost: '127.0.0.1', capacity: 5 },
+        },
+      }),
+    );
+    const script =
+      "require('http').createServer((q,s)=>s.end('svc')).listen(+process.env.PORT,process.env.HOST)";
+    await writeFile(
+      join(dir, 'services.json'),
+      JSON.stringify({
+        svc: { name: 'svc', type: 'process', command: [process.execPath, '-e', script], port, weight: 1 },
+      }),
+    );
+    await writeFile(
+      join(dir, 'qos.mjs'),
+      "export default ({ services, infrastructure, initialDistribution, filters }) => filters.divide({ strategy: 'greedy', distribution: initialDistribution, services, infrastructure, serviceProperty: 'weight', targetProperty: 'capacity' });\n",
+    );
+    await writeFile(join(dir, 'token'), `${token}\n`);
+    const argv = [
+      'self-adapt',
+      ...['-s', 'services.json', '-i', 'infrastructure.json', '-q', 'qos.mjs', '--token-file', 'token'],
+      ...['--state-dir', 'state', '--once', '--interval', '0.05', '--down-after', '2', '--json'],
+    ];
+    const lines = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+
+    const dry = await run([...argv, '--dry-run'], dir);
+    t.equal(dry.code, 0, dry.stderr);
+    const dryDecision = lines(dry.stdout).find((e) => e.event === 'adapted');
+    t.match(dryDecision, { trigger: { initial: true, returned: ['test2'] }, dryRun: true, generation: 0 });
+    t.equal(await httpGet(port), undefined, 'the dry run started nothing');
+
+    const real = await run(argv, dir);
+    t.equal(real.code, 0, real.stderr);
+    const events = lines(real.stdout);
+    t.same(
+      events.map((e) => e.event),
+      ['start', 'probe', 'target-down', 'decided', 'adapted', 'stop'],
+      'test1 fails twice before it counts as gone; then one decision',
+    );
+    t.match(events[4], {
+      trigger: { lost: [], returned: ['test2'], initial: true },
+      moved: [{ service: 'svc', from: [], to: ['test2'] }],
+      generation: 1,
+      changed: true,
+    });
+    t.match(real.stderr, /\[target: test2\] .*activated svc/, "the deploy's step lines go to standard error");
+    t.equal(await httpGet(port), 'svc', 'placed on test2, the target that answers, and serving');
+
+    const again = await run(argv, dir);
+    t.same(
+      lines(again.stdout).filter((e) => e.event === 'adapted'),
+      [],
+      'nothing changed since: no decision',
+    );
+  },
+);
