@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createAgent } from '../../src/agent/server.js';
 import { httpGet, killGroup, newToken, servicePort, tempDir } from '../agent/helpers.js';
 import { runCli } from './run-cli.js';
@@ -18,6 +18,26 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+const GREEDY_QOS =
+  "export default ({ services, infrastructure, initialDistribution, filters }) => filters.divide({ strategy: 'greedy', distribution: initialDistribution, services, infrastructure, serviceProperty: 'weight', targetProperty: 'capacity' });\n";
+
+/** An agent on a loopback port 0 with its own token, closed (and its services killed) in teardown. */
+async function startAgent(t: Test) {
+  const token = newToken();
+  const agent = await createAgent({
+    host: '127.0.0.1',
+    port: 0,
+    stateDir: await tempDir(t),
+    token,
+    log: () => {},
+  });
+  t.teardown(async () => {
+    for (const service of agent.supervisor.list()) killGroup(service.pid);
+    await agent.close();
+  });
+  return { agent, token };
 }
 
 t.test('--help for both commands', async (t) => {
@@ -37,15 +57,7 @@ t.test(
   'capture-infra: declared properties with the captured ones under `captured`, unreachable apart',
   async (t) => {
     const dir = await tempDir(t);
-    const token = newToken();
-    const agent = await createAgent({
-      host: '127.0.0.1',
-      port: 0,
-      stateDir: await tempDir(t),
-      token,
-      log: () => {},
-    });
-    t.teardown(() => agent.close());
+    const { agent, token } = await startAgent(t);
     const gone = await closedPort();
     await writeFile(
       join(dir, 'infrastructure.json'),
@@ -103,10 +115,7 @@ t.test('bad input: one line naming the option or file and the value, exit 2', as
     join(dir, 'services.json'),
     JSON.stringify({ web: { name: 'web', type: 'webapp', dnsName: 'w', port: 3000, weight: 1 } }),
   );
-  await writeFile(
-    join(dir, 'qos.mjs'),
-    "export default ({ services, infrastructure, initialDistribution, filters }) => filters.divide({ strategy: 'greedy', distribution: initialDistribution, services, infrastructure, serviceProperty: 'weight', targetProperty: 'capacity' });\n",
-  );
+  await writeFile(join(dir, 'qos.mjs'), GREEDY_QOS);
   const models = ['-s', 'services.json', '-i', 'infrastructure.json', '-q', 'qos.mjs'];
   const cases: Array<[string, string[], RegExp]> = [
     [
@@ -158,18 +167,7 @@ t.test(
   '--once with nothing deployed: the first placement on the targets that answer; --dry-run decides only',
   async (t) => {
     const dir = await tempDir(t);
-    const token = newToken();
-    const agent = await createAgent({
-      host: '127.0.0.1',
-      port: 0,
-      stateDir: await tempDir(t),
-      token,
-      log: () => {},
-    });
-    t.teardown(async () => {
-      for (const service of agent.supervisor.list()) killGroup(service.pid);
-      await agent.close();
-    });
+    const { agent, token } = await startAgent(t);
     const gone = await closedPort();
     const port = await servicePort();
     await writeFile(
@@ -189,10 +187,7 @@ t.test(
         svc: { name: 'svc', type: 'process', command: [process.execPath, '-e', script], port, weight: 1 },
       }),
     );
-    await writeFile(
-      join(dir, 'qos.mjs'),
-      "export default ({ services, infrastructure, initialDistribution, filters }) => filters.divide({ strategy: 'greedy', distribution: initialDistribution, services, infrastructure, serviceProperty: 'weight', targetProperty: 'capacity' });\n",
-    );
+    await writeFile(join(dir, 'qos.mjs'), GREEDY_QOS);
     await writeFile(join(dir, 'token'), `${token}\n`);
     const argv = [
       'self-adapt',
