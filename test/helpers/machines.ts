@@ -33,6 +33,10 @@ export interface Machines {
   startAgent(target: string): Promise<void>;
   stopAgent(target: string): Promise<void>;
   agentStateDir(target: string): string;
+  /** argv that runs `command args` on `machine` (for long-running programs the test starts itself). */
+  exec(machine: string, command: string, args: string[]): [string, string[]];
+  /** Cuts a target off the network or connects it again (netns only). */
+  setLink(target: string, up: boolean): Promise<void>;
   /** Holds `port` on `target` (as another program would) until the returned function is called. */
   occupy(target: string, port: number): Promise<() => Promise<void>>;
   destroy(): Promise<void>;
@@ -47,6 +51,8 @@ interface Layout {
   agentListen(target: string): string;
   proxyOrigin(target: string): string;
   bindHost: string;
+  targets: readonly string[];
+  setLink?(target: string, up: boolean): Promise<void>;
   teardown(): Promise<void>;
 }
 
@@ -128,6 +134,11 @@ async function build(layout: Layout, work: string): Promise<Machines> {
       agents.delete(target);
     },
     agentStateDir,
+    exec: (machine, command, args) => layout.on(machine, command, args),
+    async setLink(target, up) {
+      if (!layout.setLink) throw new Error(`${layout.kind} machines have no links to cut`);
+      await layout.setLink(target, up);
+    },
     async occupy(target, port) {
       const script = `require('net').createServer().listen(${port}, '${layout.bindHost}', () => console.log('holding'))`;
       const [command, argv] = layout.on(target, process.execPath, ['-e', script]);
@@ -140,19 +151,28 @@ async function build(layout: Layout, work: string): Promise<Machines> {
     },
     async destroy() {
       for (const child of [...agents.values(), ...holders]) await stopChild(child, 'SIGKILL');
-      for (const target of TARGETS) await killServicesOf(agentStateDir(target));
+      for (const target of layout.targets) await killServicesOf(agentStateDir(target));
       await layout.teardown();
       await rm(work, { recursive: true, force: true });
     },
   };
 }
 
-/** Three network namespaces; the example's own infrastructure.ts (hostnames test1/test2, agent 7411, proxy 80). */
-export async function netnsMachines(): Promise<Machines> {
+/**
+ * Network namespaces for the targets and a client; by default the example's own infrastructure.ts (hostnames
+ * test1/test2, agent 7411, proxy 80).
+ */
+export async function netnsMachines({
+  targets = TARGETS,
+  infrastructure = join(EXAMPLE, 'infrastructure.ts'),
+}: {
+  targets?: readonly string[];
+  infrastructure?: string;
+} = {}): Promise<Machines> {
   const work = await mkdtemp(join(tmpdir(), 'nodix-e2e-netns-'));
   let network: Network;
   try {
-    network = await createNetwork(['test1', 'test2', 'client']);
+    network = await createNetwork([...targets, 'client']);
   } catch (error) {
     await rm(work, { recursive: true, force: true });
     throw error;
@@ -160,12 +180,14 @@ export async function netnsMachines(): Promise<Machines> {
   return build(
     {
       kind: 'netns',
-      infrastructure: join(EXAMPLE, 'infrastructure.ts'),
+      infrastructure,
+      targets,
       sharedRange: '3000-4000',
       on: (machine, command, args) => network.exec(machine, command, args),
       agentListen: () => '0.0.0.0:7411',
       proxyOrigin: (target) => `http://${target}/`,
       bindHost: '0.0.0.0',
+      setLink: (target, up) => network.setLink(target, up),
       teardown: () => network.destroy(),
     },
     work,
@@ -211,6 +233,7 @@ export async function loopbackMachines(): Promise<Machines> {
       agentListen: (target) => `127.0.0.1:${base + index(target)}`,
       proxyOrigin: (target) => `http://127.0.0.1:${base + 2 + index(target)}/`,
       bindHost: '127.0.0.1',
+      targets: TARGETS,
       teardown: async () => {},
     },
     work,

@@ -21,6 +21,8 @@ export interface Network {
   machines: Map<string, Machine>;
   /** `ip netns exec <ns> command args...` as an argv. */
   exec(machine: string, command: string, args: string[]): [string, string[]];
+  /** Brings a machine's only link (eth0) down or up: to the others, the machine vanishes or comes back. */
+  setLink(machine: string, up: boolean): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -127,6 +129,11 @@ export async function createNetwork(names: string[]): Promise<Network> {
       const found = machines.get(machine);
       if (!found) throw new Error(`no machine ${machine}`);
       return ['ip', ['netns', 'exec', found.namespace, command, ...args]];
+    },
+    async setLink(machine, up) {
+      const found = machines.get(machine);
+      if (!found) throw new Error(`no machine ${machine}`);
+      await ip(['-n', found.namespace, 'link', 'set', 'eth0', up ? 'up' : 'down']);
     },
     destroy,
   };

@@ -9,6 +9,7 @@ import type { ActivateAction, GarbageReport, ServiceStatus } from './supervisor.
  *
  *   GET  /v1/health                                   → HealthResponse
  *   GET  /v1/services                                 → ServicesResponse
+ *   GET  /v1/facts                                    → FactsResponse       (what `nodix capture-infra` reads)
  *   POST /v1/lock        LockRequest                  → LockResponse        (409 when someone else holds it)
  *   POST /v1/unlock      UnlockRequest                → LockResponse
  *   POST /v1/activate    ActivateRequest              → ActivateResponse    (409 when locked by someone else)
@@ -23,6 +24,21 @@ export interface HealthResponse {
   version: string;
   uptimeMs: number;
   services: number;
+}
+
+/** The machine the agent runs on, as `node:os` sees it. */
+export interface FactsResponse {
+  hostname: string;
+  cpus: number;
+  memoryBytes: number;
+  freeMemoryBytes: number;
+  platform: string;
+  arch: string;
+  /** `process.version` of the agent, e.g. `v22.11.0`. */
+  node: string;
+  /** The agent's nodix version. */
+  nodix: string;
+  systemUptimeSeconds: number;
 }
 
 export interface ServicesResponse {

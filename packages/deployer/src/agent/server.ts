@@ -12,6 +12,7 @@ import type {
   DeactivateRequest,
   DeactivateResponse,
   ErrorBody,
+  FactsResponse,
   HealthResponse,
   LockRequest,
   LockResponse,
@@ -19,6 +20,7 @@ import type {
   UnlockRequest,
 } from './api.js';
 import { AgentConfigError, BadRequestError, LockedError } from './errors.js';
+import { captureFacts } from './facts.js';
 import { acquireLock, checkMayChange, MAX_LOCK_TTL_MS, releaseLock } from './lock.js';
 import { formatHostPort } from './readiness.js';
 import { StateStore } from './state.js';
@@ -191,6 +193,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const routes: Record<string, string> = {
       '/v1/health': 'GET',
       '/v1/services': 'GET',
+      '/v1/facts': 'GET',
       '/v1/lock': 'POST',
       '/v1/unlock': 'POST',
       '/v1/activate': 'POST',
@@ -219,6 +222,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         const body: ServicesResponse = { services: supervisor.list(), lock: state.lock };
         return sendJson(res, 200, body);
       }
+      case '/v1/facts':
+        return sendJson(res, 200, captureFacts(version) satisfies FactsResponse);
       case '/v1/lock': {
         const body = (await readJsonBody(req, maxBodyBytes)) as Partial<LockRequest>;
         const owner = checkOwner(body.owner, { required: true }) as string;

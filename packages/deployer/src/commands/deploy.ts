@@ -202,6 +202,6 @@ export const deployCommand: Command = {
 };
 
 /** Quotes a path for the resume command only when it needs it, so the usual case stays copyable as is. */
-function shellQuote(text: string): string {
+export function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,4 +1,5 @@
 import { agentCommand } from './agent.js';
+import { captureInfraCommand } from './capture-infra.js';
 import { collectGarbageCommand } from './collect-garbage.js';
 import type { Command } from './command.js';
 import { deployCommand } from './deploy.js';
@@ -6,6 +7,7 @@ import { gendistCommand } from './gendist.js';
 import { manifestCommand } from './manifest.js';
 import { portAssignCommand } from './port-assign.js';
 import { queryCommand } from './query.js';
+import { selfAdaptCommand } from './self-adapt.js';
 import { visualizeCommand } from './visualize.js';
 
 export type { Command, CommandIO, OutputStream } from './command.js';
@@ -22,6 +24,8 @@ export const commands: readonly Command[] = [
   deployCommand,
   queryCommand,
   collectGarbageCommand,
+  captureInfraCommand,
+  selfAdaptCommand,
   agentCommand,
 ];
 

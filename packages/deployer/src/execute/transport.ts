@@ -6,6 +6,7 @@ import type {
   CollectGarbageResponse,
   DeactivateResponse,
   ErrorBody,
+  FactsResponse,
   HealthResponse,
   LockResponse,
   ServicesResponse,
@@ -55,6 +56,11 @@ export class AgentClient {
 
   services(): Promise<ServicesResponse> {
     return this.#call('GET', '/v1/services', undefined, 10_000);
+  }
+
+  /** The machine's facts; `timeoutMs` bounds the whole call (a probe must not wait for the connect timeout). */
+  facts(timeoutMs = 10_000): Promise<FactsResponse> {
+    return this.#call('GET', '/v1/facts', undefined, timeoutMs);
   }
 
   lock(owner: string, ttlMs: number): Promise<LockResponse> {

@@ -37,6 +37,8 @@ export interface GenerateDistributionInput {
   infrastructureFile: string;
   previousDistribution?: Distribution;
   extraParams?: ExtraParams;
+  /** The candidates the model starts from; default every service on every target (`nodix self-adapt` narrows it). */
+  initialDistribution?: Distribution;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function generateDistribution(input: GenerateDistributionInput): Pr
     ...extraParams,
     services: services.services,
     infrastructure,
-    initialDistribution: initialDistribution(services, infrastructure),
+    initialDistribution: input.initialDistribution ?? initialDistribution(services, infrastructure),
     previousDistribution,
     filters: createFilters({ servicesFile: services.file, infrastructureFile }),
     extraParams,

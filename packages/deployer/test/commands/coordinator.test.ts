@@ -9,8 +9,7 @@ import { runCli } from './run-cli.js';
 
 /** `nodix deploy`, `query`, `collect-garbage` and `agent` through the real CLI entry, in process. */
 
-const run = (argv: string[], cwd: string, env: Record<string, string | undefined> = {}) =>
-  runCli(argv, cwd, { HOME: cwd, ...env });
+const run = runCli;
 
 const SCRIPT =
   "require('http').createServer((q,s)=>s.end(process.env.NODIX_SERVICE+(process.env.GREETING||''))).listen(+process.env.PORT,process.env.HOST)";

@@ -1,6 +1,6 @@
 import { main } from '../../src/cli.js';
 
-/** Runs `nodix <argv>` in process, through the CLI's one entry, and collects what it wrote. */
+/** Runs `nodix argv` in process through the real CLI entry, collecting what it prints. */
 export async function runCli(argv: string[], cwd: string, env: Record<string, string | undefined> = {}) {
   let stdout = '';
   let stderr = '';
@@ -8,7 +8,7 @@ export async function runCli(argv: string[], cwd: string, env: Record<string, st
     stdout: { write: (chunk: string) => (stdout += chunk) },
     stderr: { write: (chunk: string) => (stderr += chunk) },
     cwd,
-    env,
+    env: { HOME: cwd, ...env },
   });
   return { code, stdout, stderr };
 }
