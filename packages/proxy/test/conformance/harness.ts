@@ -16,10 +16,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Test } from 'tap';
 import { createProxy, type NodixProxy, type ProxyOptions } from '../../src/index.js';
 
 export const HOSTS = ['a.test', 'b.test'];
+
+/** Where started things register their clean-up: a tap Test, or the fuzzer's own list outside tap. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
 export const NGINX = '/usr/sbin/nginx';
 
 // --- the raw upstream ---------------------------------------------------------------------------------------
@@ -422,7 +426,7 @@ export interface FrontEnd {
   readBy?: (clientPort: number) => number;
 }
 
-export async function startUpstream(t: Test): Promise<RawUpstream> {
+export async function startUpstream(t: Teardown): Promise<RawUpstream> {
   const up = new RawUpstream();
   await up.listen();
   t.teardown(() => up.close());
@@ -431,7 +435,7 @@ export async function startUpstream(t: Test): Promise<RawUpstream> {
 
 /** A nodix proxy (fast path on or off) in front of `upstream`, for every host of HOSTS. */
 export async function startNodix(
-  t: Test,
+  t: Teardown,
   upstream: RawUpstream,
   fastPath: boolean,
   options: ProxyOptions = {},
@@ -520,7 +524,7 @@ http {
 }
 
 /** nginx in front of `upstream`, stopped by its PID at teardown. */
-export async function startNginx(t: Test, upstream: RawUpstream): Promise<FrontEnd> {
+export async function startNginx(t: Teardown, upstream: RawUpstream): Promise<FrontEnd> {
   const dir = mkdtempSync(join(tmpdir(), 'nodix-conformance-nginx-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (let attempt = 0; ; attempt++) {
