@@ -189,41 +189,23 @@ export function parseRequest(buf: string): Parsed {
   const values = (name: string) => headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
   const te = values('transfer-encoding');
   const cl = values('content-length');
-  let pos = end + 4;
+  const pos = end + 4;
+  const line = { method: m[1]!, target: m[2]!, version: m[3]!, headers };
   if (te.length > 0) {
     if (cl.length > 0 || te.join(',').trim().toLowerCase() !== 'chunked') return { error: 'framing' };
     const chunked = readChunked(buf, pos);
     if (chunked === null) return null;
     if ('error' in chunked) return chunked;
-    return {
-      request: {
-        method: m[1]!,
-        target: m[2]!,
-        version: m[3]!,
-        headers,
-        framing: 'chunked',
-        body: chunked.body,
-        trailers: chunked.trailers,
-      },
-      used: chunked.used,
-    };
+    const { body, trailers, used } = chunked;
+    return { request: { ...line, framing: 'chunked', body, trailers }, used };
   }
   if (cl.length > 1 || (cl.length === 1 && !/^\d+$/.test(cl[0]!))) return { error: 'content-length' };
   const length = cl.length === 1 ? Number(cl[0]) : 0;
   if (buf.length < pos + length) return null;
-  const body = buf.slice(pos, pos + length);
-  pos += length;
+  const framing = cl.length === 1 ? 'length' : 'none';
   return {
-    request: {
-      method: m[1]!,
-      target: m[2]!,
-      version: m[3]!,
-      headers,
-      framing: cl.length === 1 ? 'length' : 'none',
-      body,
-      trailers: [],
-    },
-    used: pos,
+    request: { ...line, framing, body: buf.slice(pos, pos + length), trailers: [] },
+    used: pos + length,
   };
 }
 
