@@ -349,7 +349,8 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = headerColon(line);
-    if (colon === -1) return null;
+    // node:http refuses some values that end in a tab (`Content-Length: 5<TAB>`): such lines are its to judge.
+    if (colon === -1 || line.charCodeAt(line.length - 1) === 0x09) return null;
     raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
   }
   const parsed = new ParsedRequest(table);
@@ -545,7 +546,14 @@ class FastRequest implements ResponseHandler {
     const upstream = this.upstream!;
     const connectFailed = isConnectError(err);
     if (connectFailed) upstream.connectFailed();
-    if (!this.wrote && !this.retried && mayRetry(err, connectFailed, this.method, this.call, this.body)) {
+    // A response head already received counts as started (as node:http's headersSent after writeHead): no
+    // retry, no error page, so that both request paths end a response that broke after its head alike.
+    if (
+      !this.wrote &&
+      this.head === null &&
+      !this.retried &&
+      mayRetry(err, connectFailed, this.method, this.call, this.body)
+    ) {
       this.retried = true;
       const next = this.parsed.group!.pick(this.conn.peer!.address, connectFailed ? upstream : null);
       if (next !== null) {
@@ -557,7 +565,7 @@ class FastRequest implements ResponseHandler {
   }
 
   fail(err: Error): void {
-    if (this.wrote) {
+    if (this.wrote || this.head !== null) {
       // Too late for a status: cut the connection so the client sees a truncated response.
       this.conn.socket.destroy();
       return;
