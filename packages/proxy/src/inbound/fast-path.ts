@@ -672,7 +672,13 @@ class FastBody implements RequestBody {
     this.sink = null;
   }
 
+  /**
+   * The upstream socket is full: stop reading the client. Only while body bytes are still to come: once the body
+   * is all here, the client socket carries the next request, which must be read (the pump that paused it stops
+   * listening for 'drain' when the body ends, so nothing would resume it).
+   */
   pause(): void {
+    if (this.remaining === 0) return;
     this.sinkPaused = true;
     this.conn.socket.pause();
   }
@@ -690,7 +696,9 @@ class FastBody implements RequestBody {
     if (sink === null) {
       if (this.held === null) this.held = [chunk];
       else this.held.push(chunk);
-      this.conn.socket.pause();
+      // Nothing takes the body yet: no more of it is read. The rest of the connection is read as usual.
+      if (this.remaining > 0) this.conn.socket.pause();
+      else this.conn.socket.resume();
       return;
     }
     this.readableDidRead = true;
