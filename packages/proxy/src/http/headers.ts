@@ -57,14 +57,28 @@ export function headerKind(name: string): number {
 
 const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close', 'upgrade', 'Upgrade']);
 
-/** Lower-case names listed in a Connection header, except the keep-alive/close/upgrade options themselves. */
+/**
+ * Names a Connection header can never remove: the message's framing (Content-Length; Transfer-Encoding is
+ * re-framed by the proxy anyway) and its Host. Removing them would turn a framed message into an unframed one,
+ * or send a request upstream without the Host it was routed by (RFC 9110 §7.6.1 lists them as not hop-by-hop).
+ */
+const NEVER_HOP_BY_HOP = new Set([
+  'keep-alive',
+  'close',
+  'upgrade',
+  'content-length',
+  'transfer-encoding',
+  'host',
+]);
+
+/** Lower-case names listed in a Connection header, except the options themselves and NEVER_HOP_BY_HOP. */
 export function connectionTokens(value: string): Set<string> | null {
   // Nearly every Connection header is one of these spellings: answer without splitting and lower-casing.
   if (PLAIN_CONNECTION.has(value)) return null;
   let tokens: Set<string> | null = null;
   for (const raw of value.split(',')) {
-    const token = raw.trim().toLowerCase();
-    if (token === '' || token === 'keep-alive' || token === 'close' || token === 'upgrade') continue;
+    const token = trimOws(raw).toLowerCase();
+    if (token === '' || NEVER_HOP_BY_HOP.has(token)) continue;
     tokens ??= new Set();
     tokens.add(token);
   }
@@ -115,6 +129,26 @@ const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 export function headerColon(line: string): number {
   if (!NAME_AND_COLON.test(line) || CONTROL.test(line)) return -1;
   return line.indexOf(':');
+}
+
+/**
+ * `value` without leading and trailing optional whitespace: SP and HTAB only (RFC 9110 §5.6.3). String's trim()
+ * also strips the no-break space and other Unicode spaces, which would make `Content-Length: \xA05` read as 5.
+ */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end) {
+    const c = value.charCodeAt(start);
+    if (c !== 0x20 && c !== 0x09) break;
+    start++;
+  }
+  while (end > start) {
+    const c = value.charCodeAt(end - 1);
+    if (c !== 0x20 && c !== 0x09) break;
+    end--;
+  }
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
 /** Digits only, at most 15 of them (a Number stays exact); -1 for anything else. */

@@ -75,3 +75,89 @@ bothPaths(
     t.equal(statusOf(next), 200, 'the request after it is answered');
   },
 );
+
+/** The target of the last bodiless request in `received` (what a raw upstream got on one connection). */
+function lastPath(received: string): string {
+  const heads = received.split('\r\n\r\n');
+  return /^[A-Z]+ (\S+)/.exec(heads[heads.length - 2] ?? '')?.[1] ?? '';
+}
+
+/** The request's header lines as the upstream got them (startUpstream's echo), lower-cased names. */
+async function upstreamHeaders(response: string | undefined): Promise<[string, string][]> {
+  const raw = (JSON.parse(bodyOf(response) ?? '{}') as { rawHeaders?: string[] }).rawHeaders ?? [];
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return out;
+}
+
+bothPaths(
+  '3, 6: a Connection token never removes Host, Content-Length or Transfer-Encoding of a request',
+  async (t, options) => {
+    const up = await startUpstream(t, (req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => res.end(JSON.stringify({ rawHeaders: req.rawHeaders, body })));
+    });
+    const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+    const c = await rawClient(t, port);
+    const [get] = await c.send(GET('/', 'Connection: host, x-gone\r\nX-Gone: 1\r\n'));
+    const got = await upstreamHeaders(get);
+    t.same(
+      got.filter(([name]) => name === 'host'),
+      [['host', HOST]],
+      'Connection: host leaves Host',
+    );
+    t.notOk(
+      got.some(([name]) => name === 'x-gone'),
+      'a header a Connection token names is removed',
+    );
+    const [post] = await c.send(
+      `POST / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: content-length, host\r\nContent-Length: 5\r\n\r\nhello`,
+    );
+    const sent = await upstreamHeaders(post);
+    t.same(
+      sent.filter(([name]) => name === 'content-length' || name === 'transfer-encoding'),
+      [['content-length', '5']],
+      'Connection: content-length leaves the body framed by its Content-Length',
+    );
+    t.equal(JSON.parse(bodyOf(post)!).body, 'hello');
+    const [chunked] = await c.send(
+      `POST / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
+    t.equal(JSON.parse(bodyOf(chunked)!).body, 'hello', 'Connection: transfer-encoding keeps a chunked body');
+  },
+);
+
+bothPaths(
+  '3: a Connection token in a response never removes its framing; every response is framed',
+  async (t, options) => {
+    const up = await startRawUpstream(t, (socket, received) => {
+      if (!received.endsWith('\r\n\r\n')) return;
+      const path = lastPath(received);
+      if (path.endsWith('/length'))
+        socket.write('HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello');
+      else if (path.endsWith('/chunked'))
+        socket.write(
+          'HTTP/1.1 200 OK\r\nConnection: transfer-encoding, keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+        );
+      else if (path.endsWith('/close'))
+        socket.end('HTTP/1.1 200 OK\r\nConnection: close, content-length\r\n\r\nhello');
+    });
+    const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+    const c = await rawClient(t, port);
+    for (const path of ['/length', '/chunked', '/close', '/length']) {
+      const [r] = await c.send(GET(path));
+      t.equal(statusOf(r), 200, `${path} answered`);
+      const head = r?.slice(0, r.indexOf('\r\n\r\n')) ?? '';
+      t.ok(
+        /\r\ncontent-length: 5/i.test(head) ||
+          /\r\ntransfer-encoding: chunked/i.test(head) ||
+          /\r\nconnection: close/i.test(head),
+        `${path}: framed (${JSON.stringify(head)})`,
+      );
+      t.match(r, /hello/, `${path}: the body arrived`);
+    }
+  },
+);
