@@ -44,6 +44,7 @@ import {
   peerOf,
   RequestHead,
   readRawHeaders,
+  trimOws,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
 import type { RouteTable, VirtualHost } from '../route-table/build.js';
@@ -346,7 +347,7 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
     const line = lines[i]!;
     const colon = headerColon(line);
     if (colon === -1) return null;
-    raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    raw.push(line.slice(0, colon), trimOws(line.slice(colon + 1)));
   }
   const parsed = new ParsedRequest(table);
   readRawHeaders(raw, parsed);

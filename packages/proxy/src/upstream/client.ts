@@ -37,6 +37,7 @@ import {
   headerKind,
   parseContentLength,
   TRANSFER_ENCODING,
+  trimOws,
   UPGRADE,
 } from '../http/headers.js';
 import type { BodySink, RequestBody } from '../inbound/request-body.js';
@@ -733,7 +734,7 @@ export function parseResponseHead(text: string): ResponseHead | string {
     const colon = headerColon(line);
     if (colon === -1) return `a malformed header line ${JSON.stringify(line.slice(0, 64))}`;
     const name = line.slice(0, colon);
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     const kind = headerKind(name);
     if (kind === HOP) {
       if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveHint = value;
@@ -746,7 +747,7 @@ export function parseResponseHead(text: string): ResponseHead | string {
     if (kind === TRANSFER_ENCODING) {
       transferEncoding = true;
       // The last coding decides: chunked framing, or (anything else) the body runs to the connection's end.
-      const last = value.slice(value.lastIndexOf(',') + 1).trim();
+      const last = trimOws(value.slice(value.lastIndexOf(',') + 1));
       chunked = last.length === 7 && last.toLowerCase() === 'chunked';
       continue;
     }

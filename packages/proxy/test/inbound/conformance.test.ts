@@ -4,9 +4,10 @@
  * sides show exactly what the client gets and what the upstream receives.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
-import { rawClient, startProxy, startRawUpstream, startUpstream, table } from '../helpers.js';
+import { rawClient, sleep, startProxy, startRawUpstream, startUpstream, table } from '../helpers.js';
 
 const PATHS: [string, ProxyOptions][] = [
   ['fast path', {}],
@@ -159,5 +160,52 @@ bothPaths(
       );
       t.match(r, /hello/, `${path}: the body arrived`);
     }
+  },
+);
+
+/** Writes `bytes` in two writes split at `at` (a pause between them), collects the answer until close or 3 s. */
+function splitRequest(port: number, bytes: Buffer, at: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    socket.on('error', () => {});
+    const timer = setTimeout(() => socket.destroy(), 3000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.on('connect', async () => {
+      if (at > 0) {
+        socket.write(bytes.subarray(0, at));
+        await sleep(5);
+      }
+      socket.write(bytes.subarray(at));
+    });
+  });
+}
+
+bothPaths(
+  '4: only SP and HTAB are optional whitespace, however the head is split into reads',
+  async (t, options) => {
+    const up = await startUpstream(t);
+    const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+    const cases = [
+      `POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: \xA05\r\n\r\nhello`,
+      `GET / HTTP/1.1\r\nHost: \xA0${HOST}\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: ${HOST}\xA0\r\n\r\n`,
+    ];
+    for (const text of cases) {
+      const bytes = Buffer.from(text, 'latin1');
+      const statuses = new Set<number>();
+      for (let at = 0; at < bytes.length; at++) statuses.add(statusOf(await splitRequest(port, bytes, at)));
+      t.same([...statuses], [400], `${JSON.stringify(text)}: 400 at every split point`);
+    }
+    t.equal(up.requests.length, 0, 'nothing reached the upstream');
+    const ok = Buffer.from(`GET / HTTP/1.1\r\nHost:\t ${HOST} \t\r\nConnection: close\r\n\r\n`, 'latin1');
+    t.equal(statusOf(await splitRequest(port, ok, 0)), 200, 'SP and HTAB around a value are fine');
   },
 );
