@@ -26,6 +26,12 @@ export const X_FORWARDED_HOST = 8;
 /** `Expect: 100-continue` is answered by node:http itself, so it is not passed on. */
 export const EXPECT = 9;
 export const UPGRADE = 10;
+/**
+ * A name with an underscore (`X_Forwarded_For`, `Content_Length`): frameworks that map `_` and `-` to the same
+ * variable would read it as the dashed header, which the proxy did not check. Request headers of this kind are
+ * dropped unless the proxy is set to keep them (nginx's `underscores_in_headers off`); response headers pass.
+ */
+export const UNDERSCORE = 11;
 
 const KINDS: Record<string, number> = {
   host: HOST,
@@ -50,7 +56,7 @@ const kindMemo = new Map<string, number>();
 export function headerKind(name: string): number {
   const known = kindMemo.get(name);
   if (known !== undefined) return known;
-  const kind = KINDS[name.toLowerCase()] ?? PASS;
+  const kind = KINDS[name.toLowerCase()] ?? (name.includes('_') ? UNDERSCORE : PASS);
   if (kindMemo.size < MEMO_LIMIT) kindMemo.set(name, kind);
   return kind;
 }
@@ -185,12 +191,15 @@ export class RequestHead {
 }
 
 /** Fills `head` from `req.rawHeaders`. */
-export function readRequestHead(req: IncomingMessage, head: RequestHead): void {
-  readRawHeaders(req.rawHeaders, head);
+export function readRequestHead(req: IncomingMessage, head: RequestHead, underscores: boolean): void {
+  readRawHeaders(req.rawHeaders, head, underscores);
 }
 
-/** Fills `head` from a flat [name, value, ...] array as the client sent it. */
-export function readRawHeaders(raw: readonly string[], head: RequestHead): void {
+/**
+ * Fills `head` from a flat [name, value, ...] array as the client sent it. `underscores`: keep header names with
+ * an underscore (the `underscoresInHeaders` setting).
+ */
+export function readRawHeaders(raw: readonly string[], head: RequestHead, underscores: boolean): void {
   const out = head.headers;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -231,6 +240,9 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead): void 
         break;
       case EXPECT:
         head.expect = true;
+        break;
+      case UNDERSCORE:
+        if (underscores) out.push(name, value);
         break;
       default: // HOP
         break;

@@ -185,7 +185,7 @@ export class FastConnection {
           peer = peerOf(this.socket, ctx.trust);
           this.peer = peer;
         }
-        parsed = parseRequest(text, ctx.table, peer);
+        parsed = parseRequest(text, ctx.table, peer, ctx.underscoresInHeaders);
         if (parsed === null) {
           this.handOver(data);
           return;
@@ -327,7 +327,12 @@ class ParsedRequest extends RequestHead {
 }
 
 /** Reads a head for the fast path; null when it is not one the fast path takes (see the file comment). */
-function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedRequest | null {
+function parseRequest(
+  text: string,
+  table: RouteTable,
+  peer: Peer,
+  underscores: boolean,
+): ParsedRequest | null {
   const lines = text.split('\r\n');
   const requestLine = lines[0]!;
   const sp1 = requestLine.indexOf(' ');
@@ -350,7 +355,7 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
     raw.push(line.slice(0, colon), trimOws(line.slice(colon + 1)));
   }
   const parsed = new ParsedRequest(table);
-  readRawHeaders(raw, parsed);
+  readRawHeaders(raw, parsed, underscores);
   if (
     parsed.upgrade !== undefined ||
     parsed.expect ||

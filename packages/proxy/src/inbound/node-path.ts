@@ -52,6 +52,8 @@ export interface ForwardContext {
   draining: boolean;
   /** Requests forwarded and not yet closed: what a graceful shutdown waits for. */
   inFlight: number;
+  /** Header names with an underscore are forwarded (else dropped, see UNDERSCORE in http/headers.ts). */
+  readonly underscoresInHeaders: boolean;
   /** Logs an upstream failure (rate-limited by the proxy). */
   logError(message: string): void;
 }
@@ -61,7 +63,7 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   const start = performance.now();
   const table = ctx.table;
   const fwd = new Forward(ctx, req, res, table, start);
-  readRequestHead(req, fwd);
+  readRequestHead(req, fwd, ctx.underscoresInHeaders);
   if (ctx.draining) res.shouldKeepAlive = false;
 
   let url = req.url ?? '/';

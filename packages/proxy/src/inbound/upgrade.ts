@@ -71,7 +71,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   };
 
   const requestHead = new RequestHead();
-  readRequestHead(req, requestHead);
+  readRequestHead(req, requestHead, ctx.underscoresInHeaders);
   const url = req.url ?? '/';
   if (requestHead.hostCount !== 1 || url.charCodeAt(0) !== 0x2f) {
     reject(

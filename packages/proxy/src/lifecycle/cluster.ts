@@ -42,6 +42,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     limits: settings.limits,
     health: settings.health,
     trustedProxies: settings.trustedProxies,
+    underscoresInHeaders: settings.underscoresInHeaders,
     accessLog: settings.accessLog,
   };
 }

@@ -58,6 +58,12 @@ export interface ProxyOptions {
   health?: Partial<PassiveHealthSettings>;
   /** IPs/CIDRs whose X-Forwarded-* headers are kept. Default none. */
   trustedProxies?: string[];
+  /**
+   * Forward request header names that contain an underscore. Default false: they are dropped, as nginx's
+   * `underscores_in_headers off` does (a framework mapping `_` and `-` alike would read `X_Forwarded_For` as
+   * X-Forwarded-For).
+   */
+  underscoresInHeaders?: boolean;
   /** `-` (stdout), a file path, a writable stream, or null (default) for no access log. */
   accessLog?: string | Writable | null;
   /** Where log lines go. Default: standard error. */
@@ -230,6 +236,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     draining: false,
     inFlight: 0,
     logError,
+    underscoresInHeaders: options.underscoresInHeaders ?? false,
     upgradeTimeoutMs: timeouts.upgradeMs,
     upgradeSockets: new Set<Duplex>(),
   };

@@ -209,3 +209,38 @@ bothPaths(
     t.equal(statusOf(await splitRequest(port, ok, 0)), 200, 'SP and HTAB around a value are fine');
   },
 );
+
+bothPaths(
+  '7: request header names with an underscore are dropped, unless underscoresInHeaders is set',
+  async (t, options) => {
+    const up = await startUpstream(t);
+    const route = table({ [HOST]: { upstreams: [up.origin] } });
+    const extra =
+      'X_Forwarded_For: 6.6.6.6\r\nContent_Length: 5\r\nTransfer_Encoding: chunked\r\nX_Custom: a\r\nX-Dashed: b\r\n';
+    const dropping = await startProxy(t, route, options);
+    const c = await rawClient(t, dropping.port);
+    const [r] = await c.send(GET('/', extra));
+    const names = (await upstreamHeaders(r)).map(([name]) => name);
+    t.notOk(
+      names.some((name) => name.includes('_')),
+      `no underscore name reached the upstream (${names})`,
+    );
+    t.ok(names.includes('x-dashed'), 'other headers did');
+    t.equal(statusOf(r), 200);
+
+    const keeping = await startProxy(t, route, { ...options, underscoresInHeaders: true });
+    const k = await rawClient(t, keeping.port);
+    const [kept] = await k.send(GET('/', extra));
+    const got = await upstreamHeaders(kept);
+    t.same(
+      got.filter(([name]) => name.includes('_')),
+      [
+        ['x_forwarded_for', '6.6.6.6'],
+        ['content_length', '5'],
+        ['transfer_encoding', 'chunked'],
+        ['x_custom', 'a'],
+      ],
+      'kept as they came with underscoresInHeaders: true',
+    );
+  },
+);
