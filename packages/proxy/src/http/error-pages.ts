@@ -3,6 +3,8 @@
  * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
  *
  *   400  malformed, missing (HTTP/1.1) or duplicate Host
+ *   431  more header lines than a head may have (inbound/route.ts)
+ *   501  a transfer coding other than chunked
  *   404  no virtual host for this Host (the original's "This web application is unavailable at the moment!")
  *   502  upstream refused, reset or closed before a response, or answered something that is not HTTP
  *   503  every upstream of the virtual host is marked down
@@ -15,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorPageStatus } from '../route-table/types.js';
 
-export type ErrorStatus = 400 | 404 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504;
 
 const TIMEOUT_CODES = new Set([
   'NODIX_ERR_CONNECT_TIMEOUT',
@@ -80,6 +82,8 @@ export function mayRetry(
 const TITLES: Record<ErrorStatus, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -88,6 +92,8 @@ const TITLES: Record<ErrorStatus, string> = {
 const MESSAGES: Record<ErrorStatus, string> = {
   400: 'The request could not be understood: its Host header is missing or malformed.',
   404: 'This web application is unavailable at the moment!',
+  431: 'The request has more header lines than this server accepts.',
+  501: 'The request uses a transfer coding this server does not implement.',
   502: 'The web application behind {{host}} could not be reached or gave an invalid answer.',
   503: 'The web application behind {{host}} has no healthy instance at the moment.',
   504: 'The web application behind {{host}} did not answer in time.',
@@ -131,7 +137,7 @@ export class ErrorPages {
   readonly #pages = new Map<ErrorStatus, CompiledPage>();
 
   constructor(custom: Partial<Record<ErrorPageStatus, string>> = {}) {
-    for (const status of [400, 404, 502, 503, 504] as const) {
+    for (const status of [400, 404, 431, 501, 502, 503, 504] as const) {
       const template = (custom[String(status) as ErrorPageStatus] ?? defaultTemplate(status)).replaceAll(
         '{{status}}',
         String(status),
@@ -152,8 +158,8 @@ export class ErrorPages {
 export const DEFAULT_ERROR_PAGES = new ErrorPages();
 
 /**
- * Writes an error page. A 400 also closes the connection: after a malformed request the stream cannot be
- * trusted to be in sync. HEAD gets the headers only.
+ * Writes an error page. A 400, 431 or 501 also closes the connection: after a malformed request (or a body of
+ * unknown framing) the stream cannot be trusted to be in sync. HEAD gets the headers only.
  */
 export function sendErrorPage(
   req: IncomingMessage,
@@ -175,7 +181,7 @@ export function sendErrorPage(
     'cache-control',
     'no-store',
   ];
-  if (status === 400) headers.push('connection', 'close');
+  if (status === 400 || status === 431 || status === 501) headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }

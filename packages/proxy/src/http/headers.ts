@@ -179,6 +179,8 @@ export class RequestHead {
   contentLength = '';
   /** A Transfer-Encoding was sent (bodies framed that way are left to node:http's parser). */
   transferEncoding = false;
+  /** The Transfer-Encoding values, comma-joined (only `chunked` is accepted, see inbound/route.ts). */
+  transferCoding = '';
   /** Headers to send upstream, flat: hop-by-hop and untrusted X-Forwarded-* removed. */
   headers: string[] = [];
   connection: string | undefined = undefined;
@@ -220,6 +222,7 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead, unders
         out.push(name, value);
         break;
       case TRANSFER_ENCODING:
+        head.transferCoding = head.transferEncoding ? `${head.transferCoding}, ${value}` : value;
         head.hasBody = true;
         head.transferEncoding = true;
         break;

@@ -42,14 +42,11 @@ import {
   type Peer,
   parseContentLength,
   peerOf,
-  RequestHead,
   readRawHeaders,
   trimOws,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
-import type { RouteTable, VirtualHost } from '../route-table/build.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
-import type { UpstreamGroup } from '../upstream/balance.js';
+import type { RouteTable } from '../route-table/build.js';
 import {
   RequestHeadText,
   type ResponseHandler,
@@ -59,6 +56,7 @@ import {
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
 import type { BodySink, RequestBody } from './request-body.js';
+import { MAX_HEADER_LINES, RoutedRequest, routeRequest } from './route.js';
 
 export interface FastPathSettings {
   /** Longest request head taken here; a longer one goes to node:http (which answers 431 past its limit). */
@@ -308,7 +306,7 @@ export class FastConnection {
  * that its head, its peer and the table decide, down to the head written upstream. Never changed once built;
  * a connection keeps its last one and reuses it for the same head text and table.
  */
-class ParsedRequest extends RequestHead {
+class ParsedRequest extends RoutedRequest {
   readonly table: RouteTable;
   method = '';
   url = '';
@@ -316,8 +314,6 @@ class ParsedRequest extends RequestHead {
   keepAlive = true;
   /** The Content-Length of the body; 0 when it has none. */
   bodyLength = 0;
-  vhost: VirtualHost | null = null;
-  group: UpstreamGroup | null = null;
   upstreamHead: RequestHeadText | null = null;
 
   constructor(table: RouteTable) {
@@ -347,6 +343,7 @@ function parseRequest(
     const c = url.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) return null;
   }
+  if (lines.length - 1 > MAX_HEADER_LINES) return null;
   const raw: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
@@ -372,18 +369,11 @@ function parseRequest(
   // A Content-Length of 0 counts as no body in readRawHeaders; the header itself is still forwarded.
   if (parsed.connection !== undefined && /(^|[\s,])close([\s,]|$)/i.test(parsed.connection))
     parsed.keepAlive = false;
-  // The unknown-host page and the 400 for a malformed Host are node:http's path (inbound/node-path.ts).
-  const vhost = resolveHost(table, parsed.host);
-  if (vhost === null || vhost === BAD_HOST) return null;
-  let group = vhost.group;
-  if (vhost.router !== null) {
-    const match = vhost.router.find(method, url);
-    if (match !== null) group = match.store;
-  }
+  // Refusals (the unknown-host page, 400 for a malformed Host, ...) are answered by node:http's path, which
+  // reaches the same decision (inbound/route.ts).
+  if (routeRequest(table, parsed, method, url, false, lines.length - 1) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
-  parsed.vhost = vhost;
-  parsed.group = group;
   addForwardedHeaders(parsed, peer, parsed.host, 'http');
   parsed.upstreamHead = new RequestHeadText(method, url, parsed.headers, parsed.bodyLength > 0);
   return parsed;

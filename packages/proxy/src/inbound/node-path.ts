@@ -31,15 +31,14 @@ import {
   sendErrorPage,
   statusForError,
 } from '../http/error-pages.js';
-import { addForwardedHeaders, type Peer, peerOf, RequestHead, readRequestHead } from '../http/headers.js';
+import { addForwardedHeaders, type Peer, peerOf, readRequestHead } from '../http/headers.js';
 import type { AccessLog } from '../observe/access-log.js';
 import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
-import type { RouteTable, VirtualHost } from '../route-table/build.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
-import type { UpstreamGroup } from '../upstream/balance.js';
+import type { RouteTable } from '../route-table/build.js';
 import type { ResponseHandler, UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
+import { RoutedRequest, routeRequest } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -65,70 +64,23 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   const fwd = new Forward(ctx, req, res, table, start);
   readRequestHead(req, fwd, ctx.underscoresInHeaders);
   if (ctx.draining) res.shouldKeepAlive = false;
-
-  let url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 0x2f /* / */) {
-    // Absolute-form ("GET http://host/path"): the target's authority replaces the Host header (RFC 9112 §3.2.2).
-    const absolute = splitAbsoluteUrl(url);
-    if (absolute === null) {
-      fwd.reject(400, fwd.host);
-      return;
-    }
-    url = absolute.path;
-    fwd.setHost(absolute.authority);
-  }
-
-  if (fwd.hostCount !== 1) {
-    // No Host: HTTP/1.0 never had to send one, so it gets the unknown-host page; HTTP/1.1 gets 400 (RFC 9112
-    // §3.2). Two Host headers are ambiguous about where the request goes: 400.
-    const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
-    fwd.reject(fwd.hostCount === 0 && http10 ? 404 : 400, fwd.host);
+  const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
+  // node:http keeps at most MAX_HEADER_LINES + 1 lines (create-proxy.ts): one more than allowed is a refusal.
+  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', http10, req.rawHeaders.length >> 1);
+  if (status !== 0) {
+    fwd.reject(status as ErrorStatus, fwd.host);
     return;
   }
-  const vhost = resolveHost(table, fwd.host);
-  if (vhost === null) {
-    fwd.reject(404, fwd.host);
-    return;
-  }
-  if (vhost === BAD_HOST) {
-    fwd.reject(400, fwd.host);
-    return;
-  }
-
-  let group = vhost.group;
-  if (vhost.router !== null) {
-    const match = vhost.router.find(req.method!, url);
-    if (match !== null) group = match.store;
-  }
-  fwd.start(vhost, group, url);
+  fwd.start();
 }
 
-/** `http://host:port/path?q` → authority and origin-form path; null for anything else (`*`, garbage). */
-function splitAbsoluteUrl(url: string): { authority: string; path: string } | null {
-  const scheme = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
-  if (scheme === -1) return null;
-  let end = scheme;
-  while (end < url.length) {
-    const c = url.charCodeAt(end);
-    if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
-    end++;
-  }
-  const authority = url.slice(scheme, end);
-  if (authority === '' || authority.includes('@')) return null;
-  const rest = url.slice(end);
-  return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : `/${rest}` };
-}
-
-class Forward extends RequestHead implements ResponseHandler {
+class Forward extends RoutedRequest implements ResponseHandler {
   readonly ctx: ForwardContext;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly table: RouteTable;
   readonly startedAt: number;
   peer: Peer;
-  vhost: VirtualHost | null = null;
-  group: UpstreamGroup | null = null;
-  path = '/';
   upstream: Upstream | null = null;
   /** The current attempt upstream: aborts it, or resumes reading it after the client drained. */
   call: UpstreamCall | null = null;
@@ -156,35 +108,14 @@ class Forward extends RequestHead implements ResponseHandler {
     this.peer = peerOf(req.socket, ctx.trust);
   }
 
-  setHost(authority: string): void {
-    this.host = authority;
-    this.hostCount = 1;
-    const headers = this.headers;
-    let replaced = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i]!.toLowerCase() === 'host') {
-        if (replaced) {
-          headers.splice(i, 2);
-          i -= 2;
-        } else {
-          headers[i + 1] = authority;
-          replaced = true;
-        }
-      }
-    }
-    if (!replaced) headers.push('host', authority);
-  }
-
-  /** Answers without contacting an upstream (400/404). */
+  /** Answers without contacting an upstream (inbound/route.ts). */
   reject(status: ErrorStatus, host: string): void {
     sendErrorPage(this.req, this.res, status, host, this.table.pages);
     this.#record(this.ctx.metrics.unknown, status);
   }
 
-  start(vhost: VirtualHost, group: UpstreamGroup, path: string): void {
-    this.vhost = vhost;
-    this.group = group;
-    this.path = path;
+  start(): void {
+    const group = this.group!;
     addForwardedHeaders(this, this.peer, this.host, 'http');
     this.ctx.inFlight++;
     this.res.on('close', this.#onClose);

@@ -24,16 +24,10 @@ import {
   sendErrorPageOnSocket,
   statusForError,
 } from '../http/error-pages.js';
-import {
-  addForwardedHeaders,
-  peerOf,
-  RequestHead,
-  readRequestHead,
-  responseHeaders,
-} from '../http/headers.js';
+import { addForwardedHeaders, peerOf, readRequestHead, responseHeaders } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
 import type { ForwardContext } from './node-path.js';
+import { RoutedRequest, routeRequest } from './route.js';
 
 export interface UpgradeContext extends ForwardContext {
   /** How long the upstream may take to answer the upgrade request, ms (then 504). */
@@ -70,31 +64,23 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     record(stats, status, undefined, undefined);
   };
 
-  const requestHead = new RequestHead();
+  const requestHead = new RoutedRequest();
   readRequestHead(req, requestHead, ctx.underscoresInHeaders);
-  const url = req.url ?? '/';
-  if (requestHead.hostCount !== 1 || url.charCodeAt(0) !== 0x2f) {
-    reject(
-      ctx.metrics.unknown,
-      requestHead.hostCount === 0 && req.httpVersion === '1.0' ? 404 : 400,
-      requestHead.host,
-    );
+  const status = routeRequest(
+    table,
+    requestHead,
+    method,
+    req.url ?? '/',
+    req.httpVersion === '1.0',
+    req.rawHeaders.length >> 1,
+  );
+  if (status !== 0) {
+    reject(ctx.metrics.unknown, status as ErrorStatus, requestHead.host);
     return;
   }
-  const vhost = resolveHost(table, requestHead.host);
-  if (vhost === null) {
-    reject(ctx.metrics.unknown, 404, requestHead.host);
-    return;
-  }
-  if (vhost === BAD_HOST) {
-    reject(ctx.metrics.unknown, 400, requestHead.host);
-    return;
-  }
-  let group = vhost.group;
-  if (vhost.router !== null) {
-    const match = vhost.router.find(method, url);
-    if (match !== null) group = match.store;
-  }
+  const vhost = requestHead.vhost!;
+  const group = requestHead.group!;
+  const url = requestHead.path;
   const upstream = group.pick(peer.address, null);
   if (upstream === null) {
     ctx.logError(`${vhost.key} upgrade ${url}: ${new NoHealthyUpstreamError(group.label).message} (503)`);

@@ -11,6 +11,7 @@ import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
 import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
 import { handleRequest } from '../inbound/node-path.js';
+import { MAX_HEADER_LINES } from '../inbound/route.js';
 import { createTrustedProxies } from '../inbound/trust.js';
 import { handleUpgrade, type UpgradeContext } from '../inbound/upgrade.js';
 import { type AccessLog, createAccessLog } from '../observe/access-log.js';
@@ -305,6 +306,9 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       }
     },
   );
+  // node:http keeps the first maxHeadersCount lines of a head and drops the rest silently: one more than a head
+  // may have shows routeRequest (inbound/route.ts) a head too long, which it refuses with 431.
+  server.maxHeadersCount = MAX_HEADER_LINES + 1;
   // A bug in the request path must cost one request, not the process (and every other request in it).
   const internalError = (err: unknown, res: ServerResponse | null, socket: Duplex) => {
     log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`);
@@ -367,7 +371,11 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         ? [431, 'Request Header Fields Too Large']
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'Request Timeout']
-          : [400, 'Bad Request'];
+          : err.code === 'HPE_INVALID_TRANSFER_ENCODING'
+            ? // A transfer coding other than chunked that node:http's parser refuses itself (`chunked, chunked`):
+              // 501 as inbound/route.ts answers the ones it lets through.
+              [501, 'Not Implemented']
+            : [400, 'Bad Request'];
     metrics.unknown.record('OTHER', status, 0);
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     const timer = setTimeout(() => socket.destroy(), 1000);

@@ -244,3 +244,63 @@ bothPaths(
     );
   },
 );
+
+bothPaths('5: a head with more header lines than allowed is 431, never cut short', async (t, options) => {
+  const up = await startUpstream(t);
+  up.server.maxHeadersCount = 0; // the test's upstream sees every line
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), {
+    ...options,
+    limits: { maxHeaderSize: 64 * 1024 },
+  });
+  const lines = (n: number) => Array.from({ length: n }, (_, i) => `x${i}: ${i}\r\n`).join('');
+  // The limit is 2000 lines, Host included.
+  const [atLimit] = await (await rawClient(t, port)).send(GET('/', lines(1999)));
+  t.equal(statusOf(atLimit), 200, '2000 lines are fine');
+  t.equal(
+    (await upstreamHeaders(atLimit)).filter(([name]) => /^x\d/.test(name)).length,
+    1999,
+    'all of them forwarded',
+  );
+  const [over] = await (await rawClient(t, port)).send(GET('/', lines(2000)));
+  t.equal(statusOf(over), 431, '2001 lines: 431');
+  const [hidden] = await (await rawClient(t, port)).send(GET('/', `${lines(2000)}Host: other.test\r\n`));
+  t.equal(statusOf(hidden), 431, 'a second Host behind 2000 lines is not missed');
+  t.equal(up.requests.length, 1, 'only the first request reached the upstream');
+});
+
+bothPaths('5: two Host headers are 400, with any target', async (t, options) => {
+  const up = await startUpstream(t);
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+  for (const target of ['/', `http://${HOST}/`, 'http://other.test/x']) {
+    const [r] = await (await rawClient(t, port)).send(
+      `GET ${target} HTTP/1.1\r\nHost: ${HOST}\r\nHost: other.test\r\n\r\n`,
+    );
+    t.equal(statusOf(r), 400, `two Hosts with target ${target}`);
+  }
+  const [absolute] = await (await rawClient(t, port)).send(
+    `GET http://${HOST}/abs HTTP/1.1\r\nHost: other.test\r\n\r\n`,
+  );
+  t.equal(statusOf(absolute), 200, 'one Host and an absolute-form target: routed by the target');
+  t.equal(up.requests.length, 1);
+});
+
+bothPaths('10: a transfer coding other than chunked is 501', async (t, options) => {
+  const up = await startUpstream(t);
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+  for (const coding of ['gzip, chunked', 'gzip', 'chunked, chunked', 'identity', 'x-custom, chunked']) {
+    const [r] = await (await rawClient(t, port)).send(
+      `POST / HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: ${coding}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
+    t.equal(statusOf(r), 501, `Transfer-Encoding: ${coding}`);
+    t.match(r, /\r\nconnection: close\r\n/i, 'and the connection closes');
+  }
+  const [split] = await (await rawClient(t, port)).send(
+    `POST / HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+  );
+  t.equal(statusOf(split), 501, 'gzip and chunked in two headers');
+  const [ok] = await (await rawClient(t, port)).send(
+    `POST / HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+  );
+  t.equal(statusOf(ok), 200, 'chunked alone (any case) is forwarded');
+  t.equal(up.requests.length, 1);
+});
