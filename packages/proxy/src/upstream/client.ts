@@ -45,7 +45,7 @@ import type { BodySink, RequestBody } from '../inbound/request-body.js';
 export interface UpstreamSettings {
   /** TCP (and TLS) connect timeout, ms: NODIX_ERR_CONNECT_TIMEOUT. */
   connectTimeoutMs: number;
-  /** From the request written to the response head, ms: NODIX_ERR_HEADERS_TIMEOUT. */
+  /** From the whole request (body included) written to the response head, ms: NODIX_ERR_HEADERS_TIMEOUT. */
   headersTimeoutMs: number;
   /** Longest silence between two body chunks of a response, ms: NODIX_ERR_BODY_TIMEOUT. */
   bodyTimeoutMs: number;
@@ -308,11 +308,20 @@ class Connection {
       this.socket.uncork();
     }
 
-    const timeout = this.client.settings.headersTimeoutMs;
+    if (body === null) this.startHeadersTimer();
+  }
+
+  /**
+   * The upstream headers timeout runs from the moment the whole request was sent (nginx's proxy_read_timeout
+   * counts from the last write too): while a client is still uploading, the upstream is not late. A slow client
+   * is the client-side request timeout's business.
+   */
+  startHeadersTimer(): void {
     if (this.headersTimer === null) {
-      this.headersTimer = setTimeout(this.onHeadersTimeout, timeout);
+      this.headersTimer = setTimeout(this.onHeadersTimeout, this.client.settings.headersTimeoutMs);
       this.headersTimer.unref();
     } else {
+      // Also re-arms a timer that fired while a body was still going out (onHeadersTimeout ignored it).
       this.headersTimer.refresh();
     }
   }
@@ -323,6 +332,7 @@ class Connection {
       this.pump.detach();
       this.pump = null;
     }
+    if (this.state === HEAD) this.startHeadersTimer();
   }
 
   onConnect = (): void => {
@@ -345,7 +355,8 @@ class Connection {
   };
 
   onHeadersTimeout = (): void => {
-    if (this.state !== HEAD || this.exchange === null) return;
+    // A timer left from an earlier exchange may fire while this one's body is still being sent: not yet due.
+    if (this.state !== HEAD || this.exchange === null || !this.bodyDone) return;
     this.fail(
       new UpstreamError(
         'NODIX_ERR_HEADERS_TIMEOUT',

@@ -304,3 +304,38 @@ bothPaths('10: a transfer coding other than chunked is 501', async (t, options) 
   t.equal(statusOf(ok), 200, 'chunked alone (any case) is forwarded');
   t.equal(up.requests.length, 1);
 });
+
+bothPaths('8: a slow upload is not timed by the upstream headers timeout', async (t, options) => {
+  const up = await digestUpstream(t);
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), {
+    ...options,
+    timeouts: { upstreamHeadersMs: 200 },
+  });
+  const c = await rawClient(t, port);
+  const body = randomBytes(5 * 1024);
+  c.socket.write(`POST /slow HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${body.length}\r\n\r\n`);
+  // Five pieces, 150 ms apart: the upload takes three times the upstream headers timeout.
+  for (let i = 0; i < 5; i++) {
+    await sleep(150);
+    c.socket.write(body.subarray(i * 1024, (i + 1) * 1024));
+  }
+  const [r] = await c.send('', 1, 10_000);
+  t.equal(statusOf(r), 200, 'answered, not 504');
+  t.equal(bodyOf(r), digest(body));
+  // The timeout still applies once the request is sent.
+  const late = await startUpstream(t, (req, res) => {
+    req.resume();
+    req.on('end', () => setTimeout(() => res.end('late'), 1000));
+  });
+  const slow = await startProxy(t, table({ [HOST]: { upstreams: [late.origin] } }), {
+    ...options,
+    timeouts: { upstreamHeadersMs: 200 },
+  });
+  const s = await rawClient(t, slow.port);
+  const [timedOut] = await s.send(
+    `POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhello`,
+    1,
+    10_000,
+  );
+  t.equal(statusOf(timedOut), 504, 'an upstream silent after the body is 504');
+});
