@@ -90,8 +90,12 @@ function statusLine(status: number): string {
 export interface FastPathHost {
   ctx: ForwardContext;
   settings: FastPathSettings;
-  /** Gives the socket to node:http, with `buffered` (bytes already read) put back first. */
-  handOver(socket: Socket, buffered: Buffer | null): void;
+  /**
+   * Gives the socket to node:http, with `buffered` (bytes already read) put back first. `headDeadline`: when the
+   * head node:http reads next must be complete (Date.now() ms), 0 when node:http's own timing from its first
+   * byte is right (inbound/node-connection.ts).
+   */
+  handOver(socket: Socket, buffered: Buffer | null, headDeadline: number): void;
   /** Connections on the fast path now (for closing idle ones on shutdown). */
   connections: Set<FastConnection>;
   /** A bug in the request path: log it, answer 500 if possible, keep the process. */
@@ -108,6 +112,8 @@ export class FastConnection {
   /** Until the first request: the header timeout; between requests: the keep-alive timeout. */
   timer: NodeJS.Timeout;
   keepAliveTimer = false;
+  /** When the first request head is due (one header timeout after the accept); 0 once it came. */
+  headDeadline: number;
   closing = false;
   peer: Peer | null = null;
   /** The last two request heads parsed here and their texts: a client sends the same heads again and again. */
@@ -124,6 +130,7 @@ export class FastConnection {
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
     socket.on('drain', this.onDrain);
+    this.headDeadline = Date.now() + host.settings.headerTimeoutMs;
     this.timer = setTimeout(this.onTimeout, host.settings.headerTimeoutMs);
     this.timer.unref();
     host.connections.add(this);
@@ -200,6 +207,7 @@ export class FastConnection {
       this.handOver(data);
       return;
     }
+    this.headDeadline = 0;
     const request = new FastRequest(this, parsed);
     this.current = request;
     request.start(bodyStart < data.length ? data.subarray(bodyStart) : null);
@@ -231,7 +239,7 @@ export class FastConnection {
 
   handOver(data: Buffer | null): void {
     this.detach();
-    this.host.handOver(this.socket, data);
+    this.host.handOver(this.socket, data, this.headDeadline);
   }
 
   detach(): void {
@@ -261,7 +269,18 @@ export class FastConnection {
   }
 
   onTimeout = (): void => {
-    if (this.current === null) this.socket.destroy();
+    if (this.current !== null) return;
+    if (this.keepAliveTimer) {
+      this.socket.destroy();
+      return;
+    }
+    // The first head did not come in time: 408 and close, as node:http answers its header timeout.
+    this.host.ctx.metrics.unknown.record('OTHER', 408, 0);
+    this.socket.write(
+      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+      'latin1',
+    );
+    this.close();
   };
 
   onDrain = (): void => {

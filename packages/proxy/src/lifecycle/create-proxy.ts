@@ -10,6 +10,7 @@ import type { Duplex, Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
 import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
+import { NodeConnection, type NodeConnectionHost } from '../inbound/node-connection.js';
 import { handleRequest } from '../inbound/node-path.js';
 import { MAX_HEADER_LINES } from '../inbound/route.js';
 import { createTrustedProxies } from '../inbound/trust.js';
@@ -298,13 +299,8 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       // A missing Host is answered by inbound/node-path.ts (400 for HTTP/1.1, the unknown-host page for HTTP/1.0).
       requireHostHeader: false,
     },
-    (req: IncomingMessage, res: ServerResponse) => {
-      try {
-        handleRequest(ctx, req, res);
-      } catch (err) {
-        internalError(err, res.headersSent ? null : res, req.socket);
-      }
-    },
+    // In order, one at a time per connection (inbound/node-connection.ts).
+    (req: IncomingMessage, res: ServerResponse) => NodeConnection.of(req.socket)!.request(req, res),
   );
   // node:http keeps the first maxHeadersCount lines of a head and drops the rest silently: one more than a head
   // may have shows routeRequest (inbound/route.ts) a head too long, which it refuses with 431.
@@ -319,13 +315,38 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       socket.destroy();
     }
   };
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    try {
-      handleUpgrade(ctx, req, socket, head);
-    } catch (err) {
-      internalError(err, null, socket);
+  server.on('upgrade', (req: IncomingMessage, _socket: Duplex, head: Buffer) =>
+    NodeConnection.of(req.socket)!.upgrade(req, head),
+  );
+  /** Answers a request node:http parsed, or refused to parse, with a plain short response and closes. */
+  const refuse = (socket: Socket, status: number, reason: string) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
     }
-  });
+    metrics.unknown.record('OTHER', status, 0);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
+  const nodeHost: NodeConnectionHost = {
+    handleRequest: (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        handleRequest(ctx, req, res);
+      } catch (err) {
+        internalError(err, res.headersSent ? null : res, req.socket);
+      }
+    },
+    handleUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      try {
+        handleUpgrade(ctx, req, socket, head);
+      } catch (err) {
+        internalError(err, null, socket);
+      }
+    },
+    refuse,
+  };
   const fastPath: FastPathHost = {
     ctx,
     settings: {
@@ -334,9 +355,10 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       headerTimeoutMs: timeouts.headerMs,
       requestTimeoutMs: timeouts.requestMs,
     },
-    handOver: (socket: Socket, buffered: Buffer | null) => {
+    handOver: (socket: Socket, buffered: Buffer | null, headDeadline: number) => {
       socket.pause();
       if (buffered !== null) socket.unshift(buffered);
+      new NodeConnection(socket, nodeHost, headDeadline);
       httpConnection.call(server, socket);
       socket.resume();
     },
@@ -355,18 +377,22 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   server.on('connection', (socket: Socket) => {
     metrics.openConnections++;
     socket.once('close', () => metrics.openConnections--);
-    if (useFastPath) new FastConnection(socket, fastPath);
-    else httpConnection.call(server, socket);
+    if (useFastPath) {
+      new FastConnection(socket, fastPath);
+    } else {
+      // The first head is due one header timeout after the accept, as on the fast path.
+      new NodeConnection(socket, nodeHost, Date.now() + timeouts.headerMs);
+      httpConnection.call(server, socket);
+    }
   });
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Mirrors node:http's own answers (which a 'clientError' listener replaces), as a plain short response.
-    const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || (pending?.headersSent ?? false)) {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const [status, reason] =
+    const [status, reason]: [number, string] =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large']
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -376,11 +402,16 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
               // 501 as inbound/route.ts answers the ones it lets through.
               [501, 'Not Implemented']
             : [400, 'Bad Request'];
-    metrics.unknown.record('OTHER', status, 0);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    // A parse error behind requests still being answered waits for their responses (the upstream executed
+    // them); a timeout does not wait.
+    if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && NodeConnection.of(socket)?.deferRefusal(status, reason))
+      return;
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (pending?.headersSent ?? false) {
+      socket.destroy();
+      return;
+    }
+    refuse(socket as Socket, status, reason);
   });
 
   let adminServer: Server | null = null;

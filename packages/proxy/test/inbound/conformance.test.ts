@@ -339,3 +339,90 @@ bothPaths('8: a slow upload is not timed by the upstream headers timeout', async
   );
   t.equal(statusOf(timedOut), 504, 'an upstream silent after the body is 504');
 });
+
+/** An upstream that counts how many requests it has at once; answers each with its path after `delayMs`. */
+async function countingUpstream(t: Test, delayMs: number) {
+  const seen = { active: 0, most: 0 };
+  const up = await startUpstream(t, (req, res) => {
+    seen.active++;
+    seen.most = Math.max(seen.most, seen.active);
+    req.resume();
+    req.on('end', () =>
+      setTimeout(() => {
+        seen.active--;
+        res.end(req.url);
+      }, delayMs),
+    );
+  });
+  return { up, seen };
+}
+
+bothPaths('2: pipelined requests reach the upstream one at a time, in order', async (t, options) => {
+  const { up, seen } = await countingUpstream(t, 5);
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+  const c = await rawClient(t, port);
+  const paths = Array.from({ length: 100 }, (_, i) => `/p${i}`);
+  const answers = await c.send(paths.map((path) => GET(path)).join(''), paths.length, 20_000);
+  t.same(answers.map(bodyOf), paths, 'all answered, in order');
+  t.equal(seen.most, 1, 'never more than one at the upstream');
+
+  seen.most = 0;
+  const post = (path: string) => `POST ${path} HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhello`;
+  const posts = await c.send(post('/post1') + post('/post2'), 2, 20_000);
+  t.same(posts.map(bodyOf), ['/post1', '/post2']);
+  t.equal(seen.most, 1, 'two pipelined POSTs never at the upstream together');
+
+  // Another client is served meanwhile: one connection's pipeline holds at most one upstream socket.
+  seen.most = 0;
+  const other = await rawClient(t, port);
+  const burst = c.send(paths.map((path) => GET(path)).join(''), paths.length, 20_000);
+  const [alone] = await other.send(GET('/other'), 1, 20_000);
+  t.equal(bodyOf(alone), '/other');
+  t.ok(seen.most <= 2, 'the other client ran beside the pipeline, not behind it');
+  t.equal((await burst).length, paths.length);
+});
+
+bothPaths('9: a valid request followed by garbage: its answer, then 400 and close', async (t, options) => {
+  const { up } = await countingUpstream(t, 50);
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), options);
+  for (const garbage of [
+    'garbage\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n',
+    '\x00\x01\x02',
+  ]) {
+    const c = await rawClient(t, port);
+    const answers = await c.send(GET('/first') + GET('/second') + garbage, 3, 10_000);
+    t.same(answers.map(statusOf), [200, 200, 400], `${JSON.stringify(garbage)}: both answered, then 400`);
+    t.same(answers.slice(0, 2).map(bodyOf), ['/first', '/second']);
+    await c.send('', 1, 3000);
+    t.ok(c.closed, 'then the connection closes');
+  }
+  const before = up.requests.length;
+  const c = await rawClient(t, port);
+  const broken = `POST /broken HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\nnothex\r\n`;
+  const answers = await c.send(GET('/first') + broken, 2, 10_000);
+  t.same(answers.map(statusOf), [200, 400], 'a pipelined request with a broken body: 400 after the first');
+  t.equal(up.requests.length, before + 1, 'the broken request never reached the upstream');
+});
+
+bothPaths('12: one deadline for the first request head, from the accept', async (t, options) => {
+  const up = await startUpstream(t);
+  const { port } = await startProxy(t, table({ [HOST]: { upstreams: [up.origin] } }), {
+    ...options,
+    timeouts: { headerMs: 1000 },
+  });
+  const c = await rawClient(t, port);
+  // Quiet for most of the header timeout, then a head that is never finished in time: the deadline is the
+  // accept's, not restarted by the first byte (where the fast path hands over to node:http).
+  await sleep(800);
+  c.socket.write('GET / HTTP/1.1\r\nHost: ');
+  await sleep(700);
+  if (!c.closed) c.socket.write(`${HOST}\r\n\r\n`);
+  const answers = await c.send('', 1, 3000);
+  t.same(answers.map(statusOf), [408], 'a head completed 1.5 s after the accept is refused with 408');
+  t.equal(up.requests.length, 0, 'and never forwarded');
+
+  const idle = await rawClient(t, port);
+  const [timeout] = await idle.send('', 1, 3000);
+  t.equal(statusOf(timeout), 408, 'a connection that sends nothing gets 408 too');
+});
