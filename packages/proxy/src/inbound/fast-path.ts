@@ -14,9 +14,11 @@
  * and a proxy that is not draining. Anything else, at any point of a keep-alive connection, hands the connection
  * over to node:http for good (`server.emit('connection')` with the bytes read so far put back): its parser,
  * limits, timeouts, 400/404/408/431 answers, upgrades and chunked bodies all stay exactly as they are
- * (inbound/node-path.ts, upgrade.ts).
+ * (inbound/node-path.ts, upgrade.ts; inbound/node-connection.ts keeps pipelined requests in order and carries
+ * the first head's deadline over). Both paths route through the same decision (inbound/route.ts).
  * A lenient or unusual request can therefore never be read differently by the two paths: the fast path only
- * accepts what it can check completely, and refuses nothing itself.
+ * accepts what it can check completely, and refuses nothing itself (but for the first head's timeout, 408 as
+ * node:http answers it). A request's body pauses the client socket only while some of it is still to come.
  *
  * A Content-Length body is counted off the client socket and handed to the upstream connection as it comes, as
  * slices of the socket's reads (FastBody): no parser callback copies it, no stream carries it. Measured on the
