@@ -15,47 +15,62 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import {
+  NoHealthyUpstreamError,
+  RequestBodyError,
+  UpgradeTimeoutError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectError,
+  UpstreamConnectTimeoutError,
+  UpstreamHeadersTimeoutError,
+  UpstreamSocketError,
+} from '../errors.js';
 import type { ErrorPageStatus } from '../route-table/types.js';
 
 export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504;
 
-const TIMEOUT_CODES = new Set([
-  'NODIX_ERR_CONNECT_TIMEOUT',
-  'NODIX_ERR_HEADERS_TIMEOUT',
-  'NODIX_ERR_UPGRADE_TIMEOUT',
+/**
+ * The one table from failure to status, keyed by error class (errors.ts), never by a code string: a class
+ * missing here is a 502, and a renamed code changes nothing.
+ */
+const STATUS_BY_CLASS = new Map<abstract new (...args: never[]) => Error, 502 | 503 | 504>([
+  [NoHealthyUpstreamError, 503],
+  [UpstreamConnectError, 502],
+  [UpstreamConnectTimeoutError, 504],
+  [UpstreamHeadersTimeoutError, 504],
+  [UpgradeTimeoutError, 504],
+  [UpstreamBodyTimeoutError, 502],
+  [UpstreamClosedError, 502],
+  [UpstreamSocketError, 502],
+  [UpstreamBadResponseError, 502],
+  [RequestBodyError, 502],
+  [UpstreamClientClosedError, 502],
 ]);
 
 /** The status for an error raised while forwarding, before any response header was sent. */
 export function statusForError(err: unknown): 502 | 503 | 504 {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'NODIX_ERR_NO_HEALTHY_UPSTREAM') return 503;
-  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return 504;
-  return 502;
+  if (err === null || typeof err !== 'object') return 502;
+  return STATUS_BY_CLASS.get((err as Error).constructor as new () => Error) ?? 502;
 }
 
-/** Connect-phase errors: nothing reached the upstream, so the request may go to another one. */
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'NODIX_ERR_CONNECT_TIMEOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-]);
-
+/** Connect-phase failures: nothing reached the upstream, so the request may go to another one. */
 export function isConnectError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECT_CODES.has(code);
+  return err instanceof UpstreamConnectError || err instanceof UpstreamConnectTimeoutError;
 }
 
-/** Errors of a connected socket before a response: what a keep-alive socket closed by the upstream looks like. */
-const SOCKET_CODES = new Set(['NODIX_ERR_UPSTREAM_CLOSED', 'ECONNRESET', 'EPIPE']);
-
+/** A connected socket closed or reset before a response: what a keep-alive socket the upstream closed looks like. */
 export function isSocketError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && SOCKET_CODES.has(code);
+  return err instanceof UpstreamClosedError;
+}
+
+/** How a failure is named in the log: the system's code for socket errors (ECONNREFUSED), else the class's code. */
+export function failureLabel(err: Error): string {
+  const errno = (err as { errno?: unknown }).errno;
+  if (typeof errno === 'string' && errno !== '') return errno;
+  return (err as { code?: string }).code ?? err.name;
 }
 
 /** Methods whose retry cannot repeat a side effect (RFC 9110 §9.2.2). */

@@ -37,7 +37,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
-import { errorResponse, httpDate, isConnectError, mayRetry, statusForError } from '../http/error-pages.js';
+import {
+  errorResponse,
+  failureLabel,
+  httpDate,
+  isConnectError,
+  mayRetry,
+  statusForError,
+} from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   headerColon,
@@ -562,7 +569,7 @@ class FastRequest implements ResponseHandler {
     }
     this.head = null;
     const status = statusForError(err);
-    const code = (err as { code?: string }).code ?? err.name;
+    const code = failureLabel(err);
     const ctx = this.conn.host.ctx;
     ctx.logError(
       `${this.parsed.vhost!.key} ${this.method} ${this.url} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,

@@ -26,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
 import {
   type ErrorStatus,
+  failureLabel,
   isConnectError,
   mayRetry,
   sendErrorPage,
@@ -206,7 +207,7 @@ class Forward extends RoutedRequest implements ResponseHandler {
       return;
     }
     const status = statusForError(err);
-    const code = (err as { code?: string }).code ?? err.name;
+    const code = failureLabel(err);
     this.ctx.logError(
       `${this.vhost?.key ?? this.host} ${this.req.method} ${this.path} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
     );

@@ -16,10 +16,11 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { NoHealthyUpstreamError, UpgradeTimeoutError } from '../errors.js';
+import { NoHealthyUpstreamError, UpgradeTimeoutError, upstreamSocketFailure } from '../errors.js';
 import {
   type ErrorStatus,
   endSocket,
+  failureLabel,
   isConnectError,
   sendErrorPageOnSocket,
   statusForError,
@@ -123,7 +124,8 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   };
   socket.once('close', onClientGone);
 
-  proxyReq.on('error', (err) => {
+  proxyReq.on('error', (cause) => {
+    const err = upstreamSocketFailure(cause);
     clearTimeout(timer);
     release();
     if (answered) return;
@@ -131,9 +133,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     if (socket.destroyed) return;
     if (isConnectError(err)) upstream.connectFailed();
     const status = statusForError(err);
-    ctx.logError(
-      `${vhost.key} upgrade ${url} -> ${upstream.origin}: ${(err as { code?: string }).code ?? err.name} (${status})`,
-    );
+    ctx.logError(`${vhost.key} upgrade ${url} -> ${upstream.origin}: ${failureLabel(err)} (${status})`);
     reject(vhost.stats, status as ErrorStatus, requestHead.host);
   });
 

@@ -29,6 +29,16 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
+  RequestBodyError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectTimeoutError,
+  UpstreamHeadersTimeoutError,
+  upstreamSocketFailure,
+} from '../errors.js';
+import {
   CONNECTION,
   connectionTokens,
   dropNamed,
@@ -68,15 +78,7 @@ export interface ResponseHandler {
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   /** Once, instead of onComplete, with the reason; after `abort(err)` with that err. */
-  onError(err: UpstreamError | Error): void;
-}
-
-export class UpstreamError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
+  onError(err: Error): void;
 }
 
 /** The longest response head (status line and headers) accepted, bytes. */
@@ -219,9 +221,7 @@ class BodyPump implements BodySink {
   gone(): void {
     if (this.ended) return;
     this.ended = true;
-    this.conn.fail(
-      new UpstreamError('NODIX_ERR_REQUEST_BODY', 'the request body ended before it was complete'),
-    );
+    this.conn.fail(new RequestBodyError());
   }
 
   detach(): void {
@@ -346,33 +346,18 @@ class Connection {
   onConnectTimeout = (): void => {
     this.connectTimer = null;
     if (this.connected || this.closed) return;
-    this.fail(
-      new UpstreamError(
-        'NODIX_ERR_CONNECT_TIMEOUT',
-        `no connection within ${this.client.settings.connectTimeoutMs} ms`,
-      ),
-    );
+    this.fail(new UpstreamConnectTimeoutError(this.client.settings.connectTimeoutMs));
   };
 
   onHeadersTimeout = (): void => {
     // A timer left from an earlier exchange may fire while this one's body is still being sent: not yet due.
     if (this.state !== HEAD || this.exchange === null || !this.bodyDone) return;
-    this.fail(
-      new UpstreamError(
-        'NODIX_ERR_HEADERS_TIMEOUT',
-        `no response head within ${this.client.settings.headersTimeoutMs} ms`,
-      ),
-    );
+    this.fail(new UpstreamHeadersTimeoutError(this.client.settings.headersTimeoutMs));
   };
 
   onBodyTimeout = (): void => {
     if (this.state <= HEAD || this.exchange === null) return;
-    this.fail(
-      new UpstreamError(
-        'NODIX_ERR_BODY_TIMEOUT',
-        `the response body stalled for ${this.client.settings.bodyTimeoutMs} ms`,
-      ),
-    );
+    this.fail(new UpstreamBodyTimeoutError(this.client.settings.bodyTimeoutMs));
   };
 
   onIdleTimeout = (): void => {
@@ -601,8 +586,8 @@ class Connection {
     }
   }
 
-  badResponse(what: string): UpstreamError {
-    return new UpstreamError('NODIX_ERR_BAD_RESPONSE', `the upstream sent ${what}`);
+  badResponse(what: string): UpstreamBadResponseError {
+    return new UpstreamBadResponseError(what);
   }
 
   /** The response ended. `extra`: bytes followed it, which nothing asked for. */
@@ -676,17 +661,19 @@ class Connection {
   };
 
   onError = (err: Error): void => {
-    this.fail(err);
+    this.fail(upstreamSocketFailure(err));
   };
 
   onClose = (): void => {
     this.fail(this.closedEarly());
   };
 
-  closedEarly(): UpstreamError {
-    return this.state === HEAD
-      ? new UpstreamError('NODIX_ERR_UPSTREAM_CLOSED', 'the upstream closed the connection before answering')
-      : new UpstreamError('NODIX_ERR_UPSTREAM_CLOSED', 'the upstream closed the connection mid-response');
+  closedEarly(): UpstreamClosedError {
+    return new UpstreamClosedError(
+      this.state === HEAD
+        ? 'the upstream closed the connection before answering'
+        : 'the upstream closed the connection mid-response',
+    );
   }
 }
 
@@ -883,9 +870,7 @@ export class UpstreamClient {
     const exchange = new Exchange(this, method, head, body, handler);
     if (this.#destroyed) {
       exchange.done = true;
-      queueMicrotask(() =>
-        handler.onError(new UpstreamError('NODIX_ERR_CLIENT_CLOSED', 'upstream client closed')),
-      );
+      queueMicrotask(() => handler.onError(new UpstreamClientClosedError()));
       return exchange;
     }
     const conn = this.#take();
@@ -995,7 +980,7 @@ export class UpstreamClient {
   destroy(): Promise<void> {
     this.#destroyed = true;
     const closed = this.close();
-    const err = () => new UpstreamError('NODIX_ERR_CLIENT_CLOSED', 'upstream client closed');
+    const err = () => new UpstreamClientClosedError();
     for (let next = this.#dequeue(); next !== null; next = this.#dequeue()) {
       next.done = true;
       next.handler.onError(err());
