@@ -36,15 +36,8 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
-import {
-  errorResponse,
-  failureLabel,
-  httpDate,
-  isConnectError,
-  mayRetry,
-  statusForError,
-} from '../http/error-pages.js';
+import { CLIENT_GONE } from '../errors.js';
+import { errorResponse, httpDate } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   headerColon,
@@ -57,11 +50,14 @@ import {
 import type { HostStats } from '../observe/metrics.js';
 import type { RouteTable } from '../route-table/build.js';
 import {
-  RequestHeadText,
-  type ResponseHandler,
-  type ResponseHead,
-  type UpstreamCall,
-} from '../upstream/client.js';
+  type AttemptState,
+  dispatchAttempt,
+  failureStatus,
+  retryTarget,
+  settleAttempt,
+  startAttempt,
+} from '../upstream/attempt.js';
+import { RequestHeadText, type ResponseHead, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
 import type { BodySink, RequestBody } from './request-body.js';
@@ -408,7 +404,7 @@ function parseRequest(
 }
 
 /** One request on the fast path: its parsed head, the upstream exchange and the response state. */
-class FastRequest implements ResponseHandler {
+class FastRequest implements AttemptState {
   readonly conn: FastConnection;
   readonly parsed: ParsedRequest;
   readonly startedAt: number;
@@ -444,26 +440,19 @@ class FastRequest implements ResponseHandler {
     const parsed = this.parsed;
     if (parsed.bodyLength > 0) this.body = new FastBody(this.conn, parsed.bodyLength, first);
     this.conn.host.ctx.inFlight++;
-    const group = parsed.group!;
-    const upstream = group.pick(this.conn.peer!.address, null);
-    if (upstream === null) {
-      this.fail(new NoHealthyUpstreamError(group.label));
-      return;
-    }
-    this.dispatch(upstream);
+    const failed = startAttempt(
+      this,
+      parsed.group!,
+      this.conn.peer!.address,
+      this.method,
+      parsed.upstreamHead!,
+      this.body,
+    );
+    if (failed !== null) this.fail(failed);
   }
 
   dispatch(upstream: Upstream): void {
-    this.upstream = upstream;
-    this.settled = false;
-    upstream.active++;
-    this.call = upstream.pool.send(this.method, this.parsed.upstreamHead!, this.body, this);
-  }
-
-  settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.upstream!.active--;
+    dispatchAttempt(this, upstream, this.method, this.parsed.upstreamHead!, this.body);
   }
 
   // --- upstream response handler ---
@@ -529,7 +518,7 @@ class FastRequest implements ResponseHandler {
   }
 
   onComplete(): void {
-    this.settle();
+    settleAttempt(this);
     if (this.finished) return;
     const socket = this.conn.socket;
     // Upstream trailers are dropped, as on the node:http path.
@@ -545,18 +534,20 @@ class FastRequest implements ResponseHandler {
   }
 
   onError(err: Error): void {
-    this.settle();
+    settleAttempt(this);
     if (this.finished) return;
-    const upstream = this.upstream!;
-    const connectFailed = isConnectError(err);
-    if (connectFailed) upstream.connectFailed();
-    if (!this.wrote && !this.retried && mayRetry(err, connectFailed, this.method, this.call, this.body)) {
-      this.retried = true;
-      const next = this.parsed.group!.pick(this.conn.peer!.address, connectFailed ? upstream : null);
-      if (next !== null) {
-        process.nextTick(retry, this, next);
-        return;
-      }
+    const next = retryTarget(
+      this,
+      err,
+      this.parsed.group!,
+      this.conn.peer!.address,
+      this.method,
+      this.body,
+      this.wrote,
+    );
+    if (next !== null) {
+      process.nextTick(retry, this, next);
+      return;
     }
     this.fail(err);
   }
@@ -568,11 +559,13 @@ class FastRequest implements ResponseHandler {
       return;
     }
     this.head = null;
-    const status = statusForError(err);
-    const code = failureLabel(err);
-    const ctx = this.conn.host.ctx;
-    ctx.logError(
-      `${this.parsed.vhost!.key} ${this.method} ${this.url} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+    const status = failureStatus(
+      err,
+      this.parsed.vhost!.key,
+      this.method,
+      this.url,
+      this.upstream,
+      this.conn.host.ctx.logError,
     );
     this.wrote = true;
     // The rest of an unsent body is not read: the connection closes after the page.

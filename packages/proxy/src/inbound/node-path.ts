@@ -19,24 +19,26 @@
  * - Metrics are plain-number bumps on the virtual host's HostStats, done in the 'close' listener we need anyway.
  *
  * Failure handling: a client that goes away aborts the upstream request ('close' before the response finished);
- * an error before response headers becomes a status through error-pages.ts (maybe after one retry, see
- * `mayRetry` in error-pages.ts); an error after them destroys the client connection.
+ * an error before response headers becomes a status through error-pages.ts (maybe after one retry); an error
+ * after them destroys the client connection. Dispatch, settle and retry are the fast path's too
+ * (upstream/attempt.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
-import {
-  type ErrorStatus,
-  failureLabel,
-  isConnectError,
-  mayRetry,
-  sendErrorPage,
-  statusForError,
-} from '../http/error-pages.js';
+import { CLIENT_GONE } from '../errors.js';
+import { type ErrorStatus, sendErrorPage } from '../http/error-pages.js';
 import { addForwardedHeaders, type Peer, peerOf, readRequestHead } from '../http/headers.js';
 import type { AccessLog } from '../observe/access-log.js';
 import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
 import type { RouteTable } from '../route-table/build.js';
-import type { ResponseHandler, UpstreamCall } from '../upstream/client.js';
+import {
+  type AttemptState,
+  dispatchAttempt,
+  failureStatus,
+  retryTarget,
+  settleAttempt,
+  startAttempt,
+} from '../upstream/attempt.js';
+import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
 import { RoutedRequest, routeRequest } from './route.js';
@@ -75,7 +77,7 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   fwd.start();
 }
 
-class Forward extends RoutedRequest implements ResponseHandler {
+class Forward extends RoutedRequest implements AttemptState {
   readonly ctx: ForwardContext;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -83,6 +85,8 @@ class Forward extends RoutedRequest implements ResponseHandler {
   readonly startedAt: number;
   peer: Peer;
   upstream: Upstream | null = null;
+  /** The head written upstream, built once (kept for a retry). */
+  upstreamHead: RequestHeadText | null = null;
   /** The current attempt upstream: aborts it, or resumes reading it after the client drained. */
   call: UpstreamCall | null = null;
   /** The current attempt finished (completed or failed); its `active` count was returned. */
@@ -116,34 +120,19 @@ class Forward extends RoutedRequest implements ResponseHandler {
   }
 
   start(): void {
-    const group = this.group!;
     addForwardedHeaders(this, this.peer, this.host, 'http');
     this.ctx.inFlight++;
     this.res.on('close', this.#onClose);
-    const upstream = group.pick(this.peer.address, null);
-    if (upstream === null) {
-      this.#fail(new NoHealthyUpstreamError(group.label));
-      return;
-    }
-    this.#dispatch(upstream);
-  }
-
-  #dispatch(upstream: Upstream): void {
-    this.upstream = upstream;
-    this.settled = false;
-    upstream.active++;
-    if (this.hasBody && this.body === null) this.body = new StreamBody(this.req);
-    this.call = upstream.pool.dispatch(this.req.method!, this.path, this.headers, this.body, this);
+    if (this.hasBody) this.body = new StreamBody(this.req);
+    const method = this.req.method!;
+    const head = new RequestHeadText(method, this.path, this.headers, this.body !== null);
+    this.upstreamHead = head;
+    const failed = startAttempt(this, this.group!, this.peer.address, method, head, this.body);
+    if (failed !== null) this.#fail(failed);
   }
 
   retryOn(upstream: Upstream): void {
-    this.#dispatch(upstream);
-  }
-
-  #settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.upstream!.active--;
+    dispatchAttempt(this, upstream, this.req.method!, this.upstreamHead!, this.body);
   }
 
   // --- upstream response handler (upstream/client.ts) ---
@@ -170,31 +159,26 @@ class Forward extends RoutedRequest implements ResponseHandler {
   }
 
   onComplete(): void {
-    this.#settle();
+    settleAttempt(this);
     // Upstream trailers are dropped: forwarding them would need `TE: trailers` from the client and chunked output.
     this.res.end();
   }
 
   onError(err: Error): void {
-    this.#settle();
+    settleAttempt(this);
     if (this.clientGone) return;
-    const upstream = this.upstream!;
-    const connectFailed = isConnectError(err);
-    if (connectFailed) upstream.connectFailed();
-    if (
-      !this.res.headersSent &&
-      !this.retried &&
-      mayRetry(err, connectFailed, this.req.method!, this.call, this.body)
-    ) {
-      this.retried = true;
-      // After a failed connect try another upstream; after a dropped keep-alive socket the same one is fine
-      // (the pool opens a fresh connection).
-      const next = this.group!.pick(this.peer.address, connectFailed ? upstream : null);
-      if (next !== null) {
-        // Not from inside the client's error callback: it is still tearing down the failed connection.
-        process.nextTick(retry, this, next);
-        return;
-      }
+    const next = retryTarget(
+      this,
+      err,
+      this.group!,
+      this.peer.address,
+      this.req.method!,
+      this.body,
+      this.res.headersSent,
+    );
+    if (next !== null) {
+      process.nextTick(retry, this, next);
+      return;
     }
     this.#fail(err);
   }
@@ -206,10 +190,13 @@ class Forward extends RoutedRequest implements ResponseHandler {
       res.destroy();
       return;
     }
-    const status = statusForError(err);
-    const code = failureLabel(err);
-    this.ctx.logError(
-      `${this.vhost?.key ?? this.host} ${this.req.method} ${this.path} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+    const status = failureStatus(
+      err,
+      this.vhost?.key ?? this.host,
+      this.req.method!,
+      this.path,
+      this.upstream,
+      this.ctx.logError,
     );
     sendErrorPage(this.req, res, status, this.host, this.table.pages);
   }

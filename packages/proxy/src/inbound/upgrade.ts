@@ -17,16 +17,10 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { NoHealthyUpstreamError, UpgradeTimeoutError, upstreamSocketFailure } from '../errors.js';
-import {
-  type ErrorStatus,
-  endSocket,
-  failureLabel,
-  isConnectError,
-  sendErrorPageOnSocket,
-  statusForError,
-} from '../http/error-pages.js';
+import { type ErrorStatus, endSocket, isConnectError, sendErrorPageOnSocket } from '../http/error-pages.js';
 import { addForwardedHeaders, peerOf, readRequestHead, responseHeaders } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
+import { failureStatus } from '../upstream/attempt.js';
 import type { ForwardContext } from './node-path.js';
 import { RoutedRequest, routeRequest } from './route.js';
 
@@ -84,8 +78,8 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   const url = requestHead.path;
   const upstream = group.pick(peer.address, null);
   if (upstream === null) {
-    ctx.logError(`${vhost.key} upgrade ${url}: ${new NoHealthyUpstreamError(group.label).message} (503)`);
-    reject(vhost.stats, 503, requestHead.host);
+    const err = new NoHealthyUpstreamError(group.label);
+    reject(vhost.stats, failureStatus(err, vhost.key, 'upgrade', url, null, ctx.logError), requestHead.host);
     return;
   }
 
@@ -132,9 +126,11 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     answered = true;
     if (socket.destroyed) return;
     if (isConnectError(err)) upstream.connectFailed();
-    const status = statusForError(err);
-    ctx.logError(`${vhost.key} upgrade ${url} -> ${upstream.origin}: ${failureLabel(err)} (${status})`);
-    reject(vhost.stats, status as ErrorStatus, requestHead.host);
+    reject(
+      vhost.stats,
+      failureStatus(err, vhost.key, 'upgrade', url, upstream, ctx.logError),
+      requestHead.host,
+    );
   });
 
   proxyReq.on('response', (proxyRes: IncomingMessage) => {
