@@ -3,6 +3,7 @@
  * started here is closed in the calling test's teardown, also when the test fails.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import {
@@ -359,6 +360,20 @@ export async function startRawUpstream(
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
 }
 
+/** An upstream that reads the whole body and answers its length and SHA-256. */
+export function digestUpstream(t: Test, delayMs = 0) {
+  return startUpstream(t, (req, res) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      hash.update(chunk);
+    });
+    req.on('end', () => setTimeout(() => res.end(`${length} ${hash.digest('hex')}`), delayMs));
+  });
+}
+
+export const digest = (body: Buffer) => `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
 /** A temporary directory removed at teardown. */
 export function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'nodix-proxy-test-'));

@@ -3,11 +3,20 @@
  * (the default) and node:http (`fastPath: false`). The two must answer every case alike; raw sockets on both
  * sides show exactly what the client gets and what the upstream receives.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
-import { rawClient, sleep, startProxy, startRawUpstream, startUpstream, table } from '../helpers.js';
+import {
+  digest,
+  digestUpstream,
+  rawClient,
+  sleep,
+  startProxy,
+  startRawUpstream,
+  startUpstream,
+  table,
+} from '../helpers.js';
 
 const PATHS: [string, ProxyOptions][] = [
   ['fast path', {}],
@@ -25,20 +34,6 @@ const HOST = 'webapp1.local';
 const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n${extra}\r\n`;
 const bodyOf = (response: string | undefined) => response?.slice(response.indexOf('\r\n\r\n') + 4);
 const statusOf = (response: string | undefined) => Number(response?.slice(9, 12));
-
-/** An upstream that reads the whole body and answers its length and SHA-256. */
-function digestUpstream(t: Test, delayMs = 0) {
-  return startUpstream(t, (req, res) => {
-    const hash = createHash('sha256');
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => setTimeout(() => res.end(`${length} ${hash.digest('hex')}`), delayMs));
-  });
-}
-const digest = (body: Buffer) => `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
 
 bothPaths('1: a POST whose body comes with its head leaves the connection serving', async (t, options) => {
   const up = await digestUpstream(t);

@@ -7,8 +7,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import t, { type Test } from 'tap';
-import { rawClient as client, scrape, sleep, startProxy, startUpstream, table, waitFor } from '../helpers.js';
+import t from 'tap';
+import {
+  rawClient as client,
+  digest,
+  digestUpstream,
+  scrape,
+  sleep,
+  startProxy,
+  startUpstream,
+  table,
+  waitFor,
+} from '../helpers.js';
 
 const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: webapp1.local\r\n${extra}\r\n`;
 const viaNodeHttp = (response: string) => /\r\nKeep-Alive: timeout=/i.test(response);
@@ -191,20 +201,6 @@ t.test('Connection: close, upstream failures, client leaving, idle timeout', asy
   t.ok(Date.now() - started < 2000, `after the keep-alive timeout (${Date.now() - started} ms)`);
 });
 
-/** An upstream that reads the whole body and answers its length and SHA-256. */
-async function digestUpstream(t: Test, delayMs = 0) {
-  return startUpstream(t, (req, res) => {
-    const hash = createHash('sha256');
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => setTimeout(() => res.end(`${length} ${hash.digest('hex')}`), delayMs));
-  });
-}
-
-const digest = (body: Buffer) => `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
 const POST = (length: number, path = '/upload') =>
   `POST ${path} HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: ${length}\r\n\r\n`;
 const bodyOf = (response: string | undefined) => response?.slice(response.indexOf('\r\n\r\n') + 4);
