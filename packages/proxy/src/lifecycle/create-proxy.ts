@@ -1,21 +1,19 @@
 /**
- * `createProxy()`: the proxy as a library — traffic listener, admin listener, route table life cycle (load,
+ * `createProxy()`: the proxy as a library — wires the traffic listener (inbound/server.ts), admin listener, route table life cycle (load,
  * validate, build aside, swap one reference, retire the old one), graceful shutdown. The CLI (bin.ts), the
  * cluster workers (cluster.ts), the tests, the bench harness and the deployer's agent all run it through this.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
-import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
-import { NodeConnection, type NodeConnectionHost } from '../inbound/node-connection.js';
-import { handleRequest } from '../inbound/node-path.js';
-import { MAX_HEADER_LINES } from '../inbound/route.js';
+import { createTrafficServer } from '../inbound/server.js';
 import { createTrustedProxies } from '../inbound/trust.js';
-import { handleUpgrade, type UpgradeContext } from '../inbound/upgrade.js';
+import type { UpgradeContext } from '../inbound/upgrade.js';
 import { type AccessLog, createAccessLog } from '../observe/access-log.js';
+import { rateLimitedLog } from '../observe/log.js';
 import { ProxyMetrics } from '../observe/metrics.js';
 import {
   type BuildContext,
@@ -192,21 +190,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       log(`[proxy] upstream ${upstream.origin} of ${upstream.hostKey} is ${up ? 'up' : 'down'}: ${why}`),
   };
 
-  // Upstream failures can come by the thousand when an upstream dies under load: log at most 20 a second.
-  let errorWindow = 0;
-  let errorsInWindow = 0;
-  let suppressed = 0;
-  const logError = (message: string) => {
-    const now = Date.now();
-    if (now - errorWindow >= 1000) {
-      if (suppressed > 0) log(`[proxy] (${suppressed} more upstream errors not logged)`);
-      errorWindow = now;
-      errorsInWindow = 0;
-      suppressed = 0;
-    }
-    if (++errorsInWindow <= 20) log(`[proxy] ${message}`);
-    else suppressed++;
-  };
+  const logError = rateLimitedLog(log);
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
@@ -244,7 +228,6 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   };
   metrics.upstreams = () => ctx.table.upstreams;
 
-  const fastConnections = new Set<FastConnection>();
   const swap = (validated: ValidatedRouteTable, source: string): ReloadResult => {
     const next = buildRouteTable(validated, ctx.table, buildContext);
     const old = ctx.table;
@@ -287,131 +270,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     return result;
   };
 
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: timeouts.headerMs,
-      requestTimeout: timeouts.requestMs,
-      keepAliveTimeout: timeouts.keepAliveMs,
-      // How often node:http checks the two timeouts above; its default (30 s) would let a slowloris client
-      // hold a connection up to 30 s past the header timeout.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headerMs / 4))),
-      // A missing Host is answered by inbound/node-path.ts (400 for HTTP/1.1, the unknown-host page for HTTP/1.0).
-      requireHostHeader: false,
-    },
-    // In order, one at a time per connection (inbound/node-connection.ts).
-    (req: IncomingMessage, res: ServerResponse) => NodeConnection.of(req.socket)!.request(req, res),
-  );
-  // node:http keeps the first maxHeadersCount lines of a head and drops the rest silently: one more than a head
-  // may have shows routeRequest (inbound/route.ts) a head too long, which it refuses with 431.
-  server.maxHeadersCount = MAX_HEADER_LINES + 1;
-  // A bug in the request path must cost one request, not the process (and every other request in it).
-  const internalError = (err: unknown, res: ServerResponse | null, socket: Duplex) => {
-    log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`);
-    if (res !== null) {
-      res.writeHead(500, ['content-length', '0', 'connection', 'close']);
-      res.end();
-    } else {
-      socket.destroy();
-    }
-  };
-  server.on('upgrade', (req: IncomingMessage, _socket: Duplex, head: Buffer) =>
-    NodeConnection.of(req.socket)!.upgrade(req, head),
-  );
-  /** Answers a request node:http parsed, or refused to parse, with a plain short response and closes. */
-  const refuse = (socket: Socket, status: number, reason: string) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    metrics.unknown.record('OTHER', status, 0);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  };
-  const nodeHost: NodeConnectionHost = {
-    handleRequest: (req: IncomingMessage, res: ServerResponse) => {
-      try {
-        handleRequest(ctx, req, res);
-      } catch (err) {
-        internalError(err, res.headersSent ? null : res, req.socket);
-      }
-    },
-    handleUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      try {
-        handleUpgrade(ctx, req, socket, head);
-      } catch (err) {
-        internalError(err, null, socket);
-      }
-    },
-    refuse,
-  };
-  const fastPath: FastPathHost = {
+  const { server, fastConnections } = createTrafficServer({
     ctx,
-    settings: {
-      maxHeaderSize: limits.maxHeaderSize,
-      keepAliveTimeoutMs: timeouts.keepAliveMs,
-      headerTimeoutMs: timeouts.headerMs,
-      requestTimeoutMs: timeouts.requestMs,
-    },
-    handOver: (socket: Socket, buffered: Buffer | null, headDeadline: number) => {
-      socket.pause();
-      if (buffered !== null) socket.unshift(buffered);
-      new NodeConnection(socket, nodeHost, headDeadline);
-      httpConnection.call(server, socket);
-      socket.resume();
-    },
-    connections: fastConnections,
-    internalError: (err: unknown, socket: Socket) => internalError(err, null, socket),
-  };
-  // node:http registers one 'connection' listener (its parser setup); it becomes the fast path's hand-over.
-  const httpConnections = server.listeners('connection') as ((socket: Socket) => void)[];
-  if (httpConnections.length !== 1 || httpConnections[0] === undefined)
-    throw new Error(
-      `node:http has ${httpConnections.length} 'connection' listeners, the fast path expects one`,
-    );
-  const httpConnection = httpConnections[0];
-  server.removeAllListeners('connection');
-  const useFastPath = options.fastPath ?? true;
-  server.on('connection', (socket: Socket) => {
-    metrics.openConnections++;
-    socket.once('close', () => metrics.openConnections--);
-    if (useFastPath) {
-      new FastConnection(socket, fastPath);
-    } else {
-      // The first head is due one header timeout after the accept, as on the fast path.
-      new NodeConnection(socket, nodeHost, Date.now() + timeouts.headerMs);
-      httpConnection.call(server, socket);
-    }
-  });
-  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Mirrors node:http's own answers (which a 'clientError' listener replaces), as a plain short response.
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const [status, reason]: [number, string] =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large']
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout']
-          : err.code === 'HPE_INVALID_TRANSFER_ENCODING'
-            ? // A transfer coding other than chunked that node:http's parser refuses itself (`chunked, chunked`):
-              // 501 as inbound/route.ts answers the ones it lets through.
-              [501, 'Not Implemented']
-            : [400, 'Bad Request'];
-    // A parse error behind requests still being answered waits for their responses (the upstream executed
-    // them); a timeout does not wait.
-    if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && NodeConnection.of(socket)?.deferRefusal(status, reason))
-      return;
-    const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-    if (pending?.headersSent ?? false) {
-      socket.destroy();
-      return;
-    }
-    refuse(socket as Socket, status, reason);
+    limits,
+    timeouts,
+    metrics,
+    log,
+    fastPath: options.fastPath ?? true,
   });
 
   let adminServer: Server | null = null;
