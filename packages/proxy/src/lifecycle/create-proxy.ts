@@ -1,6 +1,7 @@
 /**
- * `createProxy()`: the proxy as a library — wires the traffic listener (inbound/server.ts), admin listener, route table life cycle (load,
- * validate, build aside, swap one reference, retire the old one), graceful shutdown. The CLI (bin.ts), the
+ * `createProxy()`: the proxy as a library — wires the traffic listener (inbound/server.ts), the admin listener,
+ * the route table life cycle (load, validate, build aside, swap one reference, retire the old one) and graceful
+ * shutdown. The CLI (bin.ts), the
  * cluster workers (cluster.ts), the tests, the bench harness and the deployer's agent all run it through this.
  */
 import { readFileSync } from 'node:fs';
