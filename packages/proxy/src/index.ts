@@ -3,8 +3,18 @@ export {
   NoHealthyUpstreamError,
   ProxyConfigError,
   ProxyStateError,
+  RequestBodyError,
   RouteTableError,
   UpgradeTimeoutError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectError,
+  UpstreamConnectTimeoutError,
+  UpstreamFailure,
+  UpstreamHeadersTimeoutError,
+  UpstreamSocketError,
 } from './errors.js';
 export { escapeHtml, statusForError } from './http/error-pages.js';
 export type { AdminBackend, ReloadOutcome } from './lifecycle/admin.js';

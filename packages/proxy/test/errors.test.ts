@@ -4,8 +4,17 @@ import {
   NoHealthyUpstreamError,
   ProxyConfigError,
   ProxyStateError,
+  RequestBodyError,
   RouteTableError,
   UpgradeTimeoutError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectError,
+  UpstreamConnectTimeoutError,
+  UpstreamHeadersTimeoutError,
+  UpstreamSocketError,
 } from '../src/errors.js';
 
 t.test('every error class has a stable code', async (t) => {
@@ -15,6 +24,15 @@ t.test('every error class has a stable code', async (t) => {
     [new NoHealthyUpstreamError('a.local'), 'NODIX_ERR_NO_HEALTHY_UPSTREAM', 'NoHealthyUpstreamError'],
     [new UpgradeTimeoutError(10), 'NODIX_ERR_UPGRADE_TIMEOUT', 'UpgradeTimeoutError'],
     [new ProxyStateError('twice'), 'NODIX_ERR_PROXY_STATE', 'ProxyStateError'],
+    [new UpstreamConnectError('ECONNREFUSED', 'refused'), 'NODIX_ERR_CONNECT', 'UpstreamConnectError'],
+    [new UpstreamConnectTimeoutError(5), 'NODIX_ERR_CONNECT_TIMEOUT', 'UpstreamConnectTimeoutError'],
+    [new UpstreamHeadersTimeoutError(5), 'NODIX_ERR_HEADERS_TIMEOUT', 'UpstreamHeadersTimeoutError'],
+    [new UpstreamBodyTimeoutError(5), 'NODIX_ERR_BODY_TIMEOUT', 'UpstreamBodyTimeoutError'],
+    [new UpstreamClosedError('closed'), 'NODIX_ERR_UPSTREAM_CLOSED', 'UpstreamClosedError'],
+    [new UpstreamSocketError('EPROTO', 'tls'), 'NODIX_ERR_UPSTREAM_SOCKET', 'UpstreamSocketError'],
+    [new UpstreamBadResponseError('junk'), 'NODIX_ERR_BAD_RESPONSE', 'UpstreamBadResponseError'],
+    [new RequestBodyError(), 'NODIX_ERR_REQUEST_BODY', 'RequestBodyError'],
+    [new UpstreamClientClosedError(), 'NODIX_ERR_CLIENT_CLOSED', 'UpstreamClientClosedError'],
   ];
   for (const [err, code, name] of table) {
     t.type(err, NodixProxyError);

@@ -3,6 +3,7 @@
  * started here is closed in the calling test's teardown, also when the test fails.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import {
@@ -14,7 +15,7 @@ import {
   type RequestListener,
   type Server,
 } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -256,6 +257,123 @@ export async function startBlackHole(t: Test): Promise<{ port: number; origin: s
   throw new Error('the accept queue of the python3 listener never filled up');
 }
 
+/** One raw client connection; `send` writes and waits until `count` whole responses arrived (or the socket closed). */
+export async function rawClient(t: Test, port: number) {
+  const socket = connect(port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  socket.on('error', () => {});
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  let buffered = '';
+  let closed = false;
+  let wake: (() => void) | null = null;
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    wake?.();
+  });
+  socket.on('close', () => {
+    closed = true;
+    wake?.();
+  });
+  /** Splits complete responses off `buffered` (Content-Length or chunked bodies). */
+  const take = (): string | null => {
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end === -1) return null;
+    const head = buffered.slice(0, end + 4);
+    const length = /\r\ncontent-length: (\d+)/i.exec(head);
+    if (/^HTTP\/1\.1 (204|304)/.test(head) || head.startsWith('HTTP/1.1 200 OK\r\nX-Head')) {
+      buffered = buffered.slice(end + 4);
+      return head;
+    }
+    if (length !== null) {
+      const total = end + 4 + Number(length[1]);
+      if (buffered.length < total) return null;
+      const whole = buffered.slice(0, total);
+      buffered = buffered.slice(total);
+      return whole;
+    }
+    if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+      const last = buffered.indexOf('\r\n0\r\n\r\n', end);
+      if (last === -1) return null;
+      const whole = buffered.slice(0, last + 7);
+      buffered = buffered.slice(last + 7);
+      return whole;
+    }
+    return null;
+  };
+  return {
+    socket,
+    get closed() {
+      return closed;
+    },
+    async send(text: string | Buffer, count = 1, waitMs = 5000): Promise<string[]> {
+      if (text.length > 0) socket.write(text);
+      const out: string[] = [];
+      const deadline = Date.now() + waitMs;
+      while (out.length < count && Date.now() < deadline) {
+        const next = take();
+        if (next !== null) {
+          out.push(next);
+          continue;
+        }
+        if (closed) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 100);
+        });
+        wake = null;
+      }
+      return out;
+    },
+  };
+}
+
+/** A TCP upstream that speaks no HTTP by itself: `onData` sees each connection's bytes so far and answers. */
+export interface RawUpstream {
+  origin: string;
+  /** Everything received, per connection, in connection order. */
+  received: string[];
+}
+
+export async function startRawUpstream(
+  t: Test,
+  onData: (socket: Socket, received: string) => void,
+): Promise<RawUpstream> {
+  const sockets = new Set<Socket>();
+  const received: string[] = [];
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    const index = received.push('') - 1;
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('data', (data: Buffer) => {
+      received[index] += data.toString('latin1');
+      onData(socket, received[index]!);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+}
+
+/** An upstream that reads the whole body and answers its length and SHA-256. */
+export function digestUpstream(t: Test, delayMs = 0) {
+  return startUpstream(t, (req, res) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      hash.update(chunk);
+    });
+    req.on('end', () => setTimeout(() => res.end(`${length} ${hash.digest('hex')}`), delayMs));
+  });
+}
+
+export const digest = (body: Buffer) => `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
 /** A temporary directory removed at teardown. */
 export function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'nodix-proxy-test-'));

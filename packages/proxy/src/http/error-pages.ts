@@ -3,6 +3,8 @@
  * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
  *
  *   400  malformed, missing (HTTP/1.1) or duplicate Host
+ *   431  more header lines than a head may have (inbound/route.ts)
+ *   501  a transfer coding other than chunked
  *   404  no virtual host for this Host (the original's "This web application is unavailable at the moment!")
  *   502  upstream refused, reset or closed before a response, or answered something that is not HTTP
  *   503  every upstream of the virtual host is marked down
@@ -13,47 +15,62 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import {
+  NoHealthyUpstreamError,
+  RequestBodyError,
+  UpgradeTimeoutError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectError,
+  UpstreamConnectTimeoutError,
+  UpstreamHeadersTimeoutError,
+  UpstreamSocketError,
+} from '../errors.js';
 import type { ErrorPageStatus } from '../route-table/types.js';
 
-export type ErrorStatus = 400 | 404 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504;
 
-const TIMEOUT_CODES = new Set([
-  'NODIX_ERR_CONNECT_TIMEOUT',
-  'NODIX_ERR_HEADERS_TIMEOUT',
-  'NODIX_ERR_UPGRADE_TIMEOUT',
+/**
+ * The one table from failure to status, keyed by error class (errors.ts), never by a code string: a class
+ * missing here is a 502, and a renamed code changes nothing.
+ */
+const STATUS_BY_CLASS = new Map<abstract new (...args: never[]) => Error, 502 | 503 | 504>([
+  [NoHealthyUpstreamError, 503],
+  [UpstreamConnectError, 502],
+  [UpstreamConnectTimeoutError, 504],
+  [UpstreamHeadersTimeoutError, 504],
+  [UpgradeTimeoutError, 504],
+  [UpstreamBodyTimeoutError, 502],
+  [UpstreamClosedError, 502],
+  [UpstreamSocketError, 502],
+  [UpstreamBadResponseError, 502],
+  [RequestBodyError, 502],
+  [UpstreamClientClosedError, 502],
 ]);
 
 /** The status for an error raised while forwarding, before any response header was sent. */
 export function statusForError(err: unknown): 502 | 503 | 504 {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'NODIX_ERR_NO_HEALTHY_UPSTREAM') return 503;
-  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return 504;
-  return 502;
+  if (err === null || typeof err !== 'object') return 502;
+  return STATUS_BY_CLASS.get((err as Error).constructor as new () => Error) ?? 502;
 }
 
-/** Connect-phase errors: nothing reached the upstream, so the request may go to another one. */
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'NODIX_ERR_CONNECT_TIMEOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-]);
-
+/** Connect-phase failures: nothing reached the upstream, so the request may go to another one. */
 export function isConnectError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECT_CODES.has(code);
+  return err instanceof UpstreamConnectError || err instanceof UpstreamConnectTimeoutError;
 }
 
-/** Errors of a connected socket before a response: what a keep-alive socket closed by the upstream looks like. */
-const SOCKET_CODES = new Set(['NODIX_ERR_UPSTREAM_CLOSED', 'ECONNRESET', 'EPIPE']);
-
+/** A connected socket closed or reset before a response: what a keep-alive socket the upstream closed looks like. */
 export function isSocketError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && SOCKET_CODES.has(code);
+  return err instanceof UpstreamClosedError;
+}
+
+/** How a failure is named in the log: the system's code for socket errors (ECONNREFUSED), else the class's code. */
+export function failureLabel(err: Error): string {
+  const errno = (err as { errno?: unknown }).errno;
+  if (typeof errno === 'string' && errno !== '') return errno;
+  return (err as { code?: string }).code ?? err.name;
 }
 
 /** Methods whose retry cannot repeat a side effect (RFC 9110 §9.2.2). */
@@ -80,6 +97,8 @@ export function mayRetry(
 const TITLES: Record<ErrorStatus, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -88,6 +107,8 @@ const TITLES: Record<ErrorStatus, string> = {
 const MESSAGES: Record<ErrorStatus, string> = {
   400: 'The request could not be understood: its Host header is missing or malformed.',
   404: 'This web application is unavailable at the moment!',
+  431: 'The request has more header lines than this server accepts.',
+  501: 'The request uses a transfer coding this server does not implement.',
   502: 'The web application behind {{host}} could not be reached or gave an invalid answer.',
   503: 'The web application behind {{host}} has no healthy instance at the moment.',
   504: 'The web application behind {{host}} did not answer in time.',
@@ -132,7 +153,7 @@ export class ErrorPages {
   readonly #pages = new Map<ErrorStatus, CompiledPage>();
 
   constructor(custom: Partial<Record<ErrorPageStatus, string>> = {}) {
-    for (const status of [400, 404, 502, 503, 504] as const) {
+    for (const status of [400, 404, 431, 501, 502, 503, 504] as const) {
       const template = (custom[String(status) as ErrorPageStatus] ?? defaultTemplate(status)).replaceAll(
         '{{status}}',
         String(status),
@@ -156,8 +177,8 @@ export class ErrorPages {
 export const DEFAULT_ERROR_PAGES = new ErrorPages();
 
 /**
- * Writes an error page. A 400 also closes the connection: after a malformed request the stream cannot be
- * trusted to be in sync. HEAD gets the headers only.
+ * Writes an error page. A 400, 431 or 501 also closes the connection: after a malformed request (or a body of
+ * unknown framing) the stream cannot be trusted to be in sync. HEAD gets the headers only.
  */
 export function sendErrorPage(
   req: IncomingMessage,
@@ -182,7 +203,7 @@ export function sendErrorPage(
     'x-request-id',
     requestId,
   ];
-  if (status === 400) headers.push('connection', 'close');
+  if (status === 400 || status === 431 || status === 501) headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }

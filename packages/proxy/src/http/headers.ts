@@ -29,6 +29,12 @@ export const EXPECT = 9;
 export const UPGRADE = 10;
 /** Kept only from trusted proxies (addForwardedHeaders), like X-Forwarded-*. */
 export const X_REQUEST_ID = 11;
+/**
+ * A name with an underscore (`X_Forwarded_For`, `Content_Length`): frameworks that map `_` and `-` to the same
+ * variable would read it as the dashed header, which the proxy did not check. Request headers of this kind are
+ * dropped unless the proxy is set to keep them (nginx's `underscores_in_headers off`); response headers pass.
+ */
+export const UNDERSCORE = 12;
 
 const KINDS: Record<string, number> = {
   host: HOST,
@@ -54,21 +60,35 @@ const kindMemo = new Map<string, number>();
 export function headerKind(name: string): number {
   const known = kindMemo.get(name);
   if (known !== undefined) return known;
-  const kind = KINDS[name.toLowerCase()] ?? PASS;
+  const kind = KINDS[name.toLowerCase()] ?? (name.includes('_') ? UNDERSCORE : PASS);
   if (kindMemo.size < MEMO_LIMIT) kindMemo.set(name, kind);
   return kind;
 }
 
 const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close', 'upgrade', 'Upgrade']);
 
-/** Lower-case names listed in a Connection header, except the keep-alive/close/upgrade options themselves. */
+/**
+ * Names a Connection header can never remove: the message's framing (Content-Length; Transfer-Encoding is
+ * re-framed by the proxy anyway) and its Host. Removing them would turn a framed message into an unframed one,
+ * or send a request upstream without the Host it was routed by (RFC 9110 §7.6.1 lists them as not hop-by-hop).
+ */
+const NEVER_HOP_BY_HOP = new Set([
+  'keep-alive',
+  'close',
+  'upgrade',
+  'content-length',
+  'transfer-encoding',
+  'host',
+]);
+
+/** Lower-case names listed in a Connection header, except the options themselves and NEVER_HOP_BY_HOP. */
 export function connectionTokens(value: string): Set<string> | null {
   // Nearly every Connection header is one of these spellings: answer without splitting and lower-casing.
   if (PLAIN_CONNECTION.has(value)) return null;
   let tokens: Set<string> | null = null;
   for (const raw of value.split(',')) {
-    const token = raw.trim().toLowerCase();
-    if (token === '' || token === 'keep-alive' || token === 'close' || token === 'upgrade') continue;
+    const token = trimOws(raw).toLowerCase();
+    if (token === '' || NEVER_HOP_BY_HOP.has(token)) continue;
     tokens ??= new Set();
     tokens.add(token);
   }
@@ -121,6 +141,26 @@ export function headerColon(line: string): number {
   return line.indexOf(':');
 }
 
+/**
+ * `value` without leading and trailing optional whitespace: SP and HTAB only (RFC 9110 §5.6.3). String's trim()
+ * also strips the no-break space and other Unicode spaces, which would make `Content-Length: \xA05` read as 5.
+ */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end) {
+    const c = value.charCodeAt(start);
+    if (c !== 0x20 && c !== 0x09) break;
+    start++;
+  }
+  while (end > start) {
+    const c = value.charCodeAt(end - 1);
+    if (c !== 0x20 && c !== 0x09) break;
+    end--;
+  }
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
 /** Digits only, at most 15 of them (a Number stays exact); -1 for anything else. */
 export function parseContentLength(value: string): number {
   if (value.length === 0 || value.length > 15) return -1;
@@ -143,6 +183,8 @@ export class RequestHead {
   contentLength = '';
   /** A Transfer-Encoding was sent (bodies framed that way are left to node:http's parser). */
   transferEncoding = false;
+  /** The Transfer-Encoding values, comma-joined (only `chunked` is accepted, see inbound/route.ts). */
+  transferCoding = '';
   /** Headers to send upstream, flat: hop-by-hop and untrusted X-Forwarded-* removed. */
   headers: string[] = [];
   connection: string | undefined = undefined;
@@ -157,12 +199,15 @@ export class RequestHead {
 }
 
 /** Fills `head` from `req.rawHeaders`. */
-export function readRequestHead(req: IncomingMessage, head: RequestHead): void {
-  readRawHeaders(req.rawHeaders, head);
+export function readRequestHead(req: IncomingMessage, head: RequestHead, underscores: boolean): void {
+  readRawHeaders(req.rawHeaders, head, underscores);
 }
 
-/** Fills `head` from a flat [name, value, ...] array as the client sent it. */
-export function readRawHeaders(raw: readonly string[], head: RequestHead): void {
+/**
+ * Fills `head` from a flat [name, value, ...] array as the client sent it. `underscores`: keep header names with
+ * an underscore (the `underscoresInHeaders` setting).
+ */
+export function readRawHeaders(raw: readonly string[], head: RequestHead, underscores: boolean): void {
   const out = head.headers;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -183,6 +228,7 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead): void 
         out.push(name, value);
         break;
       case TRANSFER_ENCODING:
+        head.transferCoding = head.transferEncoding ? `${head.transferCoding}, ${value}` : value;
         head.hasBody = true;
         head.transferEncoding = true;
         break;
@@ -206,6 +252,9 @@ export function readRawHeaders(raw: readonly string[], head: RequestHead): void 
         break;
       case X_REQUEST_ID:
         head.incomingRequestId ??= value;
+        break;
+      case UNDERSCORE:
+        if (underscores) out.push(name, value);
         break;
       default: // HOP
         break;
@@ -237,7 +286,6 @@ export function addForwardedHeaders(
   requestId?: string,
 ): void {
   const out = head.headers;
-  if (requestId !== undefined) out.push('x-request-id', requestId);
   if (peer.trusted) {
     out.push(
       'x-forwarded-for',
@@ -250,6 +298,8 @@ export function addForwardedHeaders(
   } else {
     out.push('x-forwarded-for', peer.address, 'x-forwarded-proto', proto, 'x-forwarded-host', host);
   }
+  // Last, where the fast path adds a request's own id after its shared upstream head: both paths send one order.
+  if (requestId !== undefined) out.push('x-request-id', requestId);
 }
 
 /**

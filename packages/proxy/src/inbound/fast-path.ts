@@ -14,9 +14,11 @@
  * and a proxy that is not draining. Anything else, at any point of a keep-alive connection, hands the connection
  * over to node:http for good (`server.emit('connection')` with the bytes read so far put back): its parser,
  * limits, timeouts, 400/404/408/431 answers, upgrades and chunked bodies all stay exactly as they are
- * (inbound/node-path.ts, upgrade.ts).
+ * (inbound/node-path.ts, upgrade.ts; inbound/node-connection.ts keeps pipelined requests in order and carries
+ * the first head's deadline over). Both paths route through the same decision (inbound/route.ts).
  * A lenient or unusual request can therefore never be read differently by the two paths: the fast path only
- * accepts what it can check completely, and refuses nothing itself.
+ * accepts what it can check completely, and refuses nothing itself (but for the first head's timeout, 408 as
+ * node:http answers it). A request's body pauses the client socket only while some of it is still to come.
  *
  * A Content-Length body is counted off the client socket and handed to the upstream connection as it comes, as
  * slices of the socket's reads (FastBody): no parser callback copies it, no stream carries it. Measured on the
@@ -34,32 +36,34 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
-import { errorResponse, httpDate, isConnectError, mayRetry, statusForError } from '../http/error-pages.js';
+import { CLIENT_GONE } from '../errors.js';
+import { errorResponse, httpDate, statusForError } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   headerColon,
   type Peer,
   parseContentLength,
   peerOf,
-  RequestHead,
   readRawHeaders,
+  trimOws,
   trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
 import { nextRequestId } from '../observe/request-id.js';
-import type { RouteTable, VirtualHost } from '../route-table/build.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
-import type { UpstreamGroup } from '../upstream/balance.js';
+import type { RouteTable } from '../route-table/build.js';
 import {
-  RequestHeadText,
-  type ResponseHandler,
-  type ResponseHead,
-  type UpstreamCall,
-} from '../upstream/client.js';
+  type AttemptState,
+  dispatchAttempt,
+  failureStatus,
+  retryTarget,
+  settleAttempt,
+  startAttempt,
+} from '../upstream/attempt.js';
+import { RequestHeadText, type ResponseHead, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
 import type { BodySink, RequestBody } from './request-body.js';
+import { MAX_HEADER_LINES, RoutedRequest, routeRequest } from './route.js';
 
 export interface FastPathSettings {
   /** Longest request head taken here; a longer one goes to node:http (which answers 431 past its limit). */
@@ -93,8 +97,12 @@ function statusLine(status: number): string {
 export interface FastPathHost {
   ctx: ForwardContext;
   settings: FastPathSettings;
-  /** Gives the socket to node:http, with `buffered` (bytes already read) put back first. */
-  handOver(socket: Socket, buffered: Buffer | null): void;
+  /**
+   * Gives the socket to node:http, with `buffered` (bytes already read) put back first. `headDeadline`: when the
+   * head node:http reads next must be complete (Date.now() ms), 0 when node:http's own timing from its first
+   * byte is right (inbound/node-connection.ts).
+   */
+  handOver(socket: Socket, buffered: Buffer | null, headDeadline: number): void;
   /** Connections on the fast path now (for closing idle ones on shutdown). */
   connections: Set<FastConnection>;
   /** A bug in the request path: log it, answer 500 if possible, keep the process. */
@@ -111,6 +119,8 @@ export class FastConnection {
   /** Until the first request: the header timeout; between requests: the keep-alive timeout. */
   timer: NodeJS.Timeout;
   keepAliveTimer = false;
+  /** When the first request head is due (one header timeout after the accept); 0 once it came. */
+  headDeadline: number;
   closing = false;
   peer: Peer | null = null;
   /** The last two request heads parsed here and their texts: a client sends the same heads again and again. */
@@ -127,6 +137,7 @@ export class FastConnection {
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
     socket.on('drain', this.onDrain);
+    this.headDeadline = Date.now() + host.settings.headerTimeoutMs;
     this.timer = setTimeout(this.onTimeout, host.settings.headerTimeoutMs);
     this.timer.unref();
     host.connections.add(this);
@@ -186,7 +197,7 @@ export class FastConnection {
           peer = peerOf(this.socket, ctx.trust);
           this.peer = peer;
         }
-        parsed = parseRequest(text, ctx.table, peer);
+        parsed = parseRequest(text, ctx.table, peer, ctx.underscoresInHeaders);
         if (parsed === null) {
           this.handOver(data);
           return;
@@ -203,6 +214,7 @@ export class FastConnection {
       this.handOver(data);
       return;
     }
+    this.headDeadline = 0;
     const request = new FastRequest(this, parsed);
     this.current = request;
     request.start(bodyStart < data.length ? data.subarray(bodyStart) : null);
@@ -234,7 +246,7 @@ export class FastConnection {
 
   handOver(data: Buffer | null): void {
     this.detach();
-    this.host.handOver(this.socket, data);
+    this.host.handOver(this.socket, data, this.headDeadline);
   }
 
   detach(): void {
@@ -264,7 +276,18 @@ export class FastConnection {
   }
 
   onTimeout = (): void => {
-    if (this.current === null) this.socket.destroy();
+    if (this.current !== null) return;
+    if (this.keepAliveTimer) {
+      this.socket.destroy();
+      return;
+    }
+    // The first head did not come in time: 408 and close, as node:http answers its header timeout.
+    this.host.ctx.metrics.unknown.record('OTHER', 408, 0);
+    this.socket.write(
+      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+      'latin1',
+    );
+    this.close();
   };
 
   onDrain = (): void => {
@@ -309,7 +332,7 @@ export class FastConnection {
  * that its head, its peer and the table decide, down to the head written upstream. Never changed once built;
  * a connection keeps its last one and reuses it for the same head text and table.
  */
-class ParsedRequest extends RequestHead {
+class ParsedRequest extends RoutedRequest {
   readonly table: RouteTable;
   method = '';
   url = '';
@@ -317,8 +340,6 @@ class ParsedRequest extends RequestHead {
   keepAlive = true;
   /** The Content-Length of the body; 0 when it has none. */
   bodyLength = 0;
-  vhost: VirtualHost | null = null;
-  group: UpstreamGroup | null = null;
   upstreamHead: RequestHeadText | null = null;
   /** A trusted proxy's X-Request-Id (in `upstreamHead` already); else each request makes its own. */
   trustedId: string | undefined = undefined;
@@ -330,7 +351,12 @@ class ParsedRequest extends RequestHead {
 }
 
 /** Reads a head for the fast path; null when it is not one the fast path takes (see the file comment). */
-function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedRequest | null {
+function parseRequest(
+  text: string,
+  table: RouteTable,
+  peer: Peer,
+  underscores: boolean,
+): ParsedRequest | null {
   const lines = text.split('\r\n');
   const requestLine = lines[0]!;
   const sp1 = requestLine.indexOf(' ');
@@ -345,16 +371,17 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
     const c = url.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) return null;
   }
+  if (lines.length - 1 > MAX_HEADER_LINES) return null;
   const raw: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = headerColon(line);
     // node:http refuses some values that end in a tab (`Content-Length: 5<TAB>`): such lines are its to judge.
     if (colon === -1 || line.charCodeAt(line.length - 1) === 0x09) return null;
-    raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    raw.push(line.slice(0, colon), trimOws(line.slice(colon + 1)));
   }
   const parsed = new ParsedRequest(table);
-  readRawHeaders(raw, parsed);
+  readRawHeaders(raw, parsed, underscores);
   if (
     parsed.upgrade !== undefined ||
     parsed.expect ||
@@ -371,18 +398,11 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
   // A Content-Length of 0 counts as no body in readRawHeaders; the header itself is still forwarded.
   if (parsed.connection !== undefined && /(^|[\s,])close([\s,]|$)/i.test(parsed.connection))
     parsed.keepAlive = false;
-  // The unknown-host page and the 400 for a malformed Host are node:http's path (inbound/node-path.ts).
-  const vhost = resolveHost(table, parsed.host);
-  if (vhost === null || vhost === BAD_HOST) return null;
-  let group = vhost.group;
-  if (vhost.router !== null) {
-    const match = vhost.router.find(method, url);
-    if (match !== null) group = match.store;
-  }
+  // Refusals (the unknown-host page, 400 for a malformed Host, ...) are answered by node:http's path, which
+  // reaches the same decision (inbound/route.ts).
+  if (routeRequest(table, parsed, method, url, false, lines.length - 1) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
-  parsed.vhost = vhost;
-  parsed.group = group;
   parsed.trustedId = trustedRequestId(parsed, peer);
   addForwardedHeaders(parsed, peer, parsed.host, 'http', parsed.trustedId);
   parsed.upstreamHead = new RequestHeadText(method, url, parsed.headers, parsed.bodyLength > 0);
@@ -390,7 +410,7 @@ function parseRequest(text: string, table: RouteTable, peer: Peer): ParsedReques
 }
 
 /** One request on the fast path: its parsed head, the upstream exchange and the response state. */
-class FastRequest implements ResponseHandler {
+class FastRequest implements AttemptState {
   readonly conn: FastConnection;
   readonly parsed: ParsedRequest;
   readonly startedAt: number;
@@ -415,6 +435,8 @@ class FastRequest implements ResponseHandler {
   /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
   upstreamStart = 0;
   upstreamSeconds = -1;
+  /** `x-request-id: <id>` CRLF, sent after the shared upstream head; '' when a trusted proxy's id is in it. */
+  idLine = '';
   bytesOut = 0;
 
   constructor(conn: FastConnection, parsed: ParsedRequest) {
@@ -432,33 +454,22 @@ class FastRequest implements ResponseHandler {
     const parsed = this.parsed;
     if (parsed.bodyLength > 0) this.body = new FastBody(this.conn, parsed.bodyLength, first);
     this.conn.host.ctx.inFlight++;
-    const group = parsed.group!;
-    const upstream = group.pick(this.conn.peer!.address, null);
-    if (upstream === null) {
-      this.fail(new NoHealthyUpstreamError(group.label));
-      return;
-    }
-    this.dispatch(upstream);
+    // The upstream head is shared by identical requests; this request's own id goes out after it.
+    if (parsed.trustedId === undefined) this.idLine = `x-request-id: ${this.requestId}\r\n`;
+    const failed = startAttempt(
+      this,
+      parsed.group!,
+      this.conn.peer!.address,
+      this.method,
+      parsed.upstreamHead!,
+      this.body,
+      this.idLine,
+    );
+    if (failed !== null) this.fail(failed);
   }
 
   dispatch(upstream: Upstream): void {
-    this.upstream = upstream;
-    this.settled = false;
-    upstream.active++;
-    this.upstreamStart = performance.now();
-    // The upstream head is shared by identical requests; this request's own id goes out with it.
-    const id = this.parsed.trustedId === undefined ? `x-request-id: ${this.requestId}\r\n` : '';
-    this.call = upstream.pool.send(this.method, this.parsed.upstreamHead!, this.body, this, id);
-  }
-
-  /** The attempt ended with `status` (the upstream's, or the one its failure maps to; 499: client gone). */
-  settle(status: number): void {
-    if (this.settled) return;
-    this.settled = true;
-    const upstream = this.upstream!;
-    upstream.active--;
-    this.upstreamSeconds = (performance.now() - this.upstreamStart) / 1000;
-    upstream.stats.record(this.method, status, this.upstreamSeconds);
+    dispatchAttempt(this, upstream, this.method, this.parsed.upstreamHead!, this.body, this.idLine);
   }
 
   // --- upstream response handler ---
@@ -525,7 +536,7 @@ class FastRequest implements ResponseHandler {
   }
 
   onComplete(): void {
-    this.settle(this.status);
+    settleAttempt(this, this.method, this.status);
     if (this.finished) return;
     const socket = this.conn.socket;
     // Upstream trailers are dropped, as on the node:http path.
@@ -541,25 +552,22 @@ class FastRequest implements ResponseHandler {
   }
 
   onError(err: Error): void {
-    this.settle(this.finished ? 499 : statusForError(err));
+    settleAttempt(this, this.method, this.finished ? 499 : statusForError(err));
     if (this.finished) return;
-    const upstream = this.upstream!;
-    const connectFailed = isConnectError(err);
-    if (connectFailed) upstream.connectFailed();
-    // A response head already received counts as started (as node:http's headersSent after writeHead): no
-    // retry, no error page, so that both request paths end a response that broke after its head alike.
-    if (
-      !this.wrote &&
-      this.head === null &&
-      !this.retried &&
-      mayRetry(err, connectFailed, this.method, this.call, this.body)
-    ) {
-      this.retried = true;
-      const next = this.parsed.group!.pick(this.conn.peer!.address, connectFailed ? upstream : null);
-      if (next !== null) {
-        process.nextTick(retry, this, next);
-        return;
-      }
+    const next = retryTarget(
+      this,
+      err,
+      this.parsed.group!,
+      this.conn.peer!.address,
+      this.method,
+      this.body,
+      // A response head already received counts as started (as node:http's headersSent after writeHead): no
+      // retry, no error page, so that both request paths end a response that broke after its head alike.
+      this.wrote || this.head !== null,
+    );
+    if (next !== null) {
+      process.nextTick(retry, this, next);
+      return;
     }
     this.fail(err);
   }
@@ -571,11 +579,13 @@ class FastRequest implements ResponseHandler {
       return;
     }
     this.head = null;
-    const status = statusForError(err);
-    const code = (err as { code?: string }).code ?? err.name;
-    const ctx = this.conn.host.ctx;
-    ctx.logError(
-      `${this.parsed.vhost!.key} ${this.method} ${this.url} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+    const status = failureStatus(
+      err,
+      this.parsed.vhost!.key,
+      this.method,
+      this.url,
+      this.upstream,
+      this.conn.host.ctx.logError,
     );
     this.wrote = true;
     // The rest of an unsent body is not read: the connection closes after the page.
@@ -712,7 +722,13 @@ class FastBody implements RequestBody {
     this.sink = null;
   }
 
+  /**
+   * The upstream socket is full: stop reading the client. Only while body bytes are still to come: once the body
+   * is all here, the client socket carries the next request, which must be read (the pump that paused it stops
+   * listening for 'drain' when the body ends, so nothing would resume it).
+   */
   pause(): void {
+    if (this.remaining === 0) return;
     this.sinkPaused = true;
     this.conn.socket.pause();
   }
@@ -730,7 +746,9 @@ class FastBody implements RequestBody {
     if (sink === null) {
       if (this.held === null) this.held = [chunk];
       else this.held.push(chunk);
-      this.conn.socket.pause();
+      // Nothing takes the body yet: no more of it is read. The rest of the connection is read as usual.
+      if (this.remaining > 0) this.conn.socket.pause();
+      else this.conn.socket.resume();
       return;
     }
     this.readableDidRead = true;

@@ -19,35 +19,36 @@
  * - Metrics are plain-number bumps on the virtual host's HostStats, done in the 'close' listener we need anyway.
  *
  * Failure handling: a client that goes away aborts the upstream request ('close' before the response finished);
- * an error before response headers becomes a status through error-pages.ts (maybe after one retry, see
- * `mayRetry` in error-pages.ts); an error after them destroys the client connection.
+ * an error before response headers becomes a status through error-pages.ts (maybe after one retry); an error
+ * after them destroys the client connection. Dispatch, settle and retry are the fast path's too
+ * (upstream/attempt.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CLIENT_GONE, NoHealthyUpstreamError } from '../errors.js';
-import {
-  type ErrorStatus,
-  isConnectError,
-  mayRetry,
-  sendErrorPage,
-  statusForError,
-} from '../http/error-pages.js';
+import { CLIENT_GONE } from '../errors.js';
+import { type ErrorStatus, sendErrorPage, statusForError } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   type Peer,
   peerOf,
-  RequestHead,
   readRequestHead,
   trustedRequestId,
 } from '../http/headers.js';
 import type { AccessLog } from '../observe/access-log.js';
 import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
 import { nextRequestId } from '../observe/request-id.js';
-import type { RouteTable, VirtualHost } from '../route-table/build.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
-import type { UpstreamGroup } from '../upstream/balance.js';
-import type { ResponseHandler, UpstreamCall } from '../upstream/client.js';
+import type { RouteTable } from '../route-table/build.js';
+import {
+  type AttemptState,
+  dispatchAttempt,
+  failureStatus,
+  retryTarget,
+  settleAttempt,
+  startAttempt,
+} from '../upstream/attempt.js';
+import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
+import { RoutedRequest, routeRequest } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -60,6 +61,8 @@ export interface ForwardContext {
   draining: boolean;
   /** Requests forwarded and not yet closed: what a graceful shutdown waits for. */
   inFlight: number;
+  /** Header names with an underscore are forwarded (else dropped, see UNDERSCORE in http/headers.ts). */
+  readonly underscoresInHeaders: boolean;
   /** Logs an upstream failure (rate-limited by the proxy). */
   logError(message: string): void;
 }
@@ -69,74 +72,29 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   const start = performance.now();
   const table = ctx.table;
   const fwd = new Forward(ctx, req, res, table, start);
-  readRequestHead(req, fwd);
+  readRequestHead(req, fwd, ctx.underscoresInHeaders);
   fwd.requestId = trustedRequestId(fwd, fwd.peer) ?? nextRequestId();
   if (ctx.draining) res.shouldKeepAlive = false;
-
-  let url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 0x2f /* / */) {
-    // Absolute-form ("GET http://host/path"): the target's authority replaces the Host header (RFC 9112 §3.2.2).
-    const absolute = splitAbsoluteUrl(url);
-    if (absolute === null) {
-      fwd.reject(400, fwd.host);
-      return;
-    }
-    url = absolute.path;
-    fwd.setHost(absolute.authority);
-  }
-
-  if (fwd.hostCount !== 1) {
-    // No Host: HTTP/1.0 never had to send one, so it gets the unknown-host page; HTTP/1.1 gets 400 (RFC 9112
-    // §3.2). Two Host headers are ambiguous about where the request goes: 400.
-    const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
-    fwd.reject(fwd.hostCount === 0 && http10 ? 404 : 400, fwd.host);
+  const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
+  // node:http keeps at most MAX_HEADER_LINES + 1 lines (create-proxy.ts): one more than allowed is a refusal.
+  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', http10, req.rawHeaders.length >> 1);
+  if (status !== 0) {
+    fwd.reject(status as ErrorStatus, fwd.host);
     return;
   }
-  const vhost = resolveHost(table, fwd.host);
-  if (vhost === null) {
-    fwd.reject(404, fwd.host);
-    return;
-  }
-  if (vhost === BAD_HOST) {
-    fwd.reject(400, fwd.host);
-    return;
-  }
-
-  let group = vhost.group;
-  if (vhost.router !== null) {
-    const match = vhost.router.find(req.method!, url);
-    if (match !== null) group = match.store;
-  }
-  fwd.start(vhost, group, url);
+  fwd.start();
 }
 
-/** `http://host:port/path?q` → authority and origin-form path; null for anything else (`*`, garbage). */
-function splitAbsoluteUrl(url: string): { authority: string; path: string } | null {
-  const scheme = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
-  if (scheme === -1) return null;
-  let end = scheme;
-  while (end < url.length) {
-    const c = url.charCodeAt(end);
-    if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
-    end++;
-  }
-  const authority = url.slice(scheme, end);
-  if (authority === '' || authority.includes('@')) return null;
-  const rest = url.slice(end);
-  return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : `/${rest}` };
-}
-
-class Forward extends RequestHead implements ResponseHandler {
+class Forward extends RoutedRequest implements AttemptState {
   readonly ctx: ForwardContext;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly table: RouteTable;
   readonly startedAt: number;
   peer: Peer;
-  vhost: VirtualHost | null = null;
-  group: UpstreamGroup | null = null;
-  path = '/';
   upstream: Upstream | null = null;
+  /** The head written upstream, built once (kept for a retry). */
+  upstreamHead: RequestHeadText | null = null;
   /** The current attempt upstream: aborts it, or resumes reading it after the client drained. */
   call: UpstreamCall | null = null;
   /** The current attempt finished (completed or failed); its `active` count was returned. */
@@ -169,67 +127,26 @@ class Forward extends RequestHead implements ResponseHandler {
     this.peer = peerOf(req.socket, ctx.trust);
   }
 
-  setHost(authority: string): void {
-    this.host = authority;
-    this.hostCount = 1;
-    const headers = this.headers;
-    let replaced = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i]!.toLowerCase() === 'host') {
-        if (replaced) {
-          headers.splice(i, 2);
-          i -= 2;
-        } else {
-          headers[i + 1] = authority;
-          replaced = true;
-        }
-      }
-    }
-    if (!replaced) headers.push('host', authority);
-  }
-
-  /** Answers without contacting an upstream (400/404). */
+  /** Answers without contacting an upstream (inbound/route.ts). */
   reject(status: ErrorStatus, host: string): void {
     sendErrorPage(this.req, this.res, status, host, this.table.pages, this.requestId);
     this.#record(this.ctx.metrics.unknown, status);
   }
 
-  start(vhost: VirtualHost, group: UpstreamGroup, path: string): void {
-    this.vhost = vhost;
-    this.group = group;
-    this.path = path;
+  start(): void {
     addForwardedHeaders(this, this.peer, this.host, 'http', this.requestId);
     this.ctx.inFlight++;
     this.res.on('close', this.#onClose);
-    const upstream = group.pick(this.peer.address, null);
-    if (upstream === null) {
-      this.#fail(new NoHealthyUpstreamError(group.label));
-      return;
-    }
-    this.#dispatch(upstream);
-  }
-
-  #dispatch(upstream: Upstream): void {
-    this.upstream = upstream;
-    this.settled = false;
-    upstream.active++;
-    if (this.hasBody && this.body === null) this.body = new StreamBody(this.req);
-    this.upstreamStart = performance.now();
-    this.call = upstream.pool.dispatch(this.req.method!, this.path, this.headers, this.body, this);
+    if (this.hasBody) this.body = new StreamBody(this.req);
+    const method = this.req.method!;
+    const head = new RequestHeadText(method, this.path, this.headers, this.body !== null);
+    this.upstreamHead = head;
+    const failed = startAttempt(this, this.group!, this.peer.address, method, head, this.body);
+    if (failed !== null) this.#fail(failed);
   }
 
   retryOn(upstream: Upstream): void {
-    this.#dispatch(upstream);
-  }
-
-  /** The attempt ended with `status` (the upstream's, or the one its failure maps to; 499: client gone). */
-  #settle(status: number): void {
-    if (this.settled) return;
-    this.settled = true;
-    const upstream = this.upstream!;
-    upstream.active--;
-    this.upstreamSeconds = (performance.now() - this.upstreamStart) / 1000;
-    upstream.stats.record(this.req.method!, status, this.upstreamSeconds);
+    dispatchAttempt(this, upstream, this.req.method!, this.upstreamHead!, this.body);
   }
 
   // --- upstream response handler (upstream/client.ts) ---
@@ -257,31 +174,26 @@ class Forward extends RequestHead implements ResponseHandler {
   }
 
   onComplete(): void {
-    this.#settle(this.res.statusCode);
+    settleAttempt(this, this.req.method!, this.res.statusCode);
     // Upstream trailers are dropped: forwarding them would need `TE: trailers` from the client and chunked output.
     this.res.end();
   }
 
   onError(err: Error): void {
-    this.#settle(this.clientGone ? 499 : statusForError(err));
+    settleAttempt(this, this.req.method!, this.clientGone ? 499 : statusForError(err));
     if (this.clientGone) return;
-    const upstream = this.upstream!;
-    const connectFailed = isConnectError(err);
-    if (connectFailed) upstream.connectFailed();
-    if (
-      !this.res.headersSent &&
-      !this.retried &&
-      mayRetry(err, connectFailed, this.req.method!, this.call, this.body)
-    ) {
-      this.retried = true;
-      // After a failed connect try another upstream; after a dropped keep-alive socket the same one is fine
-      // (the pool opens a fresh connection).
-      const next = this.group!.pick(this.peer.address, connectFailed ? upstream : null);
-      if (next !== null) {
-        // Not from inside the client's error callback: it is still tearing down the failed connection.
-        process.nextTick(retry, this, next);
-        return;
-      }
+    const next = retryTarget(
+      this,
+      err,
+      this.group!,
+      this.peer.address,
+      this.req.method!,
+      this.body,
+      this.res.headersSent,
+    );
+    if (next !== null) {
+      process.nextTick(retry, this, next);
+      return;
     }
     this.#fail(err);
   }
@@ -293,10 +205,13 @@ class Forward extends RequestHead implements ResponseHandler {
       res.destroy();
       return;
     }
-    const status = statusForError(err);
-    const code = (err as { code?: string }).code ?? err.name;
-    this.ctx.logError(
-      `${this.vhost?.key ?? this.host} ${this.req.method} ${this.path} -> ${this.upstream?.origin ?? '(none)'}: ${code} (${status})`,
+    const status = failureStatus(
+      err,
+      this.vhost?.key ?? this.host,
+      this.req.method!,
+      this.path,
+      this.upstream,
+      this.ctx.logError,
     );
     sendErrorPage(this.req, res, status, this.host, this.table.pages, this.requestId);
   }

@@ -16,27 +16,21 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { NoHealthyUpstreamError, UpgradeTimeoutError } from '../errors.js';
-import {
-  type ErrorStatus,
-  endSocket,
-  isConnectError,
-  sendErrorPageOnSocket,
-  statusForError,
-} from '../http/error-pages.js';
+import { NoHealthyUpstreamError, UpgradeTimeoutError, upstreamSocketFailure } from '../errors.js';
+import { type ErrorStatus, endSocket, isConnectError, sendErrorPageOnSocket } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   peerOf,
-  RequestHead,
   readRequestHead,
   responseHeaders,
   trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
 import { nextRequestId } from '../observe/request-id.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import { failureStatus } from '../upstream/attempt.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
+import { RoutedRequest, routeRequest } from './route.js';
 
 export interface UpgradeContext extends ForwardContext {
   /** How long the upstream may take to answer the upgrade request, ms (then 504). */
@@ -55,8 +49,8 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   // Until the sockets are joined, a client error just ends this upgrade.
   socket.on('error', () => socket.destroy());
 
-  const requestHead = new RequestHead();
-  readRequestHead(req, requestHead);
+  const requestHead = new RoutedRequest();
+  readRequestHead(req, requestHead, ctx.underscoresInHeaders);
   const requestId = trustedRequestId(requestHead, peer) ?? nextRequestId();
   let recorded = false;
   const record = (stats: HostStats, status: number, host: string | undefined, upstream: Upstream | null) => {
@@ -88,33 +82,25 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     record(stats, status, undefined, upstream);
   };
 
-  const url = req.url ?? '/';
-  if (requestHead.hostCount !== 1 || url.charCodeAt(0) !== 0x2f) {
-    reject(
-      ctx.metrics.unknown,
-      requestHead.hostCount === 0 && req.httpVersion === '1.0' ? 404 : 400,
-      requestHead.host,
-    );
+  const status = routeRequest(
+    table,
+    requestHead,
+    method,
+    req.url ?? '/',
+    req.httpVersion === '1.0',
+    req.rawHeaders.length >> 1,
+  );
+  if (status !== 0) {
+    reject(ctx.metrics.unknown, status as ErrorStatus, requestHead.host);
     return;
   }
-  const vhost = resolveHost(table, requestHead.host);
-  if (vhost === null) {
-    reject(ctx.metrics.unknown, 404, requestHead.host);
-    return;
-  }
-  if (vhost === BAD_HOST) {
-    reject(ctx.metrics.unknown, 400, requestHead.host);
-    return;
-  }
-  let group = vhost.group;
-  if (vhost.router !== null) {
-    const match = vhost.router.find(method, url);
-    if (match !== null) group = match.store;
-  }
+  const vhost = requestHead.vhost!;
+  const group = requestHead.group!;
+  const url = requestHead.path;
   const upstream = group.pick(peer.address, null);
   if (upstream === null) {
-    ctx.logError(`${vhost.key} upgrade ${url}: ${new NoHealthyUpstreamError(group.label).message} (503)`);
-    reject(vhost.stats, 503, requestHead.host);
+    const err = new NoHealthyUpstreamError(group.label);
+    reject(vhost.stats, failureStatus(err, vhost.key, 'upgrade', url, null, ctx.logError), requestHead.host);
     return;
   }
 
@@ -153,18 +139,20 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   };
   socket.once('close', onClientGone);
 
-  proxyReq.on('error', (err) => {
+  proxyReq.on('error', (cause) => {
+    const err = upstreamSocketFailure(cause);
     clearTimeout(timer);
     release();
     if (answered) return;
     answered = true;
     if (socket.destroyed) return;
     if (isConnectError(err)) upstream.connectFailed();
-    const status = statusForError(err);
-    ctx.logError(
-      `${vhost.key} upgrade ${url} -> ${upstream.origin}: ${(err as { code?: string }).code ?? err.name} (${status})`,
+    reject(
+      vhost.stats,
+      failureStatus(err, vhost.key, 'upgrade', url, upstream, ctx.logError),
+      requestHead.host,
+      upstream,
     );
-    reject(vhost.stats, status as ErrorStatus, requestHead.host, upstream);
   });
 
   proxyReq.on('response', (proxyRes: IncomingMessage) => {

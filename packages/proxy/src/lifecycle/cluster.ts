@@ -44,6 +44,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     limits: settings.limits,
     health: settings.health,
     trustedProxies: settings.trustedProxies,
+    underscoresInHeaders: settings.underscoresInHeaders,
     accessLog: settings.accessLog,
     accessLogFormat: settings.accessLogFormat,
     adminAllowedHosts: settings.adminAllowedHosts,

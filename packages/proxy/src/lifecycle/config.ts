@@ -92,6 +92,8 @@ export interface ProxySettings {
   limits: ProxyLimits;
   health: PassiveHealthSettings;
   trustedProxies: string[];
+  /** Forward request header names with an underscore (default false: dropped, as nginx does). */
+  underscoresInHeaders: boolean;
   /** `-` for standard output, a file path, or null for none. */
   accessLog: string | null;
   accessLogFormat: AccessLogFormat;
@@ -349,6 +351,13 @@ export const SETTINGS: readonly SettingRow[] = [
     doc: 'Comma-separated IPs/CIDRs whose X-Forwarded-* headers are kept.',
   },
   {
+    key: 'underscoresInHeaders',
+    flag: 'underscores-in-headers',
+    format: 'nodix-proxy-boolean',
+    default: false,
+    doc: 'Forward request header names containing an underscore (default: dropped, as nginx does).',
+  },
+  {
     key: 'timeouts.header',
     flag: 'header-timeout',
     format: 'nodix-proxy-positive-ms',
@@ -571,6 +580,7 @@ export function loadProxySettings(
     },
     health: { maxFails: get('health.maxFails') as number, cooldownMs: get('health.cooldown') as number },
     trustedProxies: get('trustedProxies') as string[],
+    underscoresInHeaders: get('underscoresInHeaders') as boolean,
     accessLog: accessLog === '' ? null : accessLog,
     accessLogFormat: get('accessLogFormat') as AccessLogFormat,
     adminAllowedHosts: get('adminAllowedHosts') as string[],

@@ -1,24 +1,25 @@
 /**
- * `createProxy()`: the proxy as a library — traffic listener, admin listener, route table life cycle (load,
- * validate, build aside, swap one reference, retire the old one), graceful shutdown. The CLI (bin.ts), the
+ * `createProxy()`: the proxy as a library — wires the traffic listener (inbound/server.ts), the admin listener,
+ * the route table life cycle (load, validate, build aside, swap one reference, retire the old one) and graceful
+ * shutdown. The CLI (bin.ts), the
  * cluster workers (cluster.ts), the tests, the bench harness and the deployer's agent all run it through this.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
-import { FastConnection, type FastPathHost } from '../inbound/fast-path.js';
-import { handleRequest } from '../inbound/node-path.js';
+import { createTrafficServer } from '../inbound/server.js';
 import { createTrustedProxies } from '../inbound/trust.js';
-import { handleUpgrade, type UpgradeContext } from '../inbound/upgrade.js';
+import type { UpgradeContext } from '../inbound/upgrade.js';
 import {
   ACCESS_LOG_FORMATS,
   type AccessLog,
   type AccessLogFormat,
   createAccessLog,
 } from '../observe/access-log.js';
+import { rateLimitedLog } from '../observe/log.js';
 import { ProxyMetrics } from '../observe/metrics.js';
 import {
   type BuildContext,
@@ -65,6 +66,12 @@ export interface ProxyOptions {
   health?: Partial<PassiveHealthSettings>;
   /** IPs/CIDRs whose X-Forwarded-* headers are kept. Default none. */
   trustedProxies?: string[];
+  /**
+   * Forward request header names that contain an underscore. Default false: they are dropped, as nginx's
+   * `underscores_in_headers off` does (a framework mapping `_` and `-` alike would read `X_Forwarded_For` as
+   * X-Forwarded-For).
+   */
+  underscoresInHeaders?: boolean;
   /** `-` (stdout), a file path, a writable stream, or null (default) for no access log. */
   accessLog?: string | Writable | null;
   /** `nodix` (default), `common`, `combined` or `json` (observe/access-log.ts). */
@@ -199,21 +206,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       log(`[proxy] upstream ${upstream.origin} of ${upstream.hostKey} is ${up ? 'up' : 'down'}: ${why}`),
   };
 
-  // Upstream failures can come by the thousand when an upstream dies under load: log at most 20 a second.
-  let errorWindow = 0;
-  let errorsInWindow = 0;
-  let suppressed = 0;
-  const logError = (message: string) => {
-    const now = Date.now();
-    if (now - errorWindow >= 1000) {
-      if (suppressed > 0) log(`[proxy] (${suppressed} more upstream errors not logged)`);
-      errorWindow = now;
-      errorsInWindow = 0;
-      suppressed = 0;
-    }
-    if (++errorsInWindow <= 20) log(`[proxy] ${message}`);
-    else suppressed++;
-  };
+  const logError = rateLimitedLog(log);
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
@@ -248,12 +241,12 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     draining: false,
     inFlight: 0,
     logError,
+    underscoresInHeaders: options.underscoresInHeaders ?? false,
     upgradeTimeoutMs: timeouts.upgradeMs,
     upgradeSockets: new Set<Duplex>(),
   };
   metrics.upstreams = () => ctx.table.upstreams;
 
-  const fastConnections = new Set<FastConnection>();
   const swap = (validated: ValidatedRouteTable, source: string): ReloadResult => {
     const next = buildRouteTable(validated, ctx.table, buildContext);
     const old = ctx.table;
@@ -296,94 +289,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     return result;
   };
 
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: timeouts.headerMs,
-      requestTimeout: timeouts.requestMs,
-      keepAliveTimeout: timeouts.keepAliveMs,
-      // How often node:http checks the two timeouts above; its default (30 s) would let a slowloris client
-      // hold a connection up to 30 s past the header timeout.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headerMs / 4))),
-      // A missing Host is answered by inbound/node-path.ts (400 for HTTP/1.1, the unknown-host page for HTTP/1.0).
-      requireHostHeader: false,
-    },
-    (req: IncomingMessage, res: ServerResponse) => {
-      try {
-        handleRequest(ctx, req, res);
-      } catch (err) {
-        internalError(err, res.headersSent ? null : res, req.socket);
-      }
-    },
-  );
-  // A bug in the request path must cost one request, not the process (and every other request in it).
-  const internalError = (err: unknown, res: ServerResponse | null, socket: Duplex) => {
-    log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`);
-    if (res !== null) {
-      res.writeHead(500, ['content-length', '0', 'connection', 'close']);
-      res.end();
-    } else {
-      socket.destroy();
-    }
-  };
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    try {
-      handleUpgrade(ctx, req, socket, head);
-    } catch (err) {
-      internalError(err, null, socket);
-    }
-  });
-  const fastPath: FastPathHost = {
+  const { server, fastConnections } = createTrafficServer({
     ctx,
-    settings: {
-      maxHeaderSize: limits.maxHeaderSize,
-      keepAliveTimeoutMs: timeouts.keepAliveMs,
-      headerTimeoutMs: timeouts.headerMs,
-      requestTimeoutMs: timeouts.requestMs,
-    },
-    handOver: (socket: Socket, buffered: Buffer | null) => {
-      socket.pause();
-      if (buffered !== null) socket.unshift(buffered);
-      httpConnection.call(server, socket);
-      socket.resume();
-    },
-    connections: fastConnections,
-    internalError: (err: unknown, socket: Socket) => internalError(err, null, socket),
-  };
-  // node:http registers one 'connection' listener (its parser setup); it becomes the fast path's hand-over.
-  const httpConnections = server.listeners('connection') as ((socket: Socket) => void)[];
-  if (httpConnections.length !== 1 || httpConnections[0] === undefined)
-    throw new Error(
-      `node:http has ${httpConnections.length} 'connection' listeners, the fast path expects one`,
-    );
-  const httpConnection = httpConnections[0];
-  server.removeAllListeners('connection');
-  const useFastPath = options.fastPath ?? true;
-  server.on('connection', (socket: Socket) => {
-    metrics.openConnections++;
-    socket.once('close', () => metrics.openConnections--);
-    if (useFastPath) new FastConnection(socket, fastPath);
-    else httpConnection.call(server, socket);
-  });
-  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Mirrors node:http's own answers (which a 'clientError' listener replaces), as a plain short response.
-    const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || (pending?.headersSent ?? false)) {
-      socket.destroy();
-      return;
-    }
-    const [status, reason] =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large']
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout']
-          : [400, 'Bad Request'];
-    metrics.unknown.record('OTHER', status, 0);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    limits,
+    timeouts,
+    metrics,
+    log,
+    fastPath: options.fastPath ?? true,
   });
 
   let adminServer: Server | null = null;

@@ -29,6 +29,16 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
+  RequestBodyError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectTimeoutError,
+  UpstreamHeadersTimeoutError,
+  upstreamSocketFailure,
+} from '../errors.js';
+import {
   CONNECTION,
   connectionTokens,
   dropNamed,
@@ -37,6 +47,7 @@ import {
   headerKind,
   parseContentLength,
   TRANSFER_ENCODING,
+  trimOws,
   UPGRADE,
 } from '../http/headers.js';
 import type { BodySink, RequestBody } from '../inbound/request-body.js';
@@ -44,7 +55,7 @@ import type { BodySink, RequestBody } from '../inbound/request-body.js';
 export interface UpstreamSettings {
   /** TCP (and TLS) connect timeout, ms: NODIX_ERR_CONNECT_TIMEOUT. */
   connectTimeoutMs: number;
-  /** From the request written to the response head, ms: NODIX_ERR_HEADERS_TIMEOUT. */
+  /** From the whole request (body included) written to the response head, ms: NODIX_ERR_HEADERS_TIMEOUT. */
   headersTimeoutMs: number;
   /** Longest silence between two body chunks of a response, ms: NODIX_ERR_BODY_TIMEOUT. */
   bodyTimeoutMs: number;
@@ -67,15 +78,7 @@ export interface ResponseHandler {
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   /** Once, instead of onComplete, with the reason; after `abort(err)` with that err. */
-  onError(err: UpstreamError | Error): void;
-}
-
-export class UpstreamError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
+  onError(err: Error): void;
 }
 
 /** The longest response head (status line and headers) accepted, bytes. */
@@ -225,9 +228,7 @@ class BodyPump implements BodySink {
   gone(): void {
     if (this.ended) return;
     this.ended = true;
-    this.conn.fail(
-      new UpstreamError('NODIX_ERR_REQUEST_BODY', 'the request body ended before it was complete'),
-    );
+    this.conn.fail(new RequestBodyError());
   }
 
   detach(): void {
@@ -315,11 +316,20 @@ class Connection {
       this.socket.uncork();
     }
 
-    const timeout = this.client.settings.headersTimeoutMs;
+    if (body === null) this.startHeadersTimer();
+  }
+
+  /**
+   * The upstream headers timeout runs from the moment the whole request was sent (nginx's proxy_read_timeout
+   * counts from the last write too): while a client is still uploading, the upstream is not late. A slow client
+   * is the client-side request timeout's business.
+   */
+  startHeadersTimer(): void {
     if (this.headersTimer === null) {
-      this.headersTimer = setTimeout(this.onHeadersTimeout, timeout);
+      this.headersTimer = setTimeout(this.onHeadersTimeout, this.client.settings.headersTimeoutMs);
       this.headersTimer.unref();
     } else {
+      // Also re-arms a timer that fired while a body was still going out (onHeadersTimeout ignored it).
       this.headersTimer.refresh();
     }
   }
@@ -330,6 +340,7 @@ class Connection {
       this.pump.detach();
       this.pump = null;
     }
+    if (this.state === HEAD) this.startHeadersTimer();
   }
 
   onConnect = (): void => {
@@ -343,32 +354,18 @@ class Connection {
   onConnectTimeout = (): void => {
     this.connectTimer = null;
     if (this.connected || this.closed) return;
-    this.fail(
-      new UpstreamError(
-        'NODIX_ERR_CONNECT_TIMEOUT',
-        `no connection within ${this.client.settings.connectTimeoutMs} ms`,
-      ),
-    );
+    this.fail(new UpstreamConnectTimeoutError(this.client.settings.connectTimeoutMs));
   };
 
   onHeadersTimeout = (): void => {
-    if (this.state !== HEAD || this.exchange === null) return;
-    this.fail(
-      new UpstreamError(
-        'NODIX_ERR_HEADERS_TIMEOUT',
-        `no response head within ${this.client.settings.headersTimeoutMs} ms`,
-      ),
-    );
+    // A timer left from an earlier exchange may fire while this one's body is still being sent: not yet due.
+    if (this.state !== HEAD || this.exchange === null || !this.bodyDone) return;
+    this.fail(new UpstreamHeadersTimeoutError(this.client.settings.headersTimeoutMs));
   };
 
   onBodyTimeout = (): void => {
     if (this.state <= HEAD || this.exchange === null) return;
-    this.fail(
-      new UpstreamError(
-        'NODIX_ERR_BODY_TIMEOUT',
-        `the response body stalled for ${this.client.settings.bodyTimeoutMs} ms`,
-      ),
-    );
+    this.fail(new UpstreamBodyTimeoutError(this.client.settings.bodyTimeoutMs));
   };
 
   onIdleTimeout = (): void => {
@@ -597,8 +594,8 @@ class Connection {
     }
   }
 
-  badResponse(what: string): UpstreamError {
-    return new UpstreamError('NODIX_ERR_BAD_RESPONSE', `the upstream sent ${what}`);
+  badResponse(what: string): UpstreamBadResponseError {
+    return new UpstreamBadResponseError(what);
   }
 
   /** The response ended. `extra`: bytes followed it, which nothing asked for. */
@@ -672,17 +669,19 @@ class Connection {
   };
 
   onError = (err: Error): void => {
-    this.fail(err);
+    this.fail(upstreamSocketFailure(err));
   };
 
   onClose = (): void => {
     this.fail(this.closedEarly());
   };
 
-  closedEarly(): UpstreamError {
-    return this.state === HEAD
-      ? new UpstreamError('NODIX_ERR_UPSTREAM_CLOSED', 'the upstream closed the connection before answering')
-      : new UpstreamError('NODIX_ERR_UPSTREAM_CLOSED', 'the upstream closed the connection mid-response');
+  closedEarly(): UpstreamClosedError {
+    return new UpstreamClosedError(
+      this.state === HEAD
+        ? 'the upstream closed the connection before answering'
+        : 'the upstream closed the connection mid-response',
+    );
   }
 }
 
@@ -741,7 +740,7 @@ export function parseResponseHead(text: string): ResponseHead | string {
     const colon = headerColon(line);
     if (colon === -1) return `a malformed header line ${JSON.stringify(line.slice(0, 64))}`;
     const name = line.slice(0, colon);
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     const kind = headerKind(name);
     if (kind === HOP) {
       if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveHint = value;
@@ -754,7 +753,7 @@ export function parseResponseHead(text: string): ResponseHead | string {
     if (kind === TRANSFER_ENCODING) {
       transferEncoding = true;
       // The last coding decides: chunked framing, or (anything else) the body runs to the connection's end.
-      const last = value.slice(value.lastIndexOf(',') + 1).trim();
+      const last = trimOws(value.slice(value.lastIndexOf(',') + 1));
       chunked = last.length === 7 && last.toLowerCase() === 'chunked';
       continue;
     }
@@ -880,9 +879,7 @@ export class UpstreamClient {
     const exchange = new Exchange(this, method, head, body, handler, extra);
     if (this.#destroyed) {
       exchange.done = true;
-      queueMicrotask(() =>
-        handler.onError(new UpstreamError('NODIX_ERR_CLIENT_CLOSED', 'upstream client closed')),
-      );
+      queueMicrotask(() => handler.onError(new UpstreamClientClosedError()));
       return exchange;
     }
     const conn = this.#take();
@@ -992,7 +989,7 @@ export class UpstreamClient {
   destroy(): Promise<void> {
     this.#destroyed = true;
     const closed = this.close();
-    const err = () => new UpstreamError('NODIX_ERR_CLIENT_CLOSED', 'upstream client closed');
+    const err = () => new UpstreamClientClosedError();
     for (let next = this.#dequeue(); next !== null; next = this.#dequeue()) {
       next.done = true;
       next.handler.onError(err());

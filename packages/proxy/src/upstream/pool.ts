@@ -12,7 +12,7 @@ import { UpstreamClient } from './client.js';
 export interface PoolSettings {
   /** TCP connect timeout, ms (a timeout answers 504). */
   connectTimeoutMs: number;
-  /** Time to the upstream's response headers, ms (a timeout answers 504). */
+  /** Time to the upstream's response headers once the request body was sent, ms (a timeout answers 504). */
   headersTimeoutMs: number;
   /** Longest silence between two body chunks from the upstream, ms (a timeout cuts the client connection). */
   bodyTimeoutMs: number;

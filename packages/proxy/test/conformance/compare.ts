@@ -99,6 +99,30 @@ const lower = (headers: [string, string][], drop: Set<string>) =>
 
 const EXACT_CLIENT_DROP = new Set(['date', 'connection', 'keep-alive']);
 
+/**
+ * Each request gets its own X-Request-Id (observe/request-id.ts), so the two paths never send the same value:
+ * whether one was sent, and where, is compared; the value itself is replaced by `<id>`, in the header and in the
+ * error page that shows it.
+ */
+const ID = '<id>';
+const isIdHeader = (name: string) => name.length === 12 && name.toLowerCase() === 'x-request-id';
+const withoutIds = (headers: [string, string][]) =>
+  headers.map(([n, v]) => (isIdHeader(n) ? [n, ID] : [n, v]) as [string, string]);
+function bodyWithoutId(headers: [string, string][], body: string): string {
+  const id = headers.find(([n]) => isIdHeader(n))?.[1];
+  return id === undefined || id === '' ? body : body.split(id).join(ID);
+}
+/** A response with its id replaced: an error page's Content-Length then counts the page with `<id>` in it. */
+function responseWithoutId(headers: [string, string][], body: string) {
+  const clean = bodyWithoutId(headers, body);
+  const length = String(Buffer.byteLength(clean, 'latin1'));
+  const cleanHeaders = withoutIds(headers).map(
+    ([n, v]) =>
+      (clean !== body && n.toLowerCase() === 'content-length' ? [n, length] : [n, v]) as [string, string],
+  );
+  return { headers: cleanHeaders, body: clean };
+}
+
 export function exactView(o: Observation) {
   return {
     upstream:
@@ -107,7 +131,7 @@ export function exactView(o: Observation) {
         : {
             requests: o.upstream.requests.map((r) => ({
               line: `${r.method} ${r.target} ${r.version}`,
-              headers: r.headers.map(([n, v]) => `${n}: ${short(v)}`),
+              headers: withoutIds(r.headers).map(([n, v]) => `${n}: ${short(v)}`),
               framing: r.framing,
               body: short(r.body),
               trailers: r.trailers,
@@ -118,15 +142,18 @@ export function exactView(o: Observation) {
     client: {
       end: o.client.end,
       garbage: partial(o.client.garbage),
-      responses: o.client.responses.map((r) => ({
-        status: r.status,
-        version: r.version,
-        framing: r.framing,
-        keepAlive: !r.headers.some(([n, v]) => n.toLowerCase() === 'connection' && /close/i.test(v)),
-        headers: lower(r.headers, EXACT_CLIENT_DROP),
-        body: short(r.body),
-        trailers: r.trailers,
-      })),
+      responses: o.client.responses.map((r) => {
+        const clean = responseWithoutId(r.headers, r.body);
+        return {
+          status: r.status,
+          version: r.version,
+          framing: r.framing,
+          keepAlive: !r.headers.some(([n, v]) => n.toLowerCase() === 'connection' && /close/i.test(v)),
+          headers: lower(clean.headers, EXACT_CLIENT_DROP),
+          body: short(clean.body),
+          trailers: r.trailers,
+        };
+      }),
     },
   };
 }
@@ -141,7 +168,14 @@ function partial(text: string): string {
   return text.startsWith('HTTP/') ? '' : short(text);
 }
 
-const NGINX_UPSTREAM_DROP = new Set(['connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+// x-request-id: nodix adds one to every request (nginx only with `proxy_set_header X-Request-Id $request_id`).
+const NGINX_UPSTREAM_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'content-length',
+  'transfer-encoding',
+  'x-request-id',
+]);
 const NGINX_CLIENT_DROP = new Set([
   'date',
   'server',

@@ -8,6 +8,11 @@
 import type { NginxDifference } from './compare.js';
 
 export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
+  {
+    match: /^request\/te\/(two-headers|two-headers-identity-last)$/,
+    reason:
+      'two Transfer-Encoding lines: nginx refuses the duplicate with 400; nodix reads them as one list (RFC 9110 §5.3), which names a coding other than a single chunked, and answers 501 as for `chunked, chunked`; neither forwards anything',
+  },
   // --- requests: nodix stricter ------------------------------------------------------------------------------
   {
     match:

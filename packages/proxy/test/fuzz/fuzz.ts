@@ -233,18 +233,26 @@ export function fuzzResponse(req: UpRequest): Script & { vanish?: boolean } {
 }
 
 /** What must be equal between the two paths for one scenario. */
+/** A request id as the proxy makes them (observe/request-id.ts), shown on its error pages. */
+const REQUEST_ID = /\b[0-9a-f]{8}-[0-9a-z]+\b/g;
+
 function fuzzView(outcome: ClientOutcome, record: UpRecord | null, compareUpstream: boolean) {
   return {
     end: outcome.end,
     responses: outcome.responses
       .filter((r) => r.status >= 200)
-      .map((r) => ({ status: r.status, framing: r.framing === 'close' ? 'close' : 'framed', body: r.body })),
+      .map((r) => ({
+        status: r.status,
+        framing: r.framing === 'close' ? 'close' : 'framed',
+        body: r.body.replace(REQUEST_ID, '<id>'),
+      })),
     upstream: !compareUpstream
       ? '(not compared: an upstream connection vanished)'
       : (record?.requests ?? [])
           .map((r) => ({
             line: `${r.method} ${r.target} ${r.version}`,
-            headers: r.headers.map(([n, v]) => `${n}: ${v}`),
+            // Each path makes its own X-Request-Id: that one is sent is compared, not its value.
+            headers: r.headers.map(([n, v]) => `${n}: ${n.toLowerCase() === 'x-request-id' ? '<id>' : v}`),
             body: r.body,
           }))
           // In request order: pipelined requests still run at once (issue #10 defect 2), over several upstream

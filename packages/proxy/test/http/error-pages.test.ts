@@ -1,8 +1,21 @@
 import t from 'tap';
-import { NoHealthyUpstreamError, UpgradeTimeoutError } from '../../src/errors.js';
+import {
+  NoHealthyUpstreamError,
+  RequestBodyError,
+  UpgradeTimeoutError,
+  UpstreamBadResponseError,
+  UpstreamBodyTimeoutError,
+  UpstreamClientClosedError,
+  UpstreamClosedError,
+  UpstreamConnectError,
+  UpstreamConnectTimeoutError,
+  UpstreamHeadersTimeoutError,
+  upstreamSocketFailure,
+} from '../../src/errors.js';
 import {
   ErrorPages,
   escapeHtml,
+  failureLabel,
   isConnectError,
   isSocketError,
   mayRetry,
@@ -10,48 +23,55 @@ import {
 } from '../../src/http/error-pages.js';
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
+const refused = () => new UpstreamConnectError('ECONNREFUSED', 'connect ECONNREFUSED');
+const reset = () => upstreamSocketFailure(coded('ECONNRESET'));
 
-t.test('statusForError: one table from error to status', async (t) => {
+t.test('statusForError: one table from error class to status', async (t) => {
   const table: [unknown, number][] = [
     [new NoHealthyUpstreamError('a'), 503],
-    [coded('NODIX_ERR_CONNECT_TIMEOUT'), 504],
-    [coded('NODIX_ERR_HEADERS_TIMEOUT'), 504],
-    [coded('NODIX_ERR_BODY_TIMEOUT'), 502],
+    [new UpstreamConnectTimeoutError(5), 504],
+    [new UpstreamHeadersTimeoutError(5), 504],
     [new UpgradeTimeoutError(5), 504],
-    [coded('ECONNREFUSED'), 502],
-    [coded('ECONNRESET'), 502],
-    [coded('NODIX_ERR_UPSTREAM_CLOSED'), 502],
-    [coded('NODIX_ERR_BAD_RESPONSE'), 502],
+    [new UpstreamBodyTimeoutError(5), 502],
+    [refused(), 502],
+    [reset(), 502],
+    [new UpstreamClosedError('closed'), 502],
+    [new UpstreamBadResponseError('junk'), 502],
+    [new RequestBodyError(), 502],
+    [new UpstreamClientClosedError(), 502],
+    [upstreamSocketFailure(coded('ERR_TLS_CERT_ALTNAME_INVALID')), 502],
+    // A code string alone decides nothing: only the class does.
+    [coded('NODIX_ERR_HEADERS_TIMEOUT'), 502],
     [new Error('no code'), 502],
     [null, 502],
   ];
   for (const [err, status] of table)
     t.equal(statusForError(err), status, String((err as Error | null)?.message));
-  t.ok(isConnectError(coded('ECONNREFUSED')));
-  t.ok(isConnectError(coded('NODIX_ERR_CONNECT_TIMEOUT')));
-  t.notOk(isConnectError(coded('ECONNRESET')));
-  t.ok(isSocketError(coded('NODIX_ERR_UPSTREAM_CLOSED')));
-  t.notOk(isSocketError(coded('NODIX_ERR_HEADERS_TIMEOUT')));
-  t.notOk(isSocketError(coded('NODIX_ERR_BAD_RESPONSE')), 'a garbage answer is not retried');
+  t.ok(isConnectError(refused()));
+  t.ok(isConnectError(upstreamSocketFailure(coded('EHOSTUNREACH'))), 'system connect codes are classified');
+  t.ok(isConnectError(new UpstreamConnectTimeoutError(5)));
+  t.notOk(isConnectError(reset()));
+  t.ok(isSocketError(reset()));
+  t.ok(isSocketError(new UpstreamClosedError('closed')));
+  t.notOk(isSocketError(new UpstreamHeadersTimeoutError(5)));
+  t.notOk(isSocketError(new UpstreamBadResponseError('junk')), 'a garbage answer is not retried');
+  t.equal(failureLabel(refused()), 'ECONNREFUSED', 'logged by the system code');
+  t.equal(failureLabel(new UpstreamHeadersTimeoutError(5)), 'NODIX_ERR_HEADERS_TIMEOUT');
 });
 
 t.test('mayRetry: one policy for both request paths', async (t) => {
-  const reset = coded('ECONNRESET');
   const reused = { reused: true };
   const fresh = { reused: false };
   const unread = { readableDidRead: false };
   const read = { readableDidRead: true };
-  t.ok(mayRetry(coded('ECONNREFUSED'), true, 'POST', fresh, unread), 'connect failed, body not read yet');
+  t.ok(mayRetry(refused(), true, 'POST', fresh, unread), 'connect failed, body not read yet');
+  t.notOk(mayRetry(refused(), true, 'POST', fresh, read), 'connect failed after the body was read');
+  t.ok(mayRetry(reset(), false, 'GET', reused, null), 'reset on a reused connection, idempotent, no body');
+  t.notOk(mayRetry(reset(), false, 'GET', fresh, null), 'not on a fresh connection');
+  t.notOk(mayRetry(reset(), false, 'POST', reused, null), 'not for a non-idempotent method');
+  t.notOk(mayRetry(reset(), false, 'PUT', reused, unread), 'not with a body');
   t.notOk(
-    mayRetry(coded('ECONNREFUSED'), true, 'POST', fresh, read),
-    'connect failed after the body was read',
-  );
-  t.ok(mayRetry(reset, false, 'GET', reused, null), 'reset on a reused connection, idempotent, no body');
-  t.notOk(mayRetry(reset, false, 'GET', fresh, null), 'not on a fresh connection');
-  t.notOk(mayRetry(reset, false, 'POST', reused, null), 'not for a non-idempotent method');
-  t.notOk(mayRetry(reset, false, 'PUT', reused, unread), 'not with a body');
-  t.notOk(
-    mayRetry(coded('NODIX_ERR_BAD_RESPONSE'), false, 'GET', reused, null),
+    mayRetry(new UpstreamBadResponseError('junk'), false, 'GET', reused, null),
     'not after a garbage answer',
   );
 });

@@ -6,80 +6,19 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import t, { type Test } from 'tap';
-import { scrape, sleep, startProxy, startUpstream, table, waitFor } from '../helpers.js';
-
-/** One client connection; `send` writes and waits until `count` whole responses arrived (or the socket closed). */
-async function client(t: Test, port: number) {
-  const socket = connect(port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  socket.on('error', () => {});
-  t.teardown(() => socket.destroy());
-  await once(socket, 'connect');
-  let buffered = '';
-  let closed = false;
-  let wake: (() => void) | null = null;
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    wake?.();
-  });
-  socket.on('close', () => {
-    closed = true;
-    wake?.();
-  });
-  /** Splits complete responses off `buffered` (Content-Length or chunked bodies). */
-  const take = (): string | null => {
-    const end = buffered.indexOf('\r\n\r\n');
-    if (end === -1) return null;
-    const head = buffered.slice(0, end + 4);
-    const length = /\r\ncontent-length: (\d+)/i.exec(head);
-    if (/^HTTP\/1\.1 (204|304)/.test(head) || head.startsWith('HTTP/1.1 200 OK\r\nX-Head')) {
-      buffered = buffered.slice(end + 4);
-      return head;
-    }
-    if (length !== null) {
-      const total = end + 4 + Number(length[1]);
-      if (buffered.length < total) return null;
-      const whole = buffered.slice(0, total);
-      buffered = buffered.slice(total);
-      return whole;
-    }
-    if (/\r\ntransfer-encoding: chunked/i.test(head)) {
-      const last = buffered.indexOf('\r\n0\r\n\r\n', end);
-      if (last === -1) return null;
-      const whole = buffered.slice(0, last + 7);
-      buffered = buffered.slice(last + 7);
-      return whole;
-    }
-    return null;
-  };
-  return {
-    socket,
-    get closed() {
-      return closed;
-    },
-    async send(text: string, count = 1): Promise<string[]> {
-      if (text !== '') socket.write(text);
-      const out: string[] = [];
-      const deadline = Date.now() + 5000;
-      while (out.length < count && Date.now() < deadline) {
-        const next = take();
-        if (next !== null) {
-          out.push(next);
-          continue;
-        }
-        if (closed) break;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 100);
-        });
-        wake = null;
-      }
-      return out;
-    },
-  };
-}
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import t from 'tap';
+import {
+  rawClient as client,
+  digest,
+  digestUpstream,
+  scrape,
+  sleep,
+  startProxy,
+  startUpstream,
+  table,
+  waitFor,
+} from '../helpers.js';
 
 const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: webapp1.local\r\n${extra}\r\n`;
 const viaNodeHttp = (response: string) => /\r\nKeep-Alive: timeout=/i.test(response);
@@ -262,20 +201,6 @@ t.test('Connection: close, upstream failures, client leaving, idle timeout', asy
   t.ok(Date.now() - started < 2000, `after the keep-alive timeout (${Date.now() - started} ms)`);
 });
 
-/** An upstream that reads the whole body and answers its length and SHA-256. */
-async function digestUpstream(t: Test, delayMs = 0) {
-  return startUpstream(t, (req, res) => {
-    const hash = createHash('sha256');
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => setTimeout(() => res.end(`${length} ${hash.digest('hex')}`), delayMs));
-  });
-}
-
-const digest = (body: Buffer) => `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
 const POST = (length: number, path = '/upload') =>
   `POST ${path} HTTP/1.1\r\nHost: webapp1.local\r\nContent-Length: ${length}\r\n\r\n`;
 const bodyOf = (response: string | undefined) => response?.slice(response.indexOf('\r\n\r\n') + 4);

@@ -23,7 +23,14 @@ t.test('defaults', async (t) => {
   t.same(s.limits, DEFAULT_LIMITS);
   t.same(s.health, { maxFails: 3, cooldownMs: 10_000 });
   t.same(s.trustedProxies, []);
+  t.equal(s.underscoresInHeaders, false);
   t.equal(s.accessLog, null);
+});
+
+t.test('underscoresInHeaders: flag and environment', async (t) => {
+  t.equal(loadProxySettings(['--underscores-in-headers', 'true'], {}).underscoresInHeaders, true);
+  t.equal(loadProxySettings([], { NODIX_PROXY_UNDERSCORES_IN_HEADERS: 'true' }).underscoresInHeaders, true);
+  t.throws(() => loadProxySettings(['--underscores-in-headers', 'maybe'], {}), /underscoresInHeaders/);
 });
 
 t.test('arguments over environment over file', async (t) => {

@@ -320,7 +320,9 @@ t.test('timeouts: headers and body silence; errors before answering', async (t) 
   const port = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
   const c = client(t, `http://127.0.0.1:${port}`);
-  t.equal((await send(c)).error?.code, 'ECONNREFUSED');
+  const refused = (await send(c)).error as { code?: string; errno?: string } | undefined;
+  t.equal(refused?.code, 'NODIX_ERR_CONNECT');
+  t.equal(refused?.errno, 'ECONNREFUSED');
 });
 
 t.test('a connection limit queues requests in order; abort takes one off the queue', async (t) => {
@@ -412,9 +414,18 @@ t.test('https upstreams: TLS with SNI, and the certificate is verified', async (
   // Signed by nobody Node trusts: the handshake must fail, not fall back to plain HTTP or skip verification.
   const byName = await send(client(t, `https://localhost:${port}`));
   t.equal(byName.status, 0);
-  t.match(byName.error?.code, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/, 'certificate refused');
+  t.equal(byName.error?.code, 'NODIX_ERR_UPSTREAM_SOCKET');
+  t.match(
+    (byName.error as { errno?: string }).errno,
+    /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/,
+    'certificate refused',
+  );
   const byIp = await send(client(t, `https://127.0.0.1:${port}`));
-  t.match(byIp.error?.code, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT|ALTNAME/, 'certificate refused');
+  t.match(
+    (byIp.error as { errno?: string }).errno,
+    /SELF_SIGNED|UNABLE_TO_VERIFY|CERT|ALTNAME/,
+    'certificate refused',
+  );
   t.same(names, ['localhost'], 'SNI names the host, never an IP address');
   t.equal(completed, 0, 'no TLS connection completed');
 });

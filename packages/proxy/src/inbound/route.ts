@@ -1,0 +1,116 @@
+/**
+ * The routing decision, the same for every request path (fast-path.ts, node-path.ts, upgrade.ts): a request head
+ * in, and either a status to reject it with or the virtual host and upstream group it goes to. The paths differ
+ * in how they read a head and write an answer, never in what they decide about it.
+ *
+ * hot path — change with care: one call per request on node:http's paths; the fast path calls it only when it
+ * parses a head it has not seen (it keeps the result with the parsed head). No allocation but for an
+ * absolute-form target.
+ */
+import { RequestHead, trimOws } from '../http/headers.js';
+import type { RouteTable, VirtualHost } from '../route-table/build.js';
+import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import type { UpstreamGroup } from '../upstream/balance.js';
+
+/**
+ * Header lines a request head may have (node:http's default `maxHeadersCount`). A longer head is refused with
+ * 431, never cut short: node:http keeps only the first lines of a longer head, silently, so a second Host behind
+ * them would never be seen.
+ */
+export const MAX_HEADER_LINES = 2000;
+
+/** A request head and where it goes: filled by `routeRequest`. */
+export class RoutedRequest extends RequestHead {
+  vhost: VirtualHost | null = null;
+  group: UpstreamGroup | null = null;
+  /** The origin-form target sent upstream (an absolute-form target's path). */
+  path = '/';
+
+  /** The authority of an absolute-form target replaces the Host header (RFC 9112 §3.2.2). */
+  setHost(authority: string): void {
+    this.host = authority;
+    this.hostCount = 1;
+    const headers = this.headers;
+    let replaced = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.toLowerCase() === 'host') {
+        if (replaced) {
+          headers.splice(i, 2);
+          i -= 2;
+        } else {
+          headers[i + 1] = authority;
+          replaced = true;
+        }
+      }
+    }
+    if (!replaced) headers.push('host', authority);
+  }
+}
+
+/**
+ * Decides where `head` (already filled by readRawHeaders) goes: 0, with `vhost`, `group` and `path` set, or the
+ * status to answer without contacting an upstream:
+ *   431  more than MAX_HEADER_LINES header lines
+ *   501  a Transfer-Encoding other than exactly `chunked` (as nginx: unknown transfer codings are not
+ *        forwarded with the coding silently dropped)
+ *   400  two Host headers (also with an absolute-form target), none on HTTP/1.1, a malformed one, or a target
+ *        that is neither origin-form nor an http(s) absolute-form
+ *   404  no Host on HTTP/1.0, or no virtual host for it
+ * `headerLines`: the number of header lines the head had.
+ */
+export function routeRequest(
+  table: RouteTable,
+  head: RoutedRequest,
+  method: string,
+  target: string,
+  http10: boolean,
+  headerLines: number,
+): number {
+  if (headerLines > MAX_HEADER_LINES) return 431;
+  if (head.transferEncoding && !isChunkedOnly(head.transferCoding)) return 501;
+  // Two Host headers are ambiguous about where the request goes, whatever the target says.
+  if (head.hostCount > 1) return 400;
+  let path = target;
+  if (target.charCodeAt(0) !== 0x2f /* / */) {
+    const absolute = splitAbsoluteUrl(target);
+    if (absolute === null) return 400;
+    path = absolute.path;
+    head.setHost(absolute.authority);
+  }
+  // No Host: HTTP/1.0 never had to send one, so it gets the unknown-host page; HTTP/1.1 gets 400 (RFC 9112 §3.2).
+  if (head.hostCount === 0) return http10 ? 404 : 400;
+  const vhost = resolveHost(table, head.host);
+  if (vhost === null) return 404;
+  if (vhost === BAD_HOST) return 400;
+  let group = vhost.group;
+  if (vhost.router !== null) {
+    const match = vhost.router.find(method, path);
+    if (match !== null) group = match.store;
+  }
+  head.vhost = vhost;
+  head.group = group;
+  head.path = path;
+  return 0;
+}
+
+/** The Transfer-Encoding value(s) name the chunked coding and nothing else. */
+function isChunkedOnly(value: string): boolean {
+  const coding = trimOws(value);
+  return coding.length === 7 && coding.toLowerCase() === 'chunked';
+}
+
+/** `http://host:port/path?q` → authority and origin-form path; null for anything else (`*`, garbage). */
+function splitAbsoluteUrl(url: string): { authority: string; path: string } | null {
+  const scheme = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  if (scheme === -1) return null;
+  let end = scheme;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
+    end++;
+  }
+  const authority = url.slice(scheme, end);
+  if (authority === '' || authority.includes('@')) return null;
+  const rest = url.slice(end);
+  return { authority, path: rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : `/${rest}` };
+}
