@@ -7,6 +7,7 @@ import { GenerationStore } from './generations.js';
 import { type HeldLocks, lockTargets } from './lock.js';
 import type { Reporter } from './report.js';
 import { type JobFailure, runJobs } from './run-jobs.js';
+import type { SshSettings } from './ssh.js';
 import { AgentClients, agentAddressesOfManifests } from './targets.js';
 import {
   describeTransition,
@@ -30,6 +31,8 @@ export interface ApplyOptions {
   /** The coordinator's state directory (generations). */
   stateDir: string;
   token: string | undefined;
+  /** How to run ssh for targets reached over SSH. */
+  ssh?: SshSettings;
   reporter: Reporter;
   /** Default true: lock every target involved. */
   lock?: boolean;
@@ -156,7 +159,7 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
   const currentGeneration = await store.current();
   const currentManifest = await store.currentManifest();
   const to = goal.kind === 'manifest' ? goal.manifest : (await store.read(goal.generation)).manifest;
-  const clients = new AgentClients(options.token);
+  const clients = new AgentClients(options.token, options.ssh);
   try {
     // The transition's starting point: the recorded generation, unless an earlier run was cut short; then what runs.
     const pending = await store.pending();
@@ -256,7 +259,7 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
       await locks?.release();
     }
   } finally {
-    clients.close();
+    await clients.close();
   }
 }
 
