@@ -84,15 +84,10 @@ t.test('agent connect without an agent: one line and its own exit code', async (
 
 t.test('--socket does not go with a TCP address or a token', async (t) => {
   const stateDir = await tempDir(t);
-  const result = await runCli([
-    'agent',
-    '--state-dir',
+  const result = await runCli(
+    ['agent', '--state-dir', stateDir, '--socket', 'default', '--listen', '0.0.0.0:7411'],
     stateDir,
-    '--socket',
-    'default',
-    '--listen',
-    '0.0.0.0:7411',
-  ]);
+  );
   t.equal(result.code, 2);
   t.match(result.stderr, /^nodix: agent: --listen does not go with --socket/);
 });
