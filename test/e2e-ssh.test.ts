@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { EXAMPLE, sshMachines, TARGETS } from './helpers/machines.js';
 import { run } from './helpers/run.js';
-import { runScenarios } from './helpers/scenarios.js';
+import { runScenarios, staticModelArgs } from './helpers/scenarios.js';
 
 // The README's scenarios with the targets reached over SSH (clientInterface 'ssh'): a real sshd in each target's
 // network namespace, the agents on Unix sockets, the coordinator's known_hosts written by the test. Then what only
@@ -14,14 +14,7 @@ const m = await sshMachines();
 t.teardown(() => m.destroy());
 
 const state = ['--state-dir', join(m.work, 'coordinator')];
-const staticModels = [
-  '-s',
-  join(EXAMPLE, 'services.ts'),
-  '-i',
-  m.infrastructure,
-  '-d',
-  join(EXAMPLE, 'distribution.ts'),
-];
+const staticModels = staticModelArgs(m);
 
 type Answer = {
   services?: Array<{ name: string; pid: number; hash: string; state: string }>;

@@ -157,16 +157,20 @@ async function build(layout: Layout, work: string): Promise<Machines> {
   };
 }
 
-/** Three network namespaces; the example's own infrastructure.ts (hostnames test1/test2, agent 7411, proxy 80). */
-export async function netnsMachines(): Promise<Machines> {
-  const work = await mkdtemp(join(tmpdir(), 'nodix-e2e-netns-'));
-  let network: Network;
+/** A work directory and the namespaces test1, test2 and client (the directory removed again if they cannot be made). */
+async function workAndNetwork(prefix: string): Promise<{ work: string; network: Network }> {
+  const work = await mkdtemp(join(tmpdir(), prefix));
   try {
-    network = await createNetwork(['test1', 'test2', 'client']);
+    return { work, network: await createNetwork(['test1', 'test2', 'client']) };
   } catch (error) {
     await rm(work, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Three network namespaces; the example's own infrastructure.ts (hostnames test1/test2, agent 7411, proxy 80). */
+export async function netnsMachines(): Promise<Machines> {
+  const { work, network } = await workAndNetwork('nodix-e2e-netns-');
   return build(
     {
       kind: 'netns',
@@ -246,14 +250,7 @@ export interface SshMachines extends Machines {
  * and known_hosts written by the test, given to nodix through NODIX_SSH_CONFIG.
  */
 export async function sshMachines(): Promise<SshMachines> {
-  const work = await mkdtemp(join(tmpdir(), 'nodix-e2e-ssh-'));
-  let network: Network;
-  try {
-    network = await createNetwork(['test1', 'test2', 'client']);
-  } catch (error) {
-    await rm(work, { recursive: true, force: true });
-    throw error;
-  }
+  const { work, network } = await workAndNetwork('nodix-e2e-ssh-');
   const sshd = new Map<string, Sshd>();
   const socketOf = (target: string) => join(work, `agent-${target}`, 'agent.sock');
   const properties = (target: string) => ({

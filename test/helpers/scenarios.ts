@@ -53,16 +53,14 @@ function expectOk(
   );
 }
 
+/** `-s -i -d` of the example's static deployment on these machines. */
+export function staticModelArgs(m: Machines): string[] {
+  return ['-s', join(EXAMPLE, 'services.ts'), '-i', m.infrastructure, '-d', join(EXAMPLE, 'distribution.ts')];
+}
+
 export async function runScenarios(t: Test, m: Machines): Promise<void> {
   const state = ['--state-dir', join(m.work, 'coordinator'), '--token-file', m.tokenFile];
-  const staticModels = [
-    '-s',
-    join(EXAMPLE, 'services.ts'),
-    '-i',
-    m.infrastructure,
-    '-d',
-    join(EXAMPLE, 'distribution.ts'),
-  ];
+  const staticModels = staticModelArgs(m);
   const dynamicServices = join(EXAMPLE, 'services-dynamic.ts');
   const twenty = ['--extra-params', '{"count": 20}'];
 
