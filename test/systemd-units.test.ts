@@ -104,7 +104,11 @@ t.test('the agent unit in the repo is what print-unit makes for a global install
 t.test('print-unit output passes systemd-analyze verify as it is (its ExecStart exists here)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'nodix-unit-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const cases = [[], ['--state-dir', '/srv/nodix state', '--listen', '[::]:7500', '--user', 'deploy']];
+  const cases = [
+    [],
+    ['--state-dir', '/srv/nodix state', '--listen', '[::]:7500', '--user', 'deploy'],
+    ['--socket', 'default'],
+  ];
   for (const argv of cases) {
     const printed = await printUnit(argv);
     t.equal(printed.code, 0, printed.stderr);
@@ -117,6 +121,13 @@ t.test('print-unit output passes systemd-analyze verify as it is (its ExecStart 
   const spaced = await printUnit(cases[1] as string[]);
   t.match(spaced.stdout, /^ReadWritePaths="\/srv\/nodix state"$/m, 'a path with a space is quoted');
   t.match(spaced.stdout, /--state-dir "\/srv\/nodix state" --token-file "\/srv\/nodix state\/token"/);
+  const socket = await printUnit(['--socket', 'default']);
+  t.match(
+    socket.stdout,
+    /agent --state-dir \/var\/lib\/nodix --socket \/var\/lib\/nodix\/agent\.sock$/m,
+    'an SSH agent',
+  );
+  t.notMatch(socket.stdout, /--token-file|--listen/, 'has no token and no port');
   const relative = await printUnit(['--state-dir', 'state']);
   t.equal(relative.code, 2);
   t.match(relative.stderr, /--state-dir must be an absolute path, got 'state'/);

@@ -11,7 +11,14 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { AgentClient, agentAddressOf, GenerationStore, loadModels, main } from '@nodix/deployer';
+import {
+  AgentClient,
+  agentAddressOf,
+  GenerationStore,
+  isSshAddress,
+  loadModels,
+  main,
+} from '@nodix/deployer';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -48,6 +55,8 @@ const agents = new Map<string, { child: ChildProcess; client: AgentClient; exite
 /** Starts one agent as its own process (as on a real machine) and waits for its "listening" line. */
 async function startAgent(target: string): Promise<void> {
   const address = agentAddressOf(infrastructure[target]!);
+  // npm start runs every agent on this machine, over HTTP (the example's infrastructure names no sshTarget).
+  if (isSshAddress(address)) throw new Error(`${target}: npm start runs http agents only`);
   const child = spawn(
     process.execPath,
     [

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { identify } from '../../packages/deployer/src/agent/process-identity.js';
 import { createNetwork, type Network } from './netns.js';
 import { type RunResult, run, startUntil, stopChild } from './run.js';
+import { createSshClient, type SshClientSetup, type Sshd, startSshd } from './sshd.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const NODIX = join(ROOT, 'packages', 'deployer', 'bin', 'nodix.js');
@@ -18,7 +19,8 @@ export const TARGETS = ['test1', 'test2'] as const;
  * loopback. Scenarios only talk through this interface, so the same scenarios run on both.
  */
 export interface Machines {
-  kind: 'netns' | 'loopback';
+  /** `ssh`: network namespaces whose agents are reached over SSH (an sshd per target, agents on Unix sockets). */
+  kind: 'netns' | 'loopback' | 'ssh';
   work: string;
   token: string;
   tokenFile: string;
@@ -31,6 +33,10 @@ export interface Machines {
   /** `curl -H 'Host: host' <target's proxy>` from the client. */
   curl(target: string, host: string): Promise<{ status: number; body: string }>;
   startAgent(target: string): Promise<void>;
+  /** The PID of the target's running agent. */
+  agentPid(target: string): number | undefined;
+  /** argv that runs `command args` on `machine`. */
+  on(machine: string, command: string, args: string[]): [string, string[]];
   stopAgent(target: string): Promise<void>;
   agentStateDir(target: string): string;
   /** argv that runs `command args` on `machine` (for long-running programs the test starts itself). */
@@ -43,12 +49,15 @@ export interface Machines {
 }
 
 interface Layout {
-  kind: 'netns' | 'loopback';
+  kind: Machines['kind'];
   infrastructure: string;
   sharedRange: string;
   /** argv that runs `command args` on `machine`. */
   on(machine: string, command: string, args: string[]): [string, string[]];
-  agentListen(target: string): string;
+  /** How the agent listens: `--listen HOST:PORT --token-file F`, or `--socket PATH`. */
+  agentListen(target: string, tokenFile: string, stateDir: string): string[];
+  /** Environment of every `nodix` run on the client (the ssh settings). */
+  env?: Record<string, string>;
   proxyOrigin(target: string): string;
   bindHost: string;
   targets: readonly string[];
@@ -93,7 +102,9 @@ async function build(layout: Layout, work: string): Promise<Machines> {
     infrastructure: layout.infrastructure,
     sharedRange: layout.sharedRange,
     nodix(args, options = {}) {
-      const envArgs = Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`);
+      const envArgs = Object.entries({ ...layout.env, ...options.env }).map(
+        ([key, value]) => `${key}=${value}`,
+      );
       const [command, argv] = layout.on('client', 'env', [...envArgs, process.execPath, NODIX, ...args]);
       return run(command, argv, { cwd: work, timeoutMs: 180_000 });
     },
@@ -116,12 +127,9 @@ async function build(layout: Layout, work: string): Promise<Machines> {
       const [command, argv] = layout.on(target, process.execPath, [
         NODIX,
         'agent',
-        '--listen',
-        layout.agentListen(target),
+        ...layout.agentListen(target, tokenFile, agentStateDir(target)),
         '--state-dir',
         agentStateDir(target),
-        '--token-file',
-        tokenFile,
         '--service-host',
         layout.bindHost,
       ]);
@@ -139,6 +147,8 @@ async function build(layout: Layout, work: string): Promise<Machines> {
       if (!layout.setLink) throw new Error(`${layout.kind} machines have no links to cut`);
       await layout.setLink(target, up);
     },
+    agentPid: (target) => agents.get(target)?.pid,
+    on: layout.on,
     async occupy(target, port) {
       const script = `require('net').createServer().listen(${port}, '${layout.bindHost}', () => console.log('holding'))`;
       const [command, argv] = layout.on(target, process.execPath, ['-e', script]);
@@ -159,6 +169,23 @@ async function build(layout: Layout, work: string): Promise<Machines> {
 }
 
 /**
+ * A work directory and network namespaces for `targets` and a client (the directory removed again if they cannot
+ * be made).
+ */
+async function workAndNetwork(
+  prefix: string,
+  targets: readonly string[] = TARGETS,
+): Promise<{ work: string; network: Network }> {
+  const work = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    return { work, network: await createNetwork([...targets, 'client']) };
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
  * Network namespaces for the targets and a client; by default the example's own infrastructure.ts (hostnames
  * test1/test2, agent 7411, proxy 80).
  */
@@ -169,14 +196,7 @@ export async function netnsMachines({
   targets?: readonly string[];
   infrastructure?: string;
 } = {}): Promise<Machines> {
-  const work = await mkdtemp(join(tmpdir(), 'nodix-e2e-netns-'));
-  let network: Network;
-  try {
-    network = await createNetwork([...targets, 'client']);
-  } catch (error) {
-    await rm(work, { recursive: true, force: true });
-    throw error;
-  }
+  const { work, network } = await workAndNetwork('nodix-e2e-netns-', targets);
   return build(
     {
       kind: 'netns',
@@ -184,7 +204,7 @@ export async function netnsMachines({
       targets,
       sharedRange: '3000-4000',
       on: (machine, command, args) => network.exec(machine, command, args),
-      agentListen: () => '0.0.0.0:7411',
+      agentListen: (_target, tokenFile) => ['--listen', '0.0.0.0:7411', '--token-file', tokenFile],
       proxyOrigin: (target) => `http://${target}/`,
       bindHost: '0.0.0.0',
       setLink: (target, up) => network.setLink(target, up),
@@ -230,7 +250,12 @@ export async function loopbackMachines(): Promise<Machines> {
       infrastructure,
       sharedRange: `${base + 10}-${base + 99}`,
       on: (_machine, command, args) => [command, args],
-      agentListen: (target) => `127.0.0.1:${base + index(target)}`,
+      agentListen: (target, tokenFile) => [
+        '--listen',
+        `127.0.0.1:${base + index(target)}`,
+        '--token-file',
+        tokenFile,
+      ],
       proxyOrigin: (target) => `http://127.0.0.1:${base + 2 + index(target)}/`,
       bindHost: '127.0.0.1',
       targets: TARGETS,
@@ -238,4 +263,81 @@ export async function loopbackMachines(): Promise<Machines> {
     },
     work,
   );
+}
+
+export interface SshMachines extends Machines {
+  ssh: SshClientSetup;
+  sshd: Map<string, Sshd>;
+  network: Network;
+  /** An infrastructure model like `infrastructure` with `change` applied to each target's properties. */
+  infrastructureWith(name: string, change: (target: string) => Record<string, unknown>): Promise<string>;
+}
+
+/**
+ * Three network namespaces whose targets are reached over SSH: in each target an sshd of the test's own (host key,
+ * authorised key) and the agent on a Unix socket, no agent TCP port; the coordinator on `client` with an ssh_config
+ * and known_hosts written by the test, given to nodix through NODIX_SSH_CONFIG.
+ */
+export async function sshMachines(): Promise<SshMachines> {
+  const { work, network } = await workAndNetwork('nodix-e2e-ssh-');
+  const sshd = new Map<string, Sshd>();
+  const socketOf = (target: string) => join(work, `agent-${target}`, 'agent.sock');
+  const properties = (target: string) => ({
+    hostname: target,
+    capacity: 10,
+    sshTarget: `root@${target}`,
+    nodixCommand: `${process.execPath} ${NODIX}`,
+    agentSocket: socketOf(target),
+  });
+  const infrastructureWith = async (name: string, change: (target: string) => Record<string, unknown>) => {
+    const path = join(work, name);
+    const model = Object.fromEntries(
+      TARGETS.map((target) => [target, { properties: { ...properties(target), ...change(target) } }]),
+    );
+    await writeFile(path, JSON.stringify(model, null, 2));
+    return path;
+  };
+  let ssh: SshClientSetup;
+  let infrastructure: string;
+  try {
+    ssh = await createSshClient(work);
+    for (const target of TARGETS) {
+      const machine = network.machines.get(target) as { address: string };
+      const server = await startSshd({
+        dir: join(work, `sshd-${target}`),
+        address: machine.address,
+        port: 22,
+        authorizedKey: ssh.publicKey,
+        on: (command, args) => network.exec(target, command, args),
+      });
+      sshd.set(target, server);
+      await ssh.trust(target, server.hostKey);
+    }
+    infrastructure = await infrastructureWith('infrastructure.json', () => ({}));
+  } catch (error) {
+    for (const server of sshd.values()) await server.stop();
+    await network.destroy();
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+  const machines = await build(
+    {
+      kind: 'ssh',
+      infrastructure,
+      targets: TARGETS,
+      sharedRange: '3000-4000',
+      on: (machine, command, args) => network.exec(machine, command, args),
+      agentListen: (target) => ['--socket', socketOf(target)],
+      env: { NODIX_SSH_CONFIG: ssh.config },
+      setLink: (target, up) => network.setLink(target, up),
+      proxyOrigin: (target) => `http://${target}/`,
+      bindHost: '0.0.0.0',
+      teardown: async () => {
+        for (const server of sshd.values()) await server.stop();
+        await network.destroy();
+      },
+    },
+    work,
+  );
+  return { ...machines, ssh, sshd, network, infrastructureWith };
 }

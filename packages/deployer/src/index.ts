@@ -19,12 +19,12 @@ export * from './errors.js';
 export { type ApplyOptions, type ApplyResult, applyGoal, DeployError, type Goal } from './execute/deploy.js';
 export { type Generation, GenerationStore } from './execute/generations.js';
 export { createReporter, type Reporter } from './execute/report.js';
-export { agentAddressOf } from './execute/targets.js';
+export { classifySshFailure, SshConnection, SshError, type SshSettings } from './execute/ssh.js';
 export { describeTransition, planTransition, type Transition } from './execute/transition.js';
-export { AgentClient } from './execute/transport.js';
+export { AgentClient, describeAgentAddress } from './execute/transport.js';
 export { COORDINATOR, createLogger, type Logger } from './log.js';
 export { distributionToJson, normalizeDistribution } from './models/distribution.js';
-export { normalizeInfrastructure, targetHostname } from './models/infrastructure.js';
+export { agentAddressOf, normalizeInfrastructure, targetHostname } from './models/infrastructure.js';
 export { evaluateModel, importModel } from './models/load.js';
 export {
   evaluateModels,

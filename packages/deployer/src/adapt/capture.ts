@@ -1,7 +1,7 @@
 import type { FactsResponse } from '../agent/api.js';
 import { NodixError } from '../errors.js';
 import type { AgentClients } from '../execute/targets.js';
-import { agentAddressOf } from '../execute/targets.js';
+import { agentAddressOf } from '../models/infrastructure.js';
 import type { Infrastructure, TargetProperties } from '../models/types.js';
 import type { AgentAddress } from '../plan/types.js';
 

@@ -6,6 +6,7 @@ import { NodixError } from '../errors.js';
 import { applyGoal } from '../execute/deploy.js';
 import { GenerationStore } from '../execute/generations.js';
 import type { Reporter } from '../execute/report.js';
+import type { SshSettings } from '../execute/ssh.js';
 import { AgentClients } from '../execute/targets.js';
 import type { PortsFile } from '../plan/ports.js';
 import { type CapturedFacts, captureInfrastructure } from './capture.js';
@@ -19,6 +20,8 @@ export interface SelfAdaptOptions extends Thresholds {
   ports: PortsFile | undefined;
   stateDir: string;
   token: string | undefined;
+  /** How to run ssh for targets reached over SSH. */
+  ssh?: SshSettings;
   intervalMs: number;
   probeTimeoutMs: number;
   /** Stop after the first round in which every target is decided (and the adaptation it needed, if any). */
@@ -88,7 +91,7 @@ export async function selfAdapt(options: SelfAdaptOptions): Promise<{ failed: bo
     rebalance: options.rebalance,
   });
 
-  const clients = new AgentClients(options.token);
+  const clients = new AgentClients(options.token, options.ssh);
   try {
     while (!signal.aborted) {
       await probeAll();
@@ -110,7 +113,7 @@ export async function selfAdapt(options: SelfAdaptOptions): Promise<{ failed: bo
       await sleep(options.intervalMs, undefined, { signal }).catch(() => undefined);
     }
   } finally {
-    clients.close();
+    await clients.close();
   }
   emit({ event: 'stop', reason: signal.aborted ? 'signal' : 'done (--once)' });
   return { failed };
@@ -181,6 +184,7 @@ export async function selfAdapt(options: SelfAdaptOptions): Promise<{ failed: bo
         {
           stateDir: options.stateDir,
           token: options.token,
+          ...(options.ssh ? { ssh: options.ssh } : {}),
           reporter: options.reporter,
           dryRun: options.dryRun,
           readyTimeoutMs: options.readyTimeoutMs,

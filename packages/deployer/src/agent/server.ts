@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodixError } from '../errors.js';
@@ -23,6 +24,7 @@ import { AgentConfigError, BadRequestError, LockedError } from './errors.js';
 import { captureFacts } from './facts.js';
 import { acquireLock, checkMayChange, MAX_LOCK_TTL_MS, releaseLock } from './lock.js';
 import { formatHostPort } from './readiness.js';
+import { prepareSocketPath, restrictSocket } from './socket.js';
 import { StateStore } from './state.js';
 import { lockStateDir, makeStateDir } from './state-dir.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
@@ -42,6 +44,11 @@ const MAX_READY_TIMEOUT_MS = 10 * 60 * 1000;
 export interface AgentOptions {
   host: string;
   port: number;
+  /**
+   * Listen on this Unix socket instead of `host:port`: mode 0600 in a 0700 directory, no token (the socket's
+   * permissions authorise; coordinators come in through SSH and `nodix agent connect`).
+   */
+  socket?: string;
   stateDir: string;
   /** Required unless `insecure` and `host` is a loopback address. */
   token?: string;
@@ -55,7 +62,7 @@ export interface AgentOptions {
 }
 
 export interface Agent {
-  /** `http://host:port` */
+  /** `http://host:port`, or `unix:PATH` for a socket agent */
   readonly url: string;
   readonly port: number;
   readonly supervisor: Supervisor;
@@ -137,7 +144,8 @@ function checkOwner(value: unknown, { required }: { required: boolean }): string
  */
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? ((line: string) => process.stdout.write(`[agent] ${line}\n`));
-  if (options.token === undefined || options.token === '') {
+  const socketPath = options.socket;
+  if (socketPath === undefined && (options.token === undefined || options.token === '')) {
     if (!options.insecure) {
       throw new AgentConfigError(
         'agent: no token (give --token-file or NODIX_AGENT_TOKEN, or --insecure on loopback)',
@@ -152,7 +160,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   await makeStateDir(options.stateDir);
   // Before the state is read: a second agent on the same directory would adopt and restart the same services.
-  const dirLock = await lockStateDir(options.stateDir, formatHostPort(options.host, options.port));
+  const listenName =
+    socketPath === undefined ? formatHostPort(options.host, options.port) : `unix:${socketPath}`;
+  const dirLock = await lockStateDir(options.stateDir, listenName);
   let store: StateStore;
   let supervisor: Supervisor;
   try {
@@ -170,7 +180,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     throw error;
   }
   const startedAt = Date.now();
-  const token = options.token;
+  const token = socketPath === undefined ? options.token : undefined;
 
   function checkService(value: unknown): ServiceInstance {
     check(checkServiceInstance(value, 'service'));
@@ -310,25 +320,46 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: options.host.replace(/^\[(.*)\]$/, '$1'), port: options.port }, () => {
+    const listening = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (socketPath === undefined) {
+      server.listen({ host: options.host.replace(/^\[(.*)\]$/, '$1'), port: options.port }, listening);
+      return;
+    }
+    prepareSocketPath(socketPath).then(() => {
+      // Made 0600 from the start (umask), so there is no moment at which another user could open it.
+      const umask = process.umask(0o177);
+      try {
+        server.listen({ path: socketPath }, listening);
+      } finally {
+        process.umask(umask);
+      }
+    }, reject);
   }).catch(async (error: NodeJS.ErrnoException) => {
     await supervisor.close();
     await dirLock.release();
+    if (error instanceof NodixError) throw error;
     if (error.code === 'EADDRINUSE' || error.code === 'EADDRNOTAVAIL' || error.code === 'EACCES') {
-      throw new AgentConfigError(
-        `agent: cannot listen on ${formatHostPort(options.host, options.port)}: ${error.code}`,
-      );
+      throw new AgentConfigError(`agent: cannot listen on ${listenName}: ${error.code}`);
     }
     throw error;
   });
-  const address = server.address() as AddressInfo;
-  await dirLock.setListen(formatHostPort(address.address, address.port));
+  let url: string;
+  let port = 0;
+  if (socketPath === undefined) {
+    const address = server.address() as AddressInfo;
+    port = address.port;
+    url = `http://${formatHostPort(address.address, address.port)}`;
+    await dirLock.setListen(formatHostPort(address.address, address.port));
+  } else {
+    await restrictSocket(socketPath);
+    url = listenName;
+  }
   return {
-    url: `http://${formatHostPort(address.address, address.port)}`,
-    port: address.port,
+    url,
+    port,
     supervisor,
     async close() {
       await new Promise<void>((resolve) => {
@@ -336,6 +367,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         server.closeAllConnections();
       });
       await supervisor.close();
+      if (socketPath !== undefined) await rm(socketPath, { force: true });
       await dirLock.release();
     },
   };

@@ -10,6 +10,8 @@ export interface AgentUnitOptions {
   stateDir: string;
   tokenFile: string;
   listen: string;
+  /** Listen on this Unix socket (coordinators come over SSH) instead of `listen` with `tokenFile`. */
+  socket?: string;
   user: string;
 }
 
@@ -53,10 +55,9 @@ export function agentUnit(options: AgentUnitOptions): string {
     'agent',
     '--state-dir',
     options.stateDir,
-    '--token-file',
-    options.tokenFile,
-    '--listen',
-    options.listen,
+    ...(options.socket === undefined
+      ? ['--token-file', options.tokenFile, '--listen', options.listen]
+      : ['--socket', options.socket]),
   ]
     .map(unitWord)
     .join(' ');

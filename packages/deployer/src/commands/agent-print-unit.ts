@@ -9,7 +9,7 @@ import { parseCommandArgs } from './parse-args.js';
 /** This installation's bin: `bin/nodix.js` beside `src/` and `dist/` alike. */
 const THIS_BIN = fileURLToPath(new URL('../../bin/nodix.js', import.meta.url));
 
-const usage = `Usage: nodix agent print-unit [--state-dir DIR] [--token-file FILE] [--listen HOST:PORT] [--user USER] [--exec PATH]
+const usage = `Usage: nodix agent print-unit [--state-dir DIR] [--socket PATH | --token-file FILE --listen HOST:PORT] [--user USER] [--exec PATH]
 
 Prints a hardened systemd unit that runs 'nodix agent' (a dedicated user, NoNewPrivileges, ProtectSystem=strict
 with only the state directory writable, ProtectHome, PrivateTmp, only CAP_NET_BIND_SERVICE, Restart=on-failure).
@@ -21,6 +21,7 @@ Options:
   --state-dir DIR        the agent's state directory (default ${DEFAULT_UNIT_STATE_DIR})
   --token-file FILE      its token (default DIR/token; make both with 'nodix agent init')
   --listen HOST:PORT     the API's address (default 0.0.0.0:${DEFAULT_AGENT_PORT})
+  --socket PATH          listen on a Unix socket instead, for coordinators that come over SSH ('default': DIR/agent.sock)
   --user USER            the user (and group) the agent and its services run as (default ${DEFAULT_UNIT_USER})
   --exec PATH            the nodix command to run (default: this installation, run by this node)
   -h, --help             this text
@@ -35,6 +36,7 @@ export const agentPrintUnitCommand: Command = {
       'state-dir': { type: 'string' },
       'token-file': { type: 'string' },
       listen: { type: 'string' },
+      socket: { type: 'string' },
       user: { type: 'string' },
       exec: { type: 'string' },
     });
@@ -53,6 +55,11 @@ export const agentPrintUnitCommand: Command = {
     const tokenFile = absolute('--token-file', values['token-file']) ?? `${stateDir}/token`;
     const listen = values.listen ?? `0.0.0.0:${DEFAULT_AGENT_PORT}`;
     parseListen(listen);
+    const socket =
+      values.socket === 'default' ? `${stateDir}/agent.sock` : absolute('--socket', values.socket);
+    if (socket !== undefined && (values.listen !== undefined || values['token-file'] !== undefined)) {
+      throw new UsageError('agent print-unit: --socket does not go with --listen or --token-file');
+    }
     const user = values.user ?? DEFAULT_UNIT_USER;
     if (!/^[a-z_][a-z0-9_-]*$/i.test(user))
       throw new UsageError(`agent print-unit: --user must be a user name, got '${user}'`);
@@ -68,6 +75,7 @@ export const agentPrintUnitCommand: Command = {
         stateDir,
         tokenFile,
         listen,
+        ...(socket === undefined ? {} : { socket }),
         user,
       }),
     );

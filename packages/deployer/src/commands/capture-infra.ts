@@ -1,6 +1,6 @@
 import { captureInfrastructure } from '../adapt/capture.js';
-import { formatHostPort } from '../agent/readiness.js';
 import { AgentClients } from '../execute/targets.js';
+import { describeAgentAddress } from '../execute/transport.js';
 import { loadModels } from '../models/pipeline.js';
 import type { Command } from './command.js';
 import {
@@ -8,6 +8,7 @@ import {
   COORDINATOR_OPTIONS,
   COORDINATOR_OPTIONS_HELP,
   integerOption,
+  sshSettings,
 } from './coordinator-options.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams } from './model-options.js';
 import { parseCommandArgs, requireOption } from './parse-args.js';
@@ -16,6 +17,8 @@ const OPTIONS = {
   infrastructure: MODEL_OPTIONS.infrastructure,
   'extra-params': MODEL_OPTIONS['extra-params'],
   'token-file': COORDINATOR_OPTIONS['token-file'],
+  'ssh-config': COORDINATOR_OPTIONS['ssh-config'],
+  'ssh-option': COORDINATOR_OPTIONS['ssh-option'],
   timeout: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -23,7 +26,7 @@ const OPTIONS = {
 const DEFAULT_TIMEOUT_MS = 5000;
 
 const usage = [
-  'Usage: nodix capture-infra -i INFRASTRUCTURE [--json] [--timeout MS] [--token-file FILE]',
+  'Usage: nodix capture-infra -i INFRASTRUCTURE [--json] [--timeout MS] [--token-file FILE] [--ssh-config FILE]',
   '',
   "Asks every target's agent what the machine is (disnix-capture-infra): host name, CPU count, memory, Node and",
   'nodix version. Prints the infrastructure model with, per target that answered, its declared properties and the',
@@ -35,6 +38,8 @@ const usage = [
   MODEL_OPTIONS_HELP.infrastructure,
   MODEL_OPTIONS_HELP.extraParams,
   COORDINATOR_OPTIONS_HELP.tokenFile,
+  COORDINATOR_OPTIONS_HELP.sshConfig,
+  COORDINATOR_OPTIONS_HELP.sshOption,
   `      --timeout MS           how long each agent may take to answer (default ${DEFAULT_TIMEOUT_MS})`,
   '      --json                 print { "infrastructure": { name: { properties: { ..., captured } } },',
   '                             "unreachable": { name: { agent, properties, error } } }; the first member is an',
@@ -60,12 +65,12 @@ export const captureInfraCommand: Command = {
       extraParams: parseExtraParams(values['extra-params']),
     });
     const token = await agentToken(io, values['token-file']);
-    const clients = new AgentClients(token);
+    const clients = new AgentClients(token, sshSettings(io, values));
     let captured: Awaited<ReturnType<typeof captureInfrastructure>>;
     try {
       captured = await captureInfrastructure(infrastructure, clients, Math.max(1, timeoutMs));
     } finally {
-      clients.close();
+      await clients.close();
     }
     const failed = Object.keys(captured.unreachable).length > 0;
     if (values.json) {
@@ -79,7 +84,7 @@ export const captureInfraCommand: Command = {
     }
     for (const [name, { agent, properties }] of Object.entries(captured.reachable)) {
       const { captured: facts, ...declared } = properties;
-      io.stdout.write(`[target: ${name}] agent ${formatHostPort(agent.host, agent.port)}: reachable\n`);
+      io.stdout.write(`[target: ${name}] agent ${describeAgentAddress(agent)}: reachable\n`);
       io.stdout.write(`  declared: ${JSON.stringify(declared)}\n`);
       io.stdout.write(
         `  captured: host ${facts.hostname}, ${facts.cpus} CPU(s), ${(facts.memoryBytes / GIB).toFixed(1)} GiB memory ` +

@@ -8,6 +8,7 @@ import {
   COORDINATOR_OPTIONS_HELP,
   coordinatorStateDir,
   integerOption,
+  sshSettings,
 } from './coordinator-options.js';
 import { parseCommandArgs } from './parse-args.js';
 
@@ -25,6 +26,8 @@ const usage = [
   '      --dry-run              print what would be deleted, on the coordinator and on the targets',
   COORDINATOR_OPTIONS_HELP.stateDir,
   COORDINATOR_OPTIONS_HELP.tokenFile,
+  COORDINATOR_OPTIONS_HELP.sshConfig,
+  COORDINATOR_OPTIONS_HELP.sshOption,
   '  -h, --help                 show this help',
 ].join('\n');
 
@@ -52,6 +55,7 @@ export const collectGarbageCommand: Command = {
       known: generations.map((generation) => generation.manifest),
       kept: generations.filter((generation) => !old.includes(generation.generation)).map((g) => g.manifest),
       token,
+      ssh: sshSettings(io, values),
       reporter: createReporter(io.stdout),
       dryRun,
     });

@@ -5,6 +5,7 @@ import { GenerationStore } from '../execute/generations.js';
 import { createReporter } from '../execute/report.js';
 import { EMPTY_MANIFEST } from '../execute/transition.js';
 import type { Manifest } from '../plan/types.js';
+import { shellQuote } from '../shell-quote.js';
 import type { Command, CommandIO } from './command.js';
 import {
   agentToken,
@@ -12,6 +13,8 @@ import {
   COORDINATOR_OPTIONS_HELP,
   coordinatorStateDir,
   integerOption,
+  sshResumeArguments,
+  sshSettings,
 } from './coordinator-options.js';
 import { buildManifestOf } from './model-files.js';
 import { MODEL_FILES_HELP, MODEL_OPTIONS, MODEL_OPTIONS_HELP } from './model-options.js';
@@ -47,6 +50,8 @@ const usage = [
   MODEL_OPTIONS_HELP.extraParams,
   COORDINATOR_OPTIONS_HELP.stateDir,
   COORDINATOR_OPTIONS_HELP.tokenFile,
+  COORDINATOR_OPTIONS_HELP.sshConfig,
+  COORDINATOR_OPTIONS_HELP.sshOption,
   '      --dry-run              print the plan and stop',
   '      --no-lock              do not lock the targets',
   '      --ready-timeout MS     how long each service may take to become ready (default 10000)',
@@ -127,6 +132,7 @@ export const deployCommand: Command = {
 
     // Every argument is checked before the first line of progress: a usage error is the only output then.
     const token = await agentToken(io, values['token-file']);
+    const ssh = sshSettings(io, values);
     const readyTimeoutMs = integerOption('deploy', '--ready-timeout', values['ready-timeout']);
     let goal: Goal | undefined;
     if (mode === 'rollback') {
@@ -183,6 +189,7 @@ export const deployCommand: Command = {
         `--switch-to-generation ${generation}`,
         `--state-dir ${shellQuote(stateDir)}`,
         values['token-file'] ? `--token-file ${shellQuote(resolve(io.cwd, values['token-file']))}` : '',
+        ...sshResumeArguments(ssh),
         values['no-lock'] ? '--no-lock' : '',
       ]
         .filter(Boolean)
@@ -190,6 +197,7 @@ export const deployCommand: Command = {
     const result = await applyGoal(goal, {
       stateDir,
       token,
+      ssh,
       reporter,
       lock: !values['no-lock'],
       dryRun: values['dry-run'] ?? false,
@@ -200,8 +208,3 @@ export const deployCommand: Command = {
     return 0;
   },
 };
-
-/** Quotes a path for the resume command only when it needs it, so the usual case stays copyable as is. */
-export function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}

@@ -1,10 +1,9 @@
 import type { ServicesResponse } from '../agent/api.js';
-import { formatHostPort } from '../agent/readiness.js';
 import type { ServiceStatus } from '../agent/supervisor.js';
 import { NodixError, UsageError } from '../errors.js';
 import { GenerationStore } from '../execute/generations.js';
 import { agentAddressesOf, agentAddressesOfManifests } from '../execute/targets.js';
-import { AgentClient } from '../execute/transport.js';
+import { AgentClient, describeAgentAddress } from '../execute/transport.js';
 import { loadModels } from '../models/pipeline.js';
 import type { AgentAddress } from '../plan/types.js';
 import type { Command } from './command.js';
@@ -13,6 +12,7 @@ import {
   COORDINATOR_OPTIONS,
   COORDINATOR_OPTIONS_HELP,
   coordinatorStateDir,
+  sshSettings,
 } from './coordinator-options.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams } from './model-options.js';
 import { parseCommandArgs } from './parse-args.js';
@@ -36,6 +36,8 @@ const usage = [
   MODEL_OPTIONS_HELP.extraParams,
   COORDINATOR_OPTIONS_HELP.stateDir,
   COORDINATOR_OPTIONS_HELP.tokenFile,
+  COORDINATOR_OPTIONS_HELP.sshConfig,
+  COORDINATOR_OPTIONS_HELP.sshOption,
   '      --json                 print JSON: { "targets": { name: { agent, services, lock } | { agent, error } } }',
   MODEL_OPTIONS_HELP.help,
 ].join('\n');
@@ -108,10 +110,11 @@ export const queryCommand: Command = {
       }
     }
     const token = await agentToken(io, values['token-file']);
+    const ssh = sshSettings(io, values);
     const answers: Record<string, TargetAnswer> = {};
     await Promise.all(
       [...addresses].map(async ([target, agent]) => {
-        const client = new AgentClient({ target, address: agent, token });
+        const client = new AgentClient({ target, address: agent, token, ssh });
         try {
           const answer = await client.services();
           answers[target] = { agent, ...answer, services: answer.services };
@@ -119,7 +122,7 @@ export const queryCommand: Command = {
           const code = error instanceof NodixError ? error.code : 'NODIX_ERR_INTERNAL';
           answers[target] = { agent, error: { code, message: (error as Error).message } };
         } finally {
-          client.close();
+          await client.close();
         }
       }),
     );
@@ -141,7 +144,7 @@ export const queryCommand: Command = {
     }
     for (const target of addresses.keys()) {
       const answer = answers[target] as TargetAnswer;
-      const where = formatHostPort(answer.agent.host, answer.agent.port);
+      const where = describeAgentAddress(answer.agent);
       if ('error' in answer) {
         io.stdout.write(`[target: ${target}] agent ${where}: ERROR ${answer.error.message}\n`);
         continue;

@@ -9,6 +9,7 @@ import { EMPTY_MANIFEST } from '../execute/transition.js';
 import { importModel, readJsonFile } from '../models/load.js';
 import { evaluateModels } from '../models/pipeline.js';
 import { parsePortsFile } from '../plan/ports.js';
+import { shellQuote } from '../shell-quote.js';
 import type { Command } from './command.js';
 import {
   agentToken,
@@ -16,8 +17,9 @@ import {
   COORDINATOR_OPTIONS_HELP,
   coordinatorStateDir,
   integerOption,
+  sshResumeArguments,
+  sshSettings,
 } from './coordinator-options.js';
-import { shellQuote } from './deploy.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseExtraParams } from './model-options.js';
 import { parseCommandArgs, requireOption } from './parse-args.js';
 
@@ -66,6 +68,8 @@ const usage = [
   MODEL_OPTIONS_HELP.extraParams,
   COORDINATOR_OPTIONS_HELP.stateDir,
   COORDINATOR_OPTIONS_HELP.tokenFile,
+  COORDINATOR_OPTIONS_HELP.sshConfig,
+  COORDINATOR_OPTIONS_HELP.sshOption,
   `      --interval S           seconds between probes (default ${DEFAULTS.intervalS}; fractions allowed)`,
   `      --probe-timeout MS     how long a probe may take (default ${DEFAULTS.probeTimeoutMs}, at most the interval)`,
   `      --down-after N         failed probes in a row before a target counts as gone (default ${DEFAULTS.downAfter})`,
@@ -122,6 +126,7 @@ export const selfAdaptCommand: Command = {
     const extraParams = parseExtraParams(values['extra-params']);
     const stateDir = coordinatorStateDir(io, values['state-dir']);
     const token = await agentToken(io, values['token-file']);
+    const ssh = sshSettings(io, values);
 
     // Every model is loaded and checked once, before the first probe: a mistake stops it here with exit 2.
     const load = { cacheDir: join(stateDir, 'model-cache') };
@@ -168,6 +173,7 @@ export const selfAdaptCommand: Command = {
         ports,
         stateDir,
         token,
+        ssh,
         intervalMs,
         probeTimeoutMs,
         downAfter,
@@ -177,9 +183,13 @@ export const selfAdaptCommand: Command = {
         rebalance: values.rebalance ?? false,
         readyTimeoutMs,
         resumeCommand: (generation) =>
-          `nodix deploy --switch-to-generation ${generation} --state-dir ${shellQuote(stateDir)}${
-            values['token-file'] ? ` --token-file ${shellQuote(resolve(io.cwd, values['token-file']))}` : ''
-          }`,
+          [
+            `nodix deploy --switch-to-generation ${generation} --state-dir ${shellQuote(stateDir)}`,
+            values['token-file'] ? `--token-file ${shellQuote(resolve(io.cwd, values['token-file']))}` : '',
+            ...sshResumeArguments(ssh),
+          ]
+            .filter(Boolean)
+            .join(' '),
         emit: write,
         reporter: createReporter(io.stderr),
         signal: controller.signal,

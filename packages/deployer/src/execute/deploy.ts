@@ -7,6 +7,7 @@ import { GenerationStore } from './generations.js';
 import { type HeldLocks, lockTargets } from './lock.js';
 import type { Reporter } from './report.js';
 import { type JobFailure, runJobs } from './run-jobs.js';
+import type { SshSettings } from './ssh.js';
 import { AgentClients, agentAddressesOfManifests } from './targets.js';
 import {
   describeTransition,
@@ -30,6 +31,8 @@ export interface ApplyOptions {
   /** The coordinator's state directory (generations). */
   stateDir: string;
   token: string | undefined;
+  /** How to run ssh for targets reached over SSH. */
+  ssh?: SshSettings;
   reporter: Reporter;
   /** Default true: lock every target involved. */
   lock?: boolean;
@@ -141,13 +144,46 @@ async function execute(
 
 /** What the agents of `targets` run now, as a manifest. */
 async function queryRunning(targets: Map<string, AgentAddress>, clients: AgentClients): Promise<Manifest> {
-  const running = await Promise.all(
+  const { running, unreachable } = await queryReachable(targets, clients);
+  const [first] = unreachable.values();
+  if (first) throw first;
+  return running;
+}
+
+/** What the agents that answer run now; the others with the reason (a rollback goes on with those that answer). */
+async function queryReachable(
+  targets: Map<string, AgentAddress>,
+  clients: AgentClients,
+): Promise<{ running: Manifest; unreachable: Map<string, Error> }> {
+  const unreachable = new Map<string, Error>();
+  const answers = await Promise.all(
     [...targets].map(async ([target, agent]) => {
-      const answer = await clients.get(target, agent).services();
-      return { target, agent, services: answer.services.map((status) => status.instance) };
+      try {
+        const answer = await clients.get(target, agent).services();
+        return [{ target, agent, services: answer.services.map((status) => status.instance) }];
+      } catch (error) {
+        unreachable.set(target, error as Error);
+        return [];
+      }
     }),
   );
-  return manifestFromRunning(running);
+  return { running: manifestFromRunning(answers.flat()), unreachable };
+}
+
+/**
+ * The lock owner of an unfinished deployment of this state directory whose coordinator is gone (same machine, its
+ * PID no longer runs): the locks it left on targets that were cut off are taken over instead of waiting for them to
+ * expire, so a resumed deploy proceeds as soon as the target is back.
+ */
+function ownerToTakeOver(pending: { owner: string; hostname?: string; pid?: number }): string | undefined {
+  if (pending.hostname !== hostname() || pending.pid === undefined || pending.pid === process.pid)
+    return undefined;
+  try {
+    process.kill(pending.pid, 0);
+    return undefined; // it still runs: its locks are its own
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? pending.owner : undefined;
+  }
 }
 
 export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<ApplyResult> {
@@ -156,11 +192,12 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
   const currentGeneration = await store.current();
   const currentManifest = await store.currentManifest();
   const to = goal.kind === 'manifest' ? goal.manifest : (await store.read(goal.generation)).manifest;
-  const clients = new AgentClients(options.token);
+  const clients = new AgentClients(options.token, options.ssh);
   try {
     // The transition's starting point: the recorded generation, unless an earlier run was cut short; then what runs.
     const pending = await store.pending();
     let from = currentManifest;
+    const takeOver = pending ? ownerToTakeOver(pending) : undefined;
     if (pending) {
       const addresses = agentAddressesOfManifests(to, currentManifest);
       for (const [target, address] of Object.entries(pending.targets)) addresses.set(target, address);
@@ -192,7 +229,10 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
     }
 
     const involved = new Map(transition.targets.map((plan) => [plan.target, plan.agent]));
-    const owner = options.lock === false ? undefined : lockOwner();
+    const owner = options.lock === false ? undefined : (takeOver ?? lockOwner());
+    if (owner !== undefined && owner === takeOver) {
+      reporter.step(undefined, `taking over the locks of the unfinished deployment (${owner})`);
+    }
     let locks: HeldLocks | undefined;
     if (owner !== undefined) {
       locks = await lockTargets(
@@ -208,6 +248,8 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
         targets: Object.fromEntries(involved),
         startedAt: new Date().toISOString(),
         owner: owner ?? lockOwner(),
+        hostname: hostname(),
+        pid: process.pid,
       });
       const failure = await execute(transition, clients, owner, reporter, options.readyTimeoutMs);
       if (!failure) {
@@ -223,10 +265,21 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
       );
       let rollbackFailure: string | undefined;
       try {
-        const running = await queryRunning(involved, clients);
-        const back = planTransition(running, restrictManifest(currentManifest, involved.keys()));
+        // Every target that answers is rolled back, also when another one cannot be reached (a cut connection).
+        const { running, unreachable } = await queryReachable(involved, clients);
+        const reachable = [...involved.keys()].filter((target) => !unreachable.has(target));
+        const back = planTransition(running, restrictManifest(currentManifest, reachable));
         const failed = await execute(back, clients, owner, reporter, options.readyTimeoutMs);
         if (failed) rollbackFailure = describeFailure(failed);
+        else if (unreachable.size > 0) {
+          const [[target, error]] = [...unreachable] as [[string, Error]];
+          const done = reachable.length > 0 ? `${reachable.join(', ')} rolled back; ` : '';
+          rollbackFailure = `${done}target ${[...unreachable.keys()].join(', ')} not: ${error.message.replace(`target ${target}: `, '')}`;
+          reporter.step(
+            undefined,
+            `rolled back ${reachable.join(', ') || 'nothing'}; ${target} cannot be reached`,
+          );
+        }
       } catch (error) {
         rollbackFailure = `rollback failed: ${(error as Error).message}`;
       }
@@ -256,7 +309,7 @@ export async function applyGoal(goal: Goal, options: ApplyOptions): Promise<Appl
       await locks?.release();
     }
   } finally {
-    clients.close();
+    await clients.close();
   }
 }
 

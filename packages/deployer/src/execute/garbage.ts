@@ -1,6 +1,7 @@
 import type { GarbageReport } from '../agent/supervisor.js';
 import type { Manifest } from '../plan/types.js';
 import type { Reporter } from './report.js';
+import type { SshSettings } from './ssh.js';
 import { AgentClients, agentAddressesOfManifests } from './targets.js';
 
 /**
@@ -22,6 +23,7 @@ export interface CollectTargetGarbageOptions {
   /** Manifests of the generations that stay (current included): their services stay on their targets. */
   kept: Manifest[];
   token: string | undefined;
+  ssh?: SshSettings;
   reporter: Reporter;
   dryRun: boolean;
 }
@@ -50,7 +52,7 @@ function describe(removed: GarbageReport, dryRun: boolean): string {
 export async function collectTargetGarbage(options: CollectTargetGarbageOptions): Promise<TargetGarbage[]> {
   const addresses = agentAddressesOfManifests(...options.known);
   const keep = keptServicesByTarget(options.kept);
-  const clients = new AgentClients(options.token);
+  const clients = new AgentClients(options.token, options.ssh);
   try {
     return await Promise.all(
       [...addresses].map(async ([target, address]): Promise<TargetGarbage> => {
@@ -72,6 +74,6 @@ export async function collectTargetGarbage(options: CollectTargetGarbageOptions)
       }),
     );
   } finally {
-    clients.close();
+    await clients.close();
   }
 }

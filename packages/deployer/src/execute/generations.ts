@@ -30,6 +30,9 @@ export interface Pending {
   targets: Record<string, AgentAddress>;
   startedAt: string;
   owner: string;
+  /** Where the unfinished deployment ran (this machine's name and its PID), so a later run can tell it is gone. */
+  hostname?: string;
+  pid?: number;
 }
 
 export class GenerationError extends NodixError {

@@ -1,15 +1,8 @@
+import { agentAddressOf } from '../models/infrastructure.js';
 import type { Infrastructure } from '../models/types.js';
-import { type AgentAddress, DEFAULT_AGENT_PORT, type Manifest } from '../plan/types.js';
+import type { AgentAddress, Manifest } from '../plan/types.js';
+import type { SshSettings } from './ssh.js';
 import { AgentClient } from './transport.js';
-
-/** Where a target's agent listens: property `agentHost` else `hostname` else the target's name; `agentPort` else 7411. */
-export function agentAddressOf(target: { name: string; properties: Record<string, unknown> }): AgentAddress {
-  const { agentHost, hostname, agentPort } = target.properties;
-  return {
-    host: typeof agentHost === 'string' ? agentHost : typeof hostname === 'string' ? hostname : target.name,
-    port: typeof agentPort === 'number' ? agentPort : DEFAULT_AGENT_PORT,
-  };
-}
 
 export function agentAddressesOf(infrastructure: Infrastructure): Map<string, AgentAddress> {
   return new Map(Object.values(infrastructure).map((target) => [target.name, agentAddressOf(target)]));
@@ -30,22 +23,31 @@ export function agentAddressesOfManifests(...manifests: Manifest[]): Map<string,
 export class AgentClients {
   readonly #clients = new Map<string, AgentClient>();
   readonly #token: string | undefined;
+  readonly #ssh: SshSettings | undefined;
 
-  constructor(token: string | undefined) {
+  constructor(token: string | undefined, ssh?: SshSettings) {
     this.#token = token;
+    this.#ssh = ssh;
   }
 
   get(target: string, address: AgentAddress): AgentClient {
     let client = this.#clients.get(target);
     if (!client) {
-      client = new AgentClient({ target, address, token: this.#token });
+      client = new AgentClient({
+        target,
+        address,
+        token: this.#token,
+        ...(this.#ssh === undefined ? {} : { ssh: this.#ssh }),
+      });
       this.#clients.set(target, client);
     }
     return client;
   }
 
-  close(): void {
-    for (const client of this.#clients.values()) client.close();
+  /** Closes every client (SSH: every master connection), in parallel. */
+  async close(): Promise<void> {
+    const clients = [...this.#clients.values()];
     this.#clients.clear();
+    await Promise.all(clients.map((client) => client.close()));
   }
 }

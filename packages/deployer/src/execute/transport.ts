@@ -13,7 +13,9 @@ import type {
 } from '../agent/api.js';
 import { AgentError, LockedError } from '../agent/errors.js';
 import { formatHostPort } from '../agent/readiness.js';
-import type { AgentAddress, ServiceInstance } from '../plan/types.js';
+import { NodixError } from '../errors.js';
+import { type AgentAddress, isSshAddress, type ServiceInstance } from '../plan/types.js';
+import { DEFAULT_SSH_SETTINGS, SshConnection, SshHttpAgent, type SshSettings } from './ssh.js';
 
 /** Time to wait for an agent's answer on top of what the call itself may take (a readiness timeout). */
 const ANSWER_MARGIN_MS = 30_000;
@@ -22,11 +24,21 @@ const CONNECT_TIMEOUT_MS = 5_000;
 export interface AgentClientOptions {
   target: string;
   address: AgentAddress;
+  /** The bearer token of `http` agents (never sent over SSH). */
   token: string | undefined;
+  /** How to run ssh for `ssh` targets. */
+  ssh?: SshSettings;
+}
+
+/** Where an agent is, as messages name it: `host:port`, or `ssh user@host` for a target reached over SSH. */
+export function describeAgentAddress(address: AgentAddress): string {
+  return isSshAddress(address) ? `ssh ${address.sshTarget}` : formatHostPort(address.host, address.port);
 }
 
 /**
- * The coordinator's side of the agent API for one target. Answers become values; failures become AgentError (with
+ * The coordinator's side of the agent API for one target, over either client interface: every call is an HTTP/1.1
+ * exchange on a connection from the pool, a TCP socket to the agent's port (`http`) or an SSH session relayed to its
+ * Unix socket (`ssh`, see ssh.ts). Endpoints are written once, in `#call`'s terms, and work over both. Answers become values; failures become AgentError (with
  * the agent's own code when it sent one) or LockedError (409, naming the holder), each message starting with the
  * target so that a failure in a parallel deploy says where it happened.
  */
@@ -34,20 +46,37 @@ export class AgentClient {
   readonly target: string;
   readonly address: AgentAddress;
   readonly #token: string | undefined;
-  readonly #pool = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+  readonly #pool: HttpAgent;
+  readonly #ssh: SshConnection | undefined;
+  /** Host and port node:http is given: the agent's for `http`; a placeholder for SSH sessions, which ignore them. */
+  readonly #host: string;
+  readonly #port: number;
 
   constructor(options: AgentClientOptions) {
     this.target = options.target;
     this.address = options.address;
-    this.#token = options.token;
+    if (isSshAddress(options.address)) {
+      this.#token = undefined;
+      this.#ssh = new SshConnection(options.address, options.ssh ?? DEFAULT_SSH_SETTINGS);
+      this.#pool = new SshHttpAgent(this.#ssh);
+      this.#host = 'nodix-agent';
+      this.#port = 80;
+    } else {
+      this.#token = options.token;
+      this.#pool = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+      this.#host = options.address.host.replace(/^\[(.*)\]$/, '$1');
+      this.#port = options.address.port;
+    }
   }
 
   get where(): string {
-    return formatHostPort(this.address.host, this.address.port);
+    return describeAgentAddress(this.address);
   }
 
-  close(): void {
+  /** Ends the connections, and for SSH the master connection (`ssh -O exit`). */
+  async close(): Promise<void> {
     this.#pool.destroy();
+    await this.#ssh?.close();
   }
 
   health(): Promise<HealthResponse> {
@@ -105,8 +134,8 @@ export class AgentClient {
     return new Promise<T>((resolve, reject) => {
       const req = request(
         {
-          host: this.address.host.replace(/^\[(.*)\]$/, '$1'),
-          port: this.address.port,
+          host: this.#host,
+          port: this.#port,
           method,
           path,
           agent: this.#pool,
@@ -162,11 +191,15 @@ export class AgentClient {
           });
         },
       );
-      // Connecting and answering have separate limits: an unreachable agent is reported fast, a slow activation is not cut.
-      const connectTimer = setTimeout(
-        () => req.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
-        CONNECT_TIMEOUT_MS,
-      );
+      // Connecting and answering have separate limits: an unreachable agent is reported fast, a slow activation is not
+      // cut. (ssh has its own ConnectTimeout, and says why it could not connect.)
+      const connectTimer =
+        this.#ssh === undefined
+          ? setTimeout(
+              () => req.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+              CONNECT_TIMEOUT_MS,
+            )
+          : undefined;
       req.on('socket', (socket) => {
         if (!socket.connecting) clearTimeout(connectTimer);
         else socket.once('connect', () => clearTimeout(connectTimer));
@@ -179,6 +212,12 @@ export class AgentClient {
       req.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         clearTimeout(connectTimer);
+        if (error instanceof NodixError) {
+          // The SSH layer knows what went wrong (host key, login, network, nodix or the agent missing).
+          return reject(
+            new AgentError(this.target, `${prefix}: ${error.message}`, { code: error.code, cause: error }),
+          );
+        }
         reject(
           new AgentError(
             this.target,

@@ -18,6 +18,20 @@ export interface TargetProperties {
   /** Default: `DEFAULT_AGENT_PORT` (7411). */
   agentPort?: number;
   /**
+   * How the coordinator reaches the agent, as Disnix's `clientInterface`: `'ssh'` (the system's `ssh` runs
+   * `nodix agent connect` on the target; the default when `sshTarget` is given) or `'http'` (the agent's TCP port
+   * and a bearer token; the default otherwise).
+   */
+  clientInterface?: 'ssh' | 'http';
+  /** `[user@]host[:port]` for `ssh` (a `Host` alias of ~/.ssh/config works too). Default: `hostname`. */
+  sshTarget?: string;
+  /** How to run nodix on the target, as a shell command (default `nodix`), e.g. `/opt/nodix/bin/nodix`. */
+  nodixCommand?: string;
+  /** The agent's Unix socket on the target (`nodix agent --socket`); default: the one of /var/lib/nodix. */
+  agentSocket?: string;
+  /** Extra `ssh -o` options for this target, e.g. `['ProxyJump=bastion.example.org']`. */
+  sshOptions?: string[];
+  /**
    * The address services on this target listen on unless a service sets its own `bindHost`.
    * Default `0.0.0.0` (every interface); `127.0.0.1` when every target shares one machine.
    */

@@ -1,5 +1,5 @@
 import { ModelError } from '../errors.js';
-import { targetHostname } from '../models/infrastructure.js';
+import { agentAddressOf, targetHostname } from '../models/infrastructure.js';
 import type { CheckedServices, ServiceSpec } from '../models/services.js';
 import type { Distribution, Infrastructure, Target } from '../models/types.js';
 import {
@@ -11,7 +11,6 @@ import { identityHash, toCanonicalJson } from './identity.js';
 import { naturalCompare, naturalSort } from './natural-sort.js';
 import { buildRouteTable, type RoutedService } from './route-tables.js';
 import {
-  DEFAULT_AGENT_PORT,
   DEFAULT_BIND_HOST,
   DEFAULT_PROXY_PORT,
   type DependencyAddress,
@@ -162,10 +161,7 @@ export function buildManifest(input: BuildManifestInput): BuiltManifest {
         string,
         unknown
       >,
-      agent: {
-        host: target.properties.agentHost ?? targetHostname(target),
-        port: target.properties.agentPort ?? DEFAULT_AGENT_PORT,
-      },
+      agent: agentAddressOf(target),
       services: {},
     };
   }

@@ -9,11 +9,36 @@ export interface Manifest {
   targets: Record<string, TargetManifest>;
 }
 
-export interface AgentAddress {
+/**
+ * How the coordinator reaches a target's agent, as Disnix's `clientInterface`: over SSH (the system's OpenSSH runs
+ * `nodix agent connect` on the target, which relays to the agent's Unix socket) or over the agent's HTTP port.
+ */
+export type AgentAddress = HttpAgentAddress | SshAgentAddress;
+
+/** The agent's TCP port, with a bearer token (`clientInterface: 'http'`). Recorded without the field, as before. */
+export interface HttpAgentAddress {
+  clientInterface?: 'http';
   /** Host name or address the coordinator uses to reach the agent (target property `agentHost`, else `hostname`). */
   host: string;
   /** Target property `agentPort`, default `DEFAULT_AGENT_PORT`. */
   port: number;
+}
+
+/** `clientInterface: 'ssh'`: no agent port and no token; the SSH login is the authentication. */
+export interface SshAgentAddress {
+  clientInterface: 'ssh';
+  /** `[user@]host[:port]`, as the target property `sshTarget` gives it (default: `hostname`). */
+  sshTarget: string;
+  /** The command that runs nodix on the target (target property `nodixCommand`), default `nodix`. */
+  nodixCommand?: string;
+  /** The agent's Unix socket on the target (property `agentSocket`); default: the one of its default state dir. */
+  agentSocket?: string;
+  /** Extra `ssh -o` options for this target (property `sshOptions`), e.g. `ProxyJump=bastion`. */
+  sshOptions?: string[];
+}
+
+export function isSshAddress(address: AgentAddress): address is SshAgentAddress {
+  return address.clientInterface === 'ssh';
 }
 
 export interface TargetManifest {
