@@ -209,7 +209,6 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((os.environ.get('HOST', '127.0.0.1'), int(os.environ.get('PORT', '0'))))
 s.listen(16)
-print(s.getsockname()[1], flush=True)
 def linger():
     time.sleep(${lingerMs / 1000})
     os._exit(0)
@@ -217,6 +216,7 @@ def term(*_):
     threading.Thread(target=linger).start()
     ctypes.CDLL(None).syscall(nr, 0)
 signal.signal(signal.SIGTERM, term)
+print(s.getsockname()[1], flush=True)
 while True:
     time.sleep(1)
 `;
