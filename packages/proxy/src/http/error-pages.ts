@@ -2,13 +2,14 @@
  * Every error the proxy answers itself goes through here: `statusForError` is the one place that turns an
  * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
  *
- *   400  malformed, missing (HTTP/1.1) or duplicate Host
+ *   400  malformed, missing (HTTP/1.1) or duplicate Host; HTTP/0.9; a target neither origin- nor http(s) absolute-form
  *   431  more header lines than a head may have (inbound/route.ts)
  *   501  a transfer coding other than chunked
  *   404  no virtual host for this Host (the original's "This web application is unavailable at the moment!")
  *   502  upstream refused, reset or closed before a response, or answered something that is not HTTP
  *   503  every upstream of the virtual host is marked down
  *   504  connect timeout, or no response headers within the upstream headers timeout
+ *   505  an HTTP version other than 1.0 and 1.1 (inbound/route.ts)
  *
  * An error after the response headers went out cannot become a status any more: inbound/node-path.ts destroys the client
  * connection instead, so the client sees a truncated response rather than a wrong one.
@@ -30,7 +31,7 @@ import {
 } from '../errors.js';
 import type { ErrorPageStatus } from '../route-table/types.js';
 
-export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504 | 505;
 
 /**
  * The one table from failure to status, keyed by error class (errors.ts), never by a code string: a class
@@ -102,16 +103,18 @@ const TITLES: Record<ErrorStatus, string> = {
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };
 
 const MESSAGES: Record<ErrorStatus, string> = {
-  400: 'The request could not be understood: its Host header is missing or malformed.',
+  400: 'The request could not be understood: its Host header is missing or malformed, or its request line is not HTTP/1.x.',
   404: 'This web application is unavailable at the moment!',
   431: 'The request has more header lines than this server accepts.',
   501: 'The request uses a transfer coding this server does not implement.',
   502: 'The web application behind {{host}} could not be reached or gave an invalid answer.',
   503: 'The web application behind {{host}} has no healthy instance at the moment.',
   504: 'The web application behind {{host}} did not answer in time.',
+  505: 'This server speaks HTTP/1.0 and HTTP/1.1 only.',
 };
 
 function defaultTemplate(status: ErrorStatus): string {
@@ -153,7 +156,7 @@ export class ErrorPages {
   readonly #pages = new Map<ErrorStatus, CompiledPage>();
 
   constructor(custom: Partial<Record<ErrorPageStatus, string>> = {}) {
-    for (const status of [400, 404, 431, 501, 502, 503, 504] as const) {
+    for (const status of [400, 404, 431, 501, 502, 503, 504, 505] as const) {
       const template = (custom[String(status) as ErrorPageStatus] ?? defaultTemplate(status)).replaceAll(
         '{{status}}',
         String(status),
@@ -177,7 +180,7 @@ export class ErrorPages {
 export const DEFAULT_ERROR_PAGES = new ErrorPages();
 
 /**
- * Writes an error page. A 400, 431 or 501 also closes the connection: after a malformed request (or a body of
+ * Writes an error page. A 400, 431, 501 or 505 also closes the connection: after a malformed request (or a body of
  * unknown framing) the stream cannot be trusted to be in sync. HEAD gets the headers only.
  */
 export function sendErrorPage(
@@ -203,7 +206,8 @@ export function sendErrorPage(
     'x-request-id',
     requestId,
   ];
-  if (status === 400 || status === 431 || status === 501) headers.push('connection', 'close');
+  if (status === 400 || status === 431 || status === 501 || status === 505)
+    headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -400,7 +400,7 @@ function parseRequest(
     parsed.keepAlive = false;
   // Refusals (the unknown-host page, 400 for a malformed Host, ...) are answered by node:http's path, which
   // reaches the same decision (inbound/route.ts).
-  if (routeRequest(table, parsed, method, url, false, lines.length - 1) !== 0) return null;
+  if (routeRequest(table, parsed, method, url, 11, lines.length - 1) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
   parsed.trustedId = trustedRequestId(parsed, peer);

@@ -68,6 +68,7 @@ export class NodeConnection {
   /** node:http's 'request' event. */
   request(req: IncomingMessage, res: ServerResponse): void {
     if (this.headTimer !== null) this.headDone();
+    if (this.ending) return;
     if (this.busy) {
       this.wait({ req, res, head: null });
       return;
@@ -78,6 +79,7 @@ export class NodeConnection {
   /** node:http's 'upgrade' event: runs after the responses before it, and keeps the connection busy for good. */
   upgrade(req: IncomingMessage, head: Buffer): void {
     if (this.headTimer !== null) this.headDone();
+    if (this.ending) return;
     if (this.busy) {
       this.wait({ req, res: null, head });
       return;
@@ -85,6 +87,15 @@ export class NodeConnection {
     this.busy = true;
     this.current = req;
     this.host.handleUpgrade(req, this.socket, head);
+  }
+
+  /**
+   * The connection is closed or closing: a response ended it (`Connection: close`, a refusal whose body framing
+   * is unknown). Requests node:http parsed behind that response, before or after it finished, are not run:
+   * their bytes may not even be requests (the TE.CL cases: a 501's unread body).
+   */
+  get ending(): boolean {
+    return this.closed || this.socket.writableEnded;
   }
 
   wait(entry: Waiting): void {
@@ -125,7 +136,10 @@ export class NodeConnection {
   onDone = (): void => {
     this.busy = false;
     this.current = null;
-    if (this.closed) return;
+    if (this.ending) {
+      this.waiting = null;
+      return;
+    }
     const waiting = this.waiting;
     if (waiting !== null && waiting.length > 0) {
       const next = waiting.shift()!;

@@ -48,7 +48,7 @@ import {
 import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
-import { RoutedRequest, routeRequest } from './route.js';
+import { RoutedRequest, routeRequest, versionOf } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -75,9 +75,9 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   readRequestHead(req, fwd, ctx.underscoresInHeaders);
   fwd.requestId = trustedRequestId(fwd, fwd.peer) ?? nextRequestId();
   if (ctx.draining) res.shouldKeepAlive = false;
-  const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
-  // node:http keeps at most MAX_HEADER_LINES + 1 lines (create-proxy.ts): one more than allowed is a refusal.
-  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', http10, req.rawHeaders.length >> 1);
+  // node:http keeps at most MAX_HEADER_LINES + 1 lines (inbound/server.ts): one more than allowed is a refusal.
+  const lines = req.rawHeaders.length >> 1;
+  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', versionOf(req), lines);
   if (status !== 0) {
     fwd.reject(status as ErrorStatus, fwd.host);
     return;

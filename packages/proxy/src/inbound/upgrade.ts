@@ -30,7 +30,7 @@ import { nextRequestId } from '../observe/request-id.js';
 import { failureStatus } from '../upstream/attempt.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
-import { RoutedRequest, routeRequest } from './route.js';
+import { RoutedRequest, routeRequest, versionOf } from './route.js';
 
 export interface UpgradeContext extends ForwardContext {
   /** How long the upstream may take to answer the upgrade request, ms (then 504). */
@@ -87,7 +87,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     requestHead,
     method,
     req.url ?? '/',
-    req.httpVersion === '1.0',
+    versionOf(req),
     req.rawHeaders.length >> 1,
   );
   if (status !== 0) {
