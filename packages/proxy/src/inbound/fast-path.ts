@@ -49,6 +49,7 @@ import {
   trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
+import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
 import {
@@ -410,7 +411,7 @@ function parseRequest(
 }
 
 /** One request on the fast path: its parsed head, the upstream exchange and the response state. */
-class FastRequest implements AttemptState {
+class FastRequest implements AttemptState, RecordedRequest {
   readonly conn: FastConnection;
   readonly parsed: ParsedRequest;
   readonly startedAt: number;
@@ -645,28 +646,24 @@ class FastRequest implements AttemptState {
   }
 
   record(stats: HostStats, status: number): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    stats.record(this.method, status, seconds);
-    const parsed = this.parsed;
-    const bytesIn = parsed.bodyLength - (this.body?.remaining ?? 0);
-    stats.bytesIn += bytesIn;
-    stats.bytesOut += this.bytesOut;
-    this.conn.host.ctx.accessLog?.write({
-      requestId: this.requestId,
-      address: this.conn.peer!.address,
-      method: this.method,
-      url: this.url,
-      httpVersion: '1.1',
-      status,
-      host: parsed.host,
-      vhost: parsed.vhost!.key,
-      upstream: this.upstream?.origin,
-      upstreamSeconds: this.upstreamSeconds,
-      seconds,
-      bytesIn,
-      bytesOut: this.bytesOut,
-      headers: parsed.headers,
-    });
+    recordRequest(stats, this.conn.host.ctx.accessLog, this, status);
+  }
+
+  // --- observe/record.ts RecordedRequest ---
+  get clientAddress(): string {
+    return this.conn.peer!.address;
+  }
+  get hostHeader(): string {
+    return this.parsed.host;
+  }
+  get vhostKey(): string {
+    return this.parsed.vhost!.key;
+  }
+  get bytesIn(): number {
+    return this.parsed.bodyLength - (this.body?.remaining ?? 0);
+  }
+  get headers(): readonly string[] {
+    return this.parsed.headers;
   }
 }
 
