@@ -1,6 +1,10 @@
 /**
- * Every error the proxy answers itself goes through here: `statusForError` is the one place that turns an
- * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
+ * Every response the proxy writes itself comes from here: `statusForError` is the one place that turns an
+ * upstream failure into a status, and the writers below the one place that writes the proxy's own answers —
+ * error pages through a ServerResponse (`sendErrorPage`), as bytes (`errorResponse`, the fast path) or on a raw
+ * socket (`sendErrorPageOnSocket`, upgrades), and the short bodiless refusals (`sendPlainOnSocket`: node:http's
+ * parse errors, 408 timeouts; `PLAIN_RESPONSES`, which the fast path writes as is). Reason phrases come from one
+ * table (`REASONS`).
  *
  *   400  malformed, missing (HTTP/1.1) or duplicate Host; HTTP/0.9; a target neither origin- nor http(s) absolute-form
  *   431  more header lines than a head may have (inbound/route.ts)
@@ -95,9 +99,14 @@ export function mayRetry(
   return body === null && call?.reused === true && isSocketError(err) && IDEMPOTENT.has(method);
 }
 
-const TITLES: Record<ErrorStatus, string> = {
+/** Statuses the proxy answers with a short bodiless response (and a close). */
+export type PlainStatus = 400 | 408 | 431 | 501;
+
+/** The reason phrase of every status the proxy writes itself. */
+const REASONS: Record<ErrorStatus | PlainStatus, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   502: 'Bad Gateway',
@@ -105,6 +114,32 @@ const TITLES: Record<ErrorStatus, string> = {
   504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported',
 };
+const TITLES: Record<ErrorStatus, string> = REASONS;
+
+/** Whole short responses, built once: status line, `connection: close`, no body. */
+export const PLAIN_RESPONSES: Readonly<Record<PlainStatus, string>> = {
+  400: plain(400),
+  408: plain(408),
+  431: plain(431),
+  501: plain(501),
+};
+
+function plain(status: PlainStatus): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
+}
+
+/**
+ * Writes a short bodiless response on a raw socket and ends it (endSocket): what node:http refused to parse,
+ * and timeouts.
+ */
+export function sendPlainOnSocket(socket: Duplex, status: PlainStatus): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.write(PLAIN_RESPONSES[status], 'latin1');
+  endSocket(socket);
+}
 
 const MESSAGES: Record<ErrorStatus, string> = {
   400: 'The request could not be understood: its Host header is missing or malformed, or its request line is not HTTP/1.x.',
@@ -225,11 +260,13 @@ export function errorResponse(
   requestId: string,
 ): Buffer {
   const body = pages.render(status, host, requestId);
-  const head = Buffer.from(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
-    'latin1',
-  );
+  const head = Buffer.from(errorHead(status, body.length, requestId, close), 'latin1');
   return headOnly ? head : Buffer.concat([head, body]);
+}
+
+/** The head of an error page written as bytes (errorResponse, sendErrorPageOnSocket). */
+function errorHead(status: ErrorStatus, length: number, requestId: string, close: boolean): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`;
 }
 
 let dateSecond = -1;
@@ -262,9 +299,7 @@ export function sendErrorPageOnSocket(
     return;
   }
   const body = pages.render(status, host, requestId);
-  socket.write(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`,
-  );
+  socket.write(errorHead(status, body.length, requestId, true), 'latin1');
   if (!headOnly) socket.write(body);
   endSocket(socket);
 }

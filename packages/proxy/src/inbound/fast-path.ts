@@ -37,7 +37,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_GONE } from '../errors.js';
-import { errorResponse, httpDate, statusForError } from '../http/error-pages.js';
+import { errorResponse, httpDate, PLAIN_RESPONSES, statusForError } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   headerColon,
@@ -284,10 +284,7 @@ export class FastConnection {
     }
     // The first head did not come in time: 408 and close, as node:http answers its header timeout.
     this.host.ctx.metrics.unknown.record('OTHER', 408, 0);
-    this.socket.write(
-      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-      'latin1',
-    );
+    this.socket.write(PLAIN_RESPONSES[408], 'latin1');
     this.close();
   };
 
@@ -614,10 +611,7 @@ class FastRequest implements AttemptState, RecordedRequest {
     }
     this.head = null;
     this.wrote = true;
-    this.conn.socket.write(
-      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-      'latin1',
-    );
+    this.conn.socket.write(PLAIN_RESPONSES[408], 'latin1');
     this.finish(408, false);
     if (!this.settled) this.call?.abort(CLIENT_GONE);
   }
