@@ -1,14 +1,19 @@
 /**
- * Every error the proxy answers itself goes through here: `statusForError` is the one place that turns an
- * upstream failure into a status, `sendErrorPage` the one place that writes an error response.
+ * Every response the proxy writes itself comes from here: `statusForError` is the one place that turns an
+ * upstream failure into a status, and the writers below the one place that writes the proxy's own answers —
+ * error pages through a ServerResponse (`sendErrorPage`), as bytes (`errorResponse`, the fast path) or on a raw
+ * socket (`sendErrorPageOnSocket`, upgrades), and the short bodiless refusals (`sendPlainOnSocket`: node:http's
+ * parse errors, 408 timeouts; `PLAIN_RESPONSES`, which the fast path writes as is). Reason phrases come from one
+ * table (`REASONS`).
  *
- *   400  malformed, missing (HTTP/1.1) or duplicate Host
+ *   400  malformed, missing (HTTP/1.1) or duplicate Host; HTTP/0.9; a target neither origin- nor http(s) absolute-form
  *   431  more header lines than a head may have (inbound/route.ts)
  *   501  a transfer coding other than chunked
  *   404  no virtual host for this Host (the original's "This web application is unavailable at the moment!")
  *   502  upstream refused, reset or closed before a response, or answered something that is not HTTP
  *   503  every upstream of the virtual host is marked down
  *   504  connect timeout, or no response headers within the upstream headers timeout
+ *   505  an HTTP version other than 1.0 and 1.1 (inbound/route.ts)
  *
  * An error after the response headers went out cannot become a status any more: inbound/node-path.ts destroys the client
  * connection instead, so the client sees a truncated response rather than a wrong one.
@@ -30,7 +35,7 @@ import {
 } from '../errors.js';
 import type { ErrorPageStatus } from '../route-table/types.js';
 
-export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504 | 505;
 
 /**
  * The one table from failure to status, keyed by error class (errors.ts), never by a code string: a class
@@ -94,24 +99,57 @@ export function mayRetry(
   return body === null && call?.reused === true && isSocketError(err) && IDEMPOTENT.has(method);
 }
 
-const TITLES: Record<ErrorStatus, string> = {
+/** Statuses the proxy answers with a short bodiless response (and a close). */
+export type PlainStatus = 400 | 408 | 431 | 501;
+
+/** The reason phrase of every status the proxy writes itself. */
+const REASONS: Record<ErrorStatus | PlainStatus, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+const TITLES: Record<ErrorStatus, string> = REASONS;
+
+/** Whole short responses, built once: status line, `connection: close`, no body. */
+export const PLAIN_RESPONSES: Readonly<Record<PlainStatus, string>> = {
+  400: plain(400),
+  408: plain(408),
+  431: plain(431),
+  501: plain(501),
 };
 
+function plain(status: PlainStatus): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
+}
+
+/**
+ * Writes a short bodiless response on a raw socket and ends it (endSocket): what node:http refused to parse,
+ * and timeouts.
+ */
+export function sendPlainOnSocket(socket: Duplex, status: PlainStatus): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.write(PLAIN_RESPONSES[status], 'latin1');
+  endSocket(socket);
+}
+
 const MESSAGES: Record<ErrorStatus, string> = {
-  400: 'The request could not be understood: its Host header is missing or malformed.',
+  400: 'The request could not be understood: its Host header is missing or malformed, or its request line is not HTTP/1.x.',
   404: 'This web application is unavailable at the moment!',
   431: 'The request has more header lines than this server accepts.',
   501: 'The request uses a transfer coding this server does not implement.',
   502: 'The web application behind {{host}} could not be reached or gave an invalid answer.',
   503: 'The web application behind {{host}} has no healthy instance at the moment.',
   504: 'The web application behind {{host}} did not answer in time.',
+  505: 'This server speaks HTTP/1.0 and HTTP/1.1 only.',
 };
 
 function defaultTemplate(status: ErrorStatus): string {
@@ -153,7 +191,7 @@ export class ErrorPages {
   readonly #pages = new Map<ErrorStatus, CompiledPage>();
 
   constructor(custom: Partial<Record<ErrorPageStatus, string>> = {}) {
-    for (const status of [400, 404, 431, 501, 502, 503, 504] as const) {
+    for (const status of [400, 404, 431, 501, 502, 503, 504, 505] as const) {
       const template = (custom[String(status) as ErrorPageStatus] ?? defaultTemplate(status)).replaceAll(
         '{{status}}',
         String(status),
@@ -177,7 +215,7 @@ export class ErrorPages {
 export const DEFAULT_ERROR_PAGES = new ErrorPages();
 
 /**
- * Writes an error page. A 400, 431 or 501 also closes the connection: after a malformed request (or a body of
+ * Writes an error page. A 400, 431, 501 or 505 also closes the connection: after a malformed request (or a body of
  * unknown framing) the stream cannot be trusted to be in sync. HEAD gets the headers only.
  */
 export function sendErrorPage(
@@ -203,7 +241,8 @@ export function sendErrorPage(
     'x-request-id',
     requestId,
   ];
-  if (status === 400 || status === 431 || status === 501) headers.push('connection', 'close');
+  if (status === 400 || status === 431 || status === 501 || status === 505)
+    headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }
@@ -221,11 +260,13 @@ export function errorResponse(
   requestId: string,
 ): Buffer {
   const body = pages.render(status, host, requestId);
-  const head = Buffer.from(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
-    'latin1',
-  );
+  const head = Buffer.from(errorHead(status, body.length, requestId, close), 'latin1');
   return headOnly ? head : Buffer.concat([head, body]);
+}
+
+/** The head of an error page written as bytes (errorResponse, sendErrorPageOnSocket). */
+function errorHead(status: ErrorStatus, length: number, requestId: string, close: boolean): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\ndate: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n`;
 }
 
 let dateSecond = -1;
@@ -258,9 +299,7 @@ export function sendErrorPageOnSocket(
     return;
   }
   const body = pages.render(status, host, requestId);
-  socket.write(
-    `HTTP/1.1 ${status} ${TITLES[status]}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n`,
-  );
+  socket.write(errorHead(status, body.length, requestId, true), 'latin1');
   if (!headOnly) socket.write(body);
   endSocket(socket);
 }

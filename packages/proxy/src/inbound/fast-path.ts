@@ -37,7 +37,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_GONE } from '../errors.js';
-import { errorResponse, httpDate, statusForError } from '../http/error-pages.js';
+import { errorResponse, httpDate, PLAIN_RESPONSES, statusForError } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   headerColon,
@@ -49,6 +49,7 @@ import {
   trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
+import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
 import {
@@ -283,10 +284,7 @@ export class FastConnection {
     }
     // The first head did not come in time: 408 and close, as node:http answers its header timeout.
     this.host.ctx.metrics.unknown.record('OTHER', 408, 0);
-    this.socket.write(
-      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-      'latin1',
-    );
+    this.socket.write(PLAIN_RESPONSES[408], 'latin1');
     this.close();
   };
 
@@ -400,7 +398,7 @@ function parseRequest(
     parsed.keepAlive = false;
   // Refusals (the unknown-host page, 400 for a malformed Host, ...) are answered by node:http's path, which
   // reaches the same decision (inbound/route.ts).
-  if (routeRequest(table, parsed, method, url, false, lines.length - 1) !== 0) return null;
+  if (routeRequest(table, parsed, method, url, 11, lines.length - 1) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
   parsed.trustedId = trustedRequestId(parsed, peer);
@@ -410,7 +408,7 @@ function parseRequest(
 }
 
 /** One request on the fast path: its parsed head, the upstream exchange and the response state. */
-class FastRequest implements AttemptState {
+class FastRequest implements AttemptState, RecordedRequest {
   readonly conn: FastConnection;
   readonly parsed: ParsedRequest;
   readonly startedAt: number;
@@ -613,10 +611,7 @@ class FastRequest implements AttemptState {
     }
     this.head = null;
     this.wrote = true;
-    this.conn.socket.write(
-      'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-      'latin1',
-    );
+    this.conn.socket.write(PLAIN_RESPONSES[408], 'latin1');
     this.finish(408, false);
     if (!this.settled) this.call?.abort(CLIENT_GONE);
   }
@@ -645,28 +640,24 @@ class FastRequest implements AttemptState {
   }
 
   record(stats: HostStats, status: number): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    stats.record(this.method, status, seconds);
-    const parsed = this.parsed;
-    const bytesIn = parsed.bodyLength - (this.body?.remaining ?? 0);
-    stats.bytesIn += bytesIn;
-    stats.bytesOut += this.bytesOut;
-    this.conn.host.ctx.accessLog?.write({
-      requestId: this.requestId,
-      address: this.conn.peer!.address,
-      method: this.method,
-      url: this.url,
-      httpVersion: '1.1',
-      status,
-      host: parsed.host,
-      vhost: parsed.vhost!.key,
-      upstream: this.upstream?.origin,
-      upstreamSeconds: this.upstreamSeconds,
-      seconds,
-      bytesIn,
-      bytesOut: this.bytesOut,
-      headers: parsed.headers,
-    });
+    recordRequest(stats, this.conn.host.ctx.accessLog, this, status);
+  }
+
+  // --- observe/record.ts RecordedRequest ---
+  get clientAddress(): string {
+    return this.conn.peer!.address;
+  }
+  get hostHeader(): string {
+    return this.parsed.host;
+  }
+  get vhostKey(): string {
+    return this.parsed.vhost!.key;
+  }
+  get bytesIn(): number {
+    return this.parsed.bodyLength - (this.body?.remaining ?? 0);
+  }
+  get headers(): readonly string[] {
+    return this.parsed.headers;
   }
 }
 

@@ -17,13 +17,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { PlainStatus } from '../http/error-pages.js';
 
 /** What the connection runs requests with and answers refusals through (create-proxy.ts). */
 export interface NodeConnectionHost {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
-  /** Answers a refusal on the raw socket (`HTTP/1.1 status reason`, then close). */
-  refuse(socket: Socket, status: number, reason: string): void;
+  /** Answers a refusal on the raw socket (a short response from http/error-pages.ts, then close). */
+  refuse(socket: Socket, status: PlainStatus): void;
 }
 
 interface Waiting {
@@ -45,8 +46,7 @@ export class NodeConnection {
   closed = false;
   waiting: Waiting[] | null = null;
   /** A parse error to answer once the requests before it are answered; 0: none. */
-  refusalStatus = 0;
-  refusalReason = '';
+  refusalStatus: PlainStatus | 0 = 0;
   headTimer: NodeJS.Timeout | null = null;
 
   /** `headDeadline`: when the first request head must be complete (Date.now() ms); 0: node:http's own timing. */
@@ -68,6 +68,7 @@ export class NodeConnection {
   /** node:http's 'request' event. */
   request(req: IncomingMessage, res: ServerResponse): void {
     if (this.headTimer !== null) this.headDone();
+    if (this.ending) return;
     if (this.busy) {
       this.wait({ req, res, head: null });
       return;
@@ -78,6 +79,7 @@ export class NodeConnection {
   /** node:http's 'upgrade' event: runs after the responses before it, and keeps the connection busy for good. */
   upgrade(req: IncomingMessage, head: Buffer): void {
     if (this.headTimer !== null) this.headDone();
+    if (this.ending) return;
     if (this.busy) {
       this.wait({ req, res: null, head });
       return;
@@ -85,6 +87,15 @@ export class NodeConnection {
     this.busy = true;
     this.current = req;
     this.host.handleUpgrade(req, this.socket, head);
+  }
+
+  /**
+   * The connection is closed or closing: a response ended it (`Connection: close`, a refusal whose body framing
+   * is unknown). Requests node:http parsed behind that response, before or after it finished, are not run:
+   * their bytes may not even be requests (the TE.CL cases: a 501's unread body).
+   */
+  get ending(): boolean {
+    return this.closed || this.socket.writableEnded;
   }
 
   wait(entry: Waiting): void {
@@ -97,15 +108,12 @@ export class NodeConnection {
    * the refusal waits for them. An error inside the body of the request being answered is not deferred: that
    * request itself is broken.
    */
-  deferRefusal(status: number, reason: string): boolean {
+  deferRefusal(status: PlainStatus): boolean {
     if (!this.busy || this.closed) return false;
     const current = this.current;
     if (current !== null && !current.complete && (this.waiting === null || this.waiting.length === 0))
       return false;
-    if (this.refusalStatus === 0) {
-      this.refusalStatus = status;
-      this.refusalReason = reason;
-    }
+    if (this.refusalStatus === 0) this.refusalStatus = status;
     return true;
   }
 
@@ -125,27 +133,30 @@ export class NodeConnection {
   onDone = (): void => {
     this.busy = false;
     this.current = null;
-    if (this.closed) return;
+    if (this.ending) {
+      this.waiting = null;
+      return;
+    }
     const waiting = this.waiting;
     if (waiting !== null && waiting.length > 0) {
       const next = waiting.shift()!;
       if (this.refusalStatus !== 0 && next.res !== null && !next.req.complete) {
         // The parse error was in this request's body: it is not forwarded, the refusal answers it.
         this.waiting = null;
-        this.host.refuse(this.socket, this.refusalStatus, this.refusalReason);
+        this.host.refuse(this.socket, this.refusalStatus);
         return;
       }
       if (next.res !== null) this.start(next.req, next.res);
       else this.upgrade(next.req, next.head!);
       return;
     }
-    if (this.refusalStatus !== 0) this.host.refuse(this.socket, this.refusalStatus, this.refusalReason);
+    if (this.refusalStatus !== 0) this.host.refuse(this.socket, this.refusalStatus);
   };
 
   /** The first head was not complete by its deadline: 408, as node:http answers its own header timeout. */
   onHeadTimeout = (): void => {
     this.headTimer = null;
-    if (!this.closed && !this.busy) this.host.refuse(this.socket, 408, 'Request Timeout');
+    if (!this.closed && !this.busy) this.host.refuse(this.socket, 408);
   };
 
   onClose = (): void => {

@@ -35,6 +35,7 @@ import {
 } from '../http/headers.js';
 import type { AccessLog } from '../observe/access-log.js';
 import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
+import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
 import {
@@ -48,7 +49,7 @@ import {
 import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
-import { RoutedRequest, routeRequest } from './route.js';
+import { RoutedRequest, routeRequest, versionOf } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -75,9 +76,9 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   readRequestHead(req, fwd, ctx.underscoresInHeaders);
   fwd.requestId = trustedRequestId(fwd, fwd.peer) ?? nextRequestId();
   if (ctx.draining) res.shouldKeepAlive = false;
-  const http10 = req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
-  // node:http keeps at most MAX_HEADER_LINES + 1 lines (create-proxy.ts): one more than allowed is a refusal.
-  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', http10, req.rawHeaders.length >> 1);
+  // node:http keeps at most MAX_HEADER_LINES + 1 lines (inbound/server.ts): one more than allowed is a refusal.
+  const lines = req.rawHeaders.length >> 1;
+  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', versionOf(req), lines);
   if (status !== 0) {
     fwd.reject(status as ErrorStatus, fwd.host);
     return;
@@ -85,7 +86,7 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   fwd.start();
 }
 
-class Forward extends RoutedRequest implements AttemptState {
+class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   readonly ctx: ForwardContext;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -233,28 +234,30 @@ class Forward extends RoutedRequest implements AttemptState {
   };
 
   #record(stats: HostStats, status: number): void {
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    stats.record(this.req.method!, status, seconds);
-    const bytesIn = this.body?.bytes ?? 0;
-    stats.bytesIn += bytesIn;
-    stats.bytesOut += this.bytesOut;
-    const req = this.req;
-    this.ctx.accessLog?.write({
-      requestId: this.requestId,
-      address: this.peer.address,
-      method: req.method!,
-      url: req.url!,
-      httpVersion: req.httpVersion,
-      status,
-      host: this.host,
-      vhost: this.vhost?.key,
-      upstream: this.upstream?.origin,
-      upstreamSeconds: this.upstreamSeconds,
-      seconds,
-      bytesIn,
-      bytesOut: this.bytesOut,
-      headers: this.headers,
-    });
+    recordRequest(stats, this.ctx.accessLog, this, status);
+  }
+
+  // --- observe/record.ts RecordedRequest ---
+  get method(): string {
+    return this.req.method!;
+  }
+  get url(): string {
+    return this.req.url!;
+  }
+  get httpVersion(): string {
+    return this.req.httpVersion;
+  }
+  get clientAddress(): string {
+    return this.peer.address;
+  }
+  get hostHeader(): string {
+    return this.host;
+  }
+  get vhostKey(): string | undefined {
+    return this.vhost?.key;
+  }
+  get bytesIn(): number {
+    return this.body?.bytes ?? 0;
   }
 }
 

@@ -50,26 +50,33 @@ export class RoutedRequest extends RequestHead {
 /**
  * Decides where `head` (already filled by readRawHeaders) goes: 0, with `vhost`, `group` and `path` set, or the
  * status to answer without contacting an upstream:
+ *   505  an HTTP version other than 1.x (node:http's parser reads `HTTP/2.0` as a request like 1.1)
+ *   400  HTTP/0.9 (node:http reads `GET / HTTP/0.9` and a request line without version as 0.9), two Host
+ *        headers (also with an absolute-form target), none on HTTP/1.1 (whatever the target's authority says:
+ *        RFC 9112 §3.2), a malformed one, or a target that is neither origin-form nor http(s) absolute-form
  *   431  more than MAX_HEADER_LINES header lines
  *   501  a Transfer-Encoding other than exactly `chunked` (as nginx: unknown transfer codings are not
  *        forwarded with the coding silently dropped)
- *   400  two Host headers (also with an absolute-form target), none on HTTP/1.1, a malformed one, or a target
- *        that is neither origin-form nor an http(s) absolute-form
  *   404  no Host on HTTP/1.0, or no virtual host for it
- * `headerLines`: the number of header lines the head had.
+ * `version`: major * 10 + minor, as node:http's parser reports it (9, 10, 11, 20); `headerLines`: the number
+ * of header lines the head had.
  */
 export function routeRequest(
   table: RouteTable,
   head: RoutedRequest,
   method: string,
   target: string,
-  http10: boolean,
+  version: number,
   headerLines: number,
 ): number {
+  if (version !== 11 && version !== 10) return version >= 20 ? 505 : 400;
   if (headerLines > MAX_HEADER_LINES) return 431;
   if (head.transferEncoding && !isChunkedOnly(head.transferCoding)) return 501;
   // Two Host headers are ambiguous about where the request goes, whatever the target says.
   if (head.hostCount > 1) return 400;
+  // No Host: HTTP/1.0 never had to send one, so it gets the unknown-host page (or the target's authority);
+  // HTTP/1.1 gets 400 (RFC 9112 §3.2), even when its target is in absolute form.
+  if (head.hostCount === 0 && version === 11) return 400;
   let path = target;
   if (target.charCodeAt(0) !== 0x2f /* / */) {
     const absolute = splitAbsoluteUrl(target);
@@ -77,8 +84,7 @@ export function routeRequest(
     path = absolute.path;
     head.setHost(absolute.authority);
   }
-  // No Host: HTTP/1.0 never had to send one, so it gets the unknown-host page; HTTP/1.1 gets 400 (RFC 9112 §3.2).
-  if (head.hostCount === 0) return http10 ? 404 : 400;
+  if (head.hostCount === 0) return 404;
   const vhost = resolveHost(table, head.host);
   if (vhost === null) return 404;
   if (vhost === BAD_HOST) return 400;
@@ -93,15 +99,24 @@ export function routeRequest(
   return 0;
 }
 
+/** The HTTP version of a request node:http parsed, as `routeRequest` takes it. */
+export function versionOf(req: { httpVersionMajor: number; httpVersionMinor: number }): number {
+  return req.httpVersionMajor * 10 + req.httpVersionMinor;
+}
+
 /** The Transfer-Encoding value(s) name the chunked coding and nothing else. */
 function isChunkedOnly(value: string): boolean {
   const coding = trimOws(value);
   return coding.length === 7 && coding.toLowerCase() === 'chunked';
 }
 
-/** `http://host:port/path?q` → authority and origin-form path; null for anything else (`*`, garbage). */
+/**
+ * `http://host:port/path?q` → authority and origin-form path; null for anything else (`*`, garbage). The scheme
+ * is case-insensitive (RFC 3986 §3.1): `HTTP://` is `http://`.
+ */
 function splitAbsoluteUrl(url: string): { authority: string; path: string } | null {
-  const scheme = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  const prefix = url.slice(0, 8).toLowerCase();
+  const scheme = prefix.startsWith('http://') ? 7 : prefix === 'https://' ? 8 : -1;
   if (scheme === -1) return null;
   let end = scheme;
   while (end < url.length) {

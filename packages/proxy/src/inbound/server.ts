@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { type PlainStatus, sendPlainOnSocket } from '../http/error-pages.js';
 import type { ProxyLimits, ProxyTimeouts } from '../lifecycle/config.js';
 import type { ProxyMetrics } from '../observe/metrics.js';
 import { FastConnection, type FastPathHost } from './fast-path.js';
@@ -67,16 +68,9 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     NodeConnection.of(req.socket)!.upgrade(req, head),
   );
   /** Answers a request node:http parsed, or refused to parse, with a plain short response and closes. */
-  const refuse = (socket: Socket, status: number, reason: string) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    metrics.unknown.record('OTHER', status, 0);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+  const refuse = (socket: Socket, status: PlainStatus) => {
+    if (socket.writable) metrics.unknown.record('OTHER', status, 0);
+    sendPlainOnSocket(socket, status);
   };
   const nodeHost: NodeConnectionHost = {
     handleRequest: (req: IncomingMessage, res: ServerResponse) => {
@@ -140,26 +134,25 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
       socket.destroy();
       return;
     }
-    const [status, reason]: [number, string] =
+    const status: PlainStatus =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large']
+        ? 431
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout']
+          ? 408
           : err.code === 'HPE_INVALID_TRANSFER_ENCODING'
             ? // A transfer coding other than chunked that node:http's parser refuses itself (`chunked, chunked`):
               // 501 as inbound/route.ts answers the ones it lets through.
-              [501, 'Not Implemented']
-            : [400, 'Bad Request'];
+              501
+            : 400;
     // A parse error behind requests still being answered waits for their responses (the upstream executed
     // them); a timeout does not wait.
-    if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && NodeConnection.of(socket)?.deferRefusal(status, reason))
-      return;
+    if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && NodeConnection.of(socket)?.deferRefusal(status)) return;
     const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     if (pending?.headersSent ?? false) {
       socket.destroy();
       return;
     }
-    refuse(socket as Socket, status, reason);
+    refuse(socket as Socket, status);
   });
   return { server, fastConnections };
 }

@@ -26,11 +26,12 @@ import {
   trustedRequestId,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
+import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import { failureStatus } from '../upstream/attempt.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
-import { RoutedRequest, routeRequest } from './route.js';
+import { RoutedRequest, routeRequest, versionOf } from './route.js';
 
 export interface UpgradeContext extends ForwardContext {
   /** How long the upstream may take to answer the upgrade request, ms (then 504). */
@@ -49,37 +50,24 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
   // Until the sockets are joined, a client error just ends this upgrade.
   socket.on('error', () => socket.destroy());
 
-  const requestHead = new RoutedRequest();
+  const requestHead = new UpgradeRequest(req, peer.address, startedAt);
   readRequestHead(req, requestHead, ctx.underscoresInHeaders);
   const requestId = trustedRequestId(requestHead, peer) ?? nextRequestId();
+  requestHead.requestId = requestId;
   let recorded = false;
-  const record = (stats: HostStats, status: number, host: string | undefined, upstream: Upstream | null) => {
+  const record = (stats: HostStats, status: number, upstream: Upstream | null) => {
     if (recorded) return;
     recorded = true;
-    const seconds = (performance.now() - startedAt) / 1000;
-    stats.record(method, status, seconds);
+    requestHead.upstream = upstream;
     // The handshake only: the upstream's time is the whole of it, the tunnel's bytes are not counted.
+    const seconds = (performance.now() - startedAt) / 1000;
+    if (upstream !== null) requestHead.upstreamSeconds = seconds;
     upstream?.stats.record(method, status, seconds);
-    ctx.accessLog?.write({
-      requestId,
-      address: peer.address,
-      method,
-      url: req.url ?? '/',
-      httpVersion: req.httpVersion,
-      status,
-      host: requestHead.host,
-      vhost: host,
-      upstream: upstream?.origin,
-      upstreamSeconds: upstream === null ? -1 : seconds,
-      seconds,
-      bytesIn: 0,
-      bytesOut: 0,
-      headers: requestHead.headers,
-    });
+    recordRequest(stats, ctx.accessLog, requestHead, status);
   };
   const reject = (stats: HostStats, status: ErrorStatus, host: string, upstream: Upstream | null = null) => {
     sendErrorPageOnSocket(socket, status, host, table.pages, method === 'HEAD', requestId);
-    record(stats, status, undefined, upstream);
+    record(stats, status, upstream);
   };
 
   const status = routeRequest(
@@ -87,7 +75,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     requestHead,
     method,
     req.url ?? '/',
-    req.httpVersion === '1.0',
+    versionOf(req),
     req.rawHeaders.length >> 1,
   );
   if (status !== 0) {
@@ -165,7 +153,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     for (let i = 0; i < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // Without a Content-Length the body is delimited by closing the connection, which we do anyway.
     socket.write(`${lines}connection: close\r\n\r\n`);
-    record(vhost.stats, proxyRes.statusCode ?? 502, vhost.key, upstream);
+    record(vhost.stats, proxyRes.statusCode ?? 502, upstream);
     proxyRes.on('data', (chunk: Buffer) => {
       if (!socket.write(chunk)) {
         proxyRes.pause();
@@ -188,7 +176,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     answered = true;
     upstream.answered();
     socket.off('close', onClientGone);
-    record(vhost.stats, 101, vhost.key, upstream);
+    record(vhost.stats, 101, upstream);
     join(socket, proxySocket, release);
     if (socket.destroyed) return;
     let lines = `HTTP/1.1 101 ${proxyRes.statusMessage || 'Switching Protocols'}\r\n`;
@@ -229,4 +217,39 @@ function join(client: Duplex, upstream: Socket, release: () => void): void {
   }
   (client as Socket).setNoDelay?.(true);
   upstream.setNoDelay(true);
+}
+
+/** An upgrade request's head, where it goes, and what its access-log line says (observe/record.ts). */
+class UpgradeRequest extends RoutedRequest implements RecordedRequest {
+  readonly req: IncomingMessage;
+  readonly clientAddress: string;
+  readonly startedAt: number;
+  requestId = '';
+  upstream: Upstream | null = null;
+  upstreamSeconds = -1;
+  readonly bytesIn = 0;
+  readonly bytesOut = 0;
+
+  constructor(req: IncomingMessage, clientAddress: string, startedAt: number) {
+    super();
+    this.req = req;
+    this.clientAddress = clientAddress;
+    this.startedAt = startedAt;
+  }
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+  get url(): string {
+    return this.req.url ?? '/';
+  }
+  get httpVersion(): string {
+    return this.req.httpVersion;
+  }
+  get hostHeader(): string {
+    return this.host;
+  }
+  get vhostKey(): string | undefined {
+    return this.vhost?.key;
+  }
 }

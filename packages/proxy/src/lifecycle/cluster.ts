@@ -11,11 +11,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RouteTableError } from '../errors.js';
 import { loadPromClient, ProxyMetrics } from '../observe/metrics.js';
-import { createRoutesFileReader, loadRouteTableFile } from '../route-table/load.js';
+import { loadRouteTableFile } from '../route-table/load.js';
+import { createReloader, type Reloader } from '../route-table/reloader.js';
 import type { RouteTableConfig } from '../route-table/types.js';
-import { watchRoutesFile } from '../route-table/watch.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import type { ListenAddress, ProxySettings } from './config.js';
 import { createProxy, type NodixProxy, type ProxyOptions } from './create-proxy.js';
@@ -65,11 +64,11 @@ export async function startPrimary(
 ): Promise<ClusterPrimary> {
   let config: unknown = EMPTY_TABLE;
   let source = '(no routes file)';
-  let readRoutesFile: ReturnType<typeof createRoutesFileReader> | null = null;
+  let initialText = '';
   if (settings.routes !== null) {
     const loaded = await loadRouteTableFile(settings.routes);
     config = loaded.table.config;
-    readRoutesFile = createRoutesFileReader(settings.routes, loaded.text);
+    initialText = loaded.text;
     source = settings.routes;
   }
 
@@ -195,52 +194,41 @@ export async function startPrimary(
     throw err;
   }
 
-  let reloadChain: Promise<unknown> = Promise.resolve();
-  const reloadOnce = async (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
-    if (settings.routes === null || readRoutesFile === null) return { ok: true, hosts: 0, source };
-    let loaded: Awaited<ReturnType<typeof readRoutesFile>>;
-    try {
-      // A watched change that left the text as last read (applied or refused): not parsed, not counted.
-      loaded = await readRoutesFile(onlyIfChanged);
-    } catch (err) {
-      metrics.recordReload(false);
-      const message = (err as Error).message;
-      if (err instanceof RouteTableError)
-        log(`[proxy primary] route table rejected, the last good one keeps serving: ${message}`);
-      return { ok: false, error: message };
-    }
-    if (loaded === null)
-      return { ok: true, hosts: Object.keys((config as RouteTableConfig).hosts).length, source };
-    const hosts = loaded.table.hosts.length;
-    config = loaded.table.config;
-    // Workers still starting get the new table with their hello (they cannot receive anything before).
-    const errors = await distribute([...live].filter((worker) => greeted.has(worker)));
-    metrics.recordReload(errors.length === 0);
-    if (errors.length > 0) {
-      log(`[proxy primary] route table not applied by every worker: ${errors[0]}`);
-      return { ok: false, error: errors[0]! };
-    }
-    log(
-      `[proxy primary] route table applied by ${live.size} workers: ${hosts} hosts from ${settings.routes}`,
-    );
-    return { ok: true, hosts, source };
-  };
-  const reload = (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
-    const result = reloadChain.then(() => reloadOnce(onlyIfChanged));
-    reloadChain = result.catch(() => {});
-    return result;
-  };
-
-  const watcher =
-    settings.routes !== null && settings.watch
-      ? watchRoutesFile(
-          settings.routes,
-          () => {
-            reload(true).catch(() => {});
+  // The routes file's reloads and watching (route-table/reloader.ts, shared with createProxy): applying a table
+  // means every worker that is up applied it; workers still starting get it with their hello.
+  const routesFile = settings.routes;
+  const reloader: Reloader | null =
+    routesFile === null
+      ? null
+      : createReloader({
+          file: routesFile,
+          initialText,
+          apply: async (table) => {
+            config = table.config;
+            const errors = await distribute([...live].filter((worker) => greeted.has(worker)));
+            if (errors.length > 0) {
+              log(`[proxy primary] route table not applied by every worker: ${errors[0]}`);
+              throw new Error(errors[0]);
+            }
+            log(
+              `[proxy primary] route table applied by ${live.size} workers: ${table.hosts.length} hosts from ${routesFile}`,
+            );
           },
-          (err) => log(`[proxy primary] cannot watch ${settings.routes}: ${err.message}`),
-        )
-      : null;
+          hosts: () => Object.keys((config as RouteTableConfig).hosts).length,
+          recordReload: (ok) => metrics.recordReload(ok),
+          log,
+          logPrefix: '[proxy primary]',
+        });
+  const reload = async (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
+    if (reloader === null) return { ok: true, hosts: 0, source };
+    try {
+      const result = await reloader.reload(onlyIfChanged);
+      return { ok: true, hosts: result.hosts, source: result.source };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  };
+  if (settings.watch) reloader?.watch();
 
   let adminServer: Server | null = null;
   let adminAddress: ListenAddress | null = null;
@@ -286,7 +274,7 @@ export async function startPrimary(
     reload: () => reload(false),
     async close() {
       shuttingDown = true;
-      watcher?.close();
+      reloader?.close();
       const exited = [...live].map(
         (worker) =>
           new Promise<void>((resolve) => {

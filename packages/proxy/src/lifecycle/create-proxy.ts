@@ -27,9 +27,9 @@ import {
   type RouteTable,
   retireRouteTable,
 } from '../route-table/build.js';
-import { createRoutesFileReader, parseRouteTable } from '../route-table/load.js';
+import { parseRouteTable } from '../route-table/load.js';
+import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
-import { type FileWatcher, watchRoutesFile } from '../route-table/watch.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import {
@@ -97,14 +97,7 @@ export interface ProxyAddresses {
   admin: ListenAddress | null;
 }
 
-export interface ReloadResult {
-  /** Virtual hosts in the table now serving. */
-  hosts: number;
-  /** Where it came from: the file path or the label given to setRouteTable. */
-  source: string;
-  /** False when a watched file event found the content unchanged (nothing was swapped). */
-  changed: boolean;
-}
+export type { ReloadResult };
 
 export interface NodixProxy {
   /**
@@ -210,7 +203,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
-  let readRoutesFile: ReturnType<typeof createRoutesFileReader> | null = null;
+  let initialText = '';
   if (routesFile !== null) {
     let text: string;
     try {
@@ -220,7 +213,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       throw new RouteTableError(routesFile, '', `cannot read the file (${e.code ?? e.message})`);
     }
     initial = parseRouteTable(text, routesFile);
-    readRoutesFile = createRoutesFileReader(routesFile, text);
+    initialText = text;
   } else {
     initial = validateRouteTable(options.routeTable ?? EMPTY_TABLE, 'createProxy({ routeTable })');
   }
@@ -247,47 +240,37 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   };
   metrics.upstreams = () => ctx.table.upstreams;
 
-  const swap = (validated: ValidatedRouteTable, source: string): ReloadResult => {
+  /** Puts a validated table into service (in-flight requests finish on the one they started with). */
+  const install = (validated: ValidatedRouteTable, source: string): ReloadResult => {
     const next = buildRouteTable(validated, ctx.table, buildContext);
     const old = ctx.table;
     ctx.table = next;
     // Heads remembered under the old table are no use any more, and would keep its hosts and pools alive.
     for (const conn of fastConnections) conn.forgetHeads();
     retireRouteTable(old, next, buildContext);
-    metrics.recordReload(true);
     log(`[proxy] route table applied: ${next.hosts.length} hosts from ${source}`);
     return { hosts: next.hosts.length, source, changed: true };
   };
-  const rejected = (err: unknown): never => {
-    metrics.recordReload(false);
-    if (err instanceof RouteTableError)
-      log(`[proxy] route table rejected, the last good one keeps serving: ${err.message}`);
-    throw err;
-  };
 
-  // Reloads from the file run one at a time, in order; each reads the file when its turn comes.
-  let reloadChain: Promise<unknown> = Promise.resolve();
-  const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> => {
-    const run = async (): Promise<ReloadResult> => {
-      if (routesFile === null || readRoutesFile === null)
-        throw new ProxyStateError('reload: this proxy has no routes file');
-      let loaded: Awaited<ReturnType<typeof readRoutesFile>>;
-      try {
-        // A watched change that left the text as last read (applied or refused): not parsed, not counted.
-        loaded = await readRoutesFile(onlyIfChanged);
-      } catch (err) {
-        // A watcher may fire while a writer is half-way (a non-atomic writer): the next event retries.
-        return rejected(err);
-      }
-      if (loaded === null) {
-        return { hosts: ctx.table.hosts.length, source: routesFile, changed: false };
-      }
-      return swap(loaded.table, routesFile);
-    };
-    const result = reloadChain.then(run, run);
-    reloadChain = result.catch(() => {});
-    return result;
-  };
+  // The routes file's reloads and watching (route-table/reloader.ts, shared with cluster.ts's primary).
+  const reloader: Reloader | null =
+    routesFile === null
+      ? null
+      : createReloader({
+          file: routesFile,
+          initialText,
+          apply: (validated) => {
+            install(validated, routesFile);
+          },
+          hosts: () => ctx.table.hosts.length,
+          recordReload: (ok) => metrics.recordReload(ok),
+          log,
+          logPrefix: '[proxy]',
+        });
+  const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> =>
+    reloader === null
+      ? Promise.reject(new ProxyStateError('reload: this proxy has no routes file'))
+      : reloader.reload(onlyIfChanged);
 
   const { server, fastConnections } = createTrafficServer({
     ctx,
@@ -331,7 +314,6 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     });
   }
 
-  let watcher: FileWatcher | null = null;
   let state: 'new' | 'listening' | 'closing' = 'new';
   let closing: Promise<void> | null = null;
 
@@ -350,8 +332,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
 
   const closeNow = async (timeoutMs: number): Promise<void> => {
     ctx.draining = true;
-    watcher?.close();
-    watcher = null;
+    reloader?.close();
     const serverClosed = new Promise<void>((resolve) => {
       if (!server.listening) resolve();
       else server.close(() => resolve());
@@ -406,16 +387,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
           throw err;
         }
       }
-      if (routesFile !== null && watchEnabled) {
-        watcher = watchRoutesFile(
-          routesFile,
-          () => {
-            reloadFromFile(true).catch(() => {});
-          },
-          (err) =>
-            log(`[proxy] cannot watch ${routesFile}: ${err.message} (SIGHUP and POST /reload still work)`),
-        );
-      }
+      if (watchEnabled) reloader?.watch();
       return { listen: bound, admin };
     },
     close(closeOptions = {}) {
@@ -432,9 +404,14 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       try {
         validated = validateRouteTable(config, source);
       } catch (err) {
-        return rejected(err);
+        metrics.recordReload(false);
+        if (err instanceof RouteTableError)
+          log(`[proxy] route table rejected, the last good one keeps serving: ${err.message}`);
+        throw err;
       }
-      return swap(validated, source);
+      const result = install(validated, source);
+      metrics.recordReload(true);
+      return result;
     },
     stats() {
       return {

@@ -1,6 +1,6 @@
 /**
- * Optional access log, one line per request, off by default (no cost when off: the request paths call
- * `accessLog?.write({...})`, which builds no entry when there is no log). Formats (`accessLogFormat`):
+ * Optional access log, one line per request, off by default (no cost when off: observe/record.ts builds no entry
+ * when there is no log). Formats (`accessLogFormat`):
  *
  *   nodix     127.0.0.1 - - [2026-01-01T10:00:00.000Z] "GET /path HTTP/1.1" 200 webapp1.local http://127.0.0.1:3001 0.412ms 3f9a1c0e-1a
  *             client, ISO time, request line, status (499: client closed first), virtual host key (`-` when none

@@ -269,6 +269,10 @@ export interface ClientOutcome {
   end: 'complete' | 'closed' | 'timeout';
   /** Bytes after the last response that are not a response. */
   garbage: string;
+  /** Bytes the client had written when it stopped (a stall's diagnosis: did the request get out at all?). */
+  sent: number;
+  /** Milliseconds from connect to the end. */
+  ms: number;
 }
 
 export interface ClientPlan {
@@ -282,11 +286,11 @@ export interface ClientPlan {
   capMs?: number;
   localAddress?: string;
   /**
-   * Bytes the server has read from the connection with this local port, when the server runs in this process:
-   * each piece is then written only after the one before it was read, so pieces are never read together, however
-   * busy the event loop (a pause alone cannot promise that).
+   * Bytes the server has read from the connection with this local address and port, when the server runs in
+   * this process: each piece is then written only after the one before it was read, so pieces are never read
+   * together, however busy the event loop (a pause alone cannot promise that).
    */
-  readBy?: (localPort: number) => number;
+  readBy?: (localAddress: string, localPort: number) => number;
 }
 
 /** Sends `plan.chunks` on one connection and reads responses until all arrived, the server closed, or the cap. */
@@ -297,13 +301,15 @@ export function runClient(port: number, plan: ClientPlan): Promise<ClientOutcome
     socket.setEncoding('latin1');
     let buffered = '';
     let done = false;
+    let sent = 0;
+    const began = Date.now();
     const finish = (end: ClientOutcome['end']) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       socket.destroy();
       const { responses, rest } = parseResponses(buffered, plan.methods, end !== 'complete');
-      resolve({ responses, end, garbage: rest.slice(0, 300) });
+      resolve({ responses, end, garbage: rest.slice(0, 300), sent, ms: Date.now() - began });
     };
     const timer = setTimeout(() => finish('timeout'), plan.capMs ?? 2500);
     socket.on('data', (chunk: string) => {
@@ -314,7 +320,6 @@ export function runClient(port: number, plan: ClientPlan): Promise<ClientOutcome
     socket.on('error', () => finish('closed'));
     socket.on('close', () => finish('closed'));
     socket.on('connect', async () => {
-      let sent = 0;
       for (let i = 0; i < plan.chunks.length; i++) {
         if (done || socket.destroyed) return;
         socket.write(plan.chunks[i]!, 'latin1');
@@ -322,8 +327,9 @@ export function runClient(port: number, plan: ClientPlan): Promise<ClientOutcome
         if (i === plan.chunks.length - 1) break;
         const readBy = plan.readBy;
         if (readBy !== undefined) {
+          const address = socket.localAddress ?? '';
           const port = socket.localPort ?? 0;
-          for (let wait = 0; wait < 500 && readBy(port) < sent && !done; wait++) await sleep(2);
+          for (let wait = 0; wait < 500 && readBy(address, port) < sent && !done; wait++) await sleep(2);
         }
         await sleep(plan.gapMs ?? 20);
       }
@@ -404,8 +410,8 @@ export interface FrontEnd {
   name: 'fast' | 'node' | 'nginx';
   port: number;
   upstream: RawUpstream;
-  /** For a front end in this process: bytes read so far from the client connection with this local port. */
-  readBy?: (clientPort: number) => number;
+  /** For a front end in this process: bytes read so far from the client connection from this address and port. */
+  readBy?: (clientAddress: string, clientPort: number) => number;
 }
 
 export async function startUpstream(t: Teardown): Promise<RawUpstream> {
@@ -435,18 +441,22 @@ export async function startNodix(
     ...options,
   });
   t.teardown(() => proxy.close({ timeoutMs: 0 }));
-  const sockets = new Map<number, Socket>();
+  // Keyed by address and port: clients on different loopback addresses (clientAddress) can get the same port,
+  // and a port alone mixed up two connections (the fuzzer's stalls under load: a client waited on another's count).
+  const sockets = new Map<string, Socket>();
   proxy.server.on('connection', (socket: Socket) => {
-    const port = socket.remotePort ?? 0;
-    sockets.set(port, socket);
-    socket.once('close', () => sockets.delete(port));
+    const key = `${socket.remoteAddress} ${socket.remotePort}`;
+    sockets.set(key, socket);
+    socket.once('close', () => {
+      if (sockets.get(key) === socket) sockets.delete(key);
+    });
   });
   const addresses = await proxy.listen();
   return {
     name: fastPath ? 'fast' : 'node',
     port: addresses.listen.port,
     upstream,
-    readBy: (clientPort) => sockets.get(clientPort)?.bytesRead ?? 0,
+    readBy: (clientAddress, clientPort) => sockets.get(`${clientAddress} ${clientPort}`)?.bytesRead ?? 0,
   };
 }
 

@@ -9,7 +9,7 @@ import type { NginxDifference } from './compare.js';
 
 export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
   {
-    match: /^request\/te\/(two-headers|two-headers-identity-last)$/,
+    match: /^request\/te\/(two-headers|two-headers-identity-last|two-headers-gzip-first)$/,
     reason:
       'two Transfer-Encoding lines: nginx refuses the duplicate with 400; nodix reads them as one list (RFC 9110 §5.3), which names a coding other than a single chunked, and answers 501 as for `chunked, chunked`; neither forwards anything',
   },
@@ -28,6 +28,11 @@ export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
     match: /^request\/header\/(ctl-value|del-value)$/,
     reason:
       'control characters in a header value: nginx forwards them (the test upstream then refuses the request, 502), nodix answers 400 (RFC 9110 §5.5)',
+  },
+  {
+    match: /^request\/te\/(vtab|ff)-before$/,
+    reason:
+      "a VT or FF before `chunked` in Transfer-Encoding: a control character in a field value (RFC 9110 §5.5), which node:http's parser refuses with 400; nginx reads it as an unknown coding and answers 501; neither forwards anything",
   },
   {
     match: /^request\/(header\/(latin1-name|paren-name|slash-name)|(te|cl\.te|te\.cl)\/non-ascii-name)$/,
@@ -50,18 +55,14 @@ export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
       "request lines nginx reads leniently (trailing space, HTTP/1.x with x > 1, raw non-ASCII targets, any token as method); node:http's parser refuses them with 400",
   },
   {
-    match: /^request\/absolute\/(uppercase|ftp)$/,
+    match: /^request\/absolute\/ftp$/,
     reason:
-      'absolute-form targets with an upper-case or non-http scheme: nodix answers 400 (it only takes http:// and https://; an upper-case scheme is valid per RFC 3986 but no client sends one to a reverse proxy), nginx routes by the authority',
+      'an absolute-form target with a scheme other than http(s): nodix answers 400 (a reverse proxy for http origins), nginx routes by the authority',
   },
   {
     match: /^request\/(cl\.te|te\.cl)\/(?!non-ascii-name$|underscore$|empty$).*/,
     reason:
       "Content-Length together with a Transfer-Encoding that is not exactly chunked: node:http's parser refuses the request with 400, nginx with 501; both refuse, nothing reaches the upstream",
-  },
-  {
-    match: /^request\/te\/trailing-tab$/,
-    reason: 'Transfer-Encoding "chunked<TAB>": node:http refuses with 400, nginx with 501; both refuse',
   },
   // --- requests: nginx stricter ------------------------------------------------------------------------------
   {
@@ -83,9 +84,24 @@ export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
     reason: 'CONNECT: node:http closes the connection (a reverse proxy does not tunnel), nginx answers 400',
   },
   {
-    match: /^request\/line\/(http-0\.9|http-2\.0|http-11|no-version|encoded-nul)$/,
+    match: /^request\/line\/no-version$/,
     reason:
-      "request lines node:http's parser takes and nginx refuses (HTTP/0.9 and HTTP/2.0 version tokens, a line without version, %00 in the path; forwarded upstream as HTTP/1.1) or refuses with another status (HTTP/11: 400 vs 505)",
+      'a request line without version (an HTTP/0.9 simple request): nginx answers it the HTTP/0.9 way (a bare page, no status line), nodix answers 400 (it speaks HTTP/1.x only)',
+  },
+  {
+    match: /^request\/line\/http-11$/,
+    reason:
+      "`HTTP/11` as version: node:http's parser refuses the line (400), nginx reads it as version 11 and answers 505; both refuse",
+  },
+  {
+    match: /^request\/line\/encoded-nul$/,
+    reason:
+      '%00 in the path: nginx refuses it with 400, nodix forwards the target as it came (the application decodes it, and decides)',
+  },
+  {
+    match: /^request\/cl\/zero-with-bytes-after$/,
+    reason:
+      'a byte behind a complete request that cannot start a method node:http knows (`X`): nodix answers the request, then 400 at once; nginx (any token is a method) waits for the rest of the line until its timeout',
   },
   {
     match: /^request\/http1\.0\/chunked$/,
@@ -99,9 +115,9 @@ export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
   },
   {
     match:
-      /^request\/limits\/(header-line-17000|header-line-33000|headers-1000|headers-1999|headers-2001|second-host-after-2000|head-over-16k-short-lines)$/,
+      /^request\/limits\/(header-line-17000|header-line-33000|headers-1000|headers-1999|headers-2001|second-host-after-2000|head-over-16k-short-lines|tiny-headers-2001|second-host-after-2000-tiny)$/,
     reason:
-      "head limits differ: nodix's maxHeaderSize (16 KB, whole head) and node:http's header count give 431, nginx's large_client_header_buffers (4 x 16k, per line and per buffer) give 400 at other sizes",
+      "head limits differ: nodix's maxHeaderSize (16 KB, whole head) and its 2000 header lines give 431 (RFC 6585 §5), nginx's large_client_header_buffers (4 x 16k, per line and per buffer) give 400 at other sizes",
   },
   // --- requests: forwarding ----------------------------------------------------------------------------------
   {
@@ -111,7 +127,7 @@ export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
       "hop-by-hop headers: nodix removes the headers a client's Connection names and Proxy-Connection/Trailer/HTTP2-Settings (RFC 9110 §7.6.1), nginx forwards them; nodix passes Upgrade on (its upgrade path), nginx drops it without proxy_set_header Upgrade",
   },
   {
-    match: /^request\/absolute\/(other-known-host|unknown-in-host|port)$/,
+    match: /^request\/absolute\/(other-known-host|unknown-in-host|port|uppercase)$/,
     reason:
       "absolute-form: nodix sends the target's authority as Host (RFC 9112 §3.2.2), nginx routes by it too but its $http_host is the client's Host header",
   },

@@ -130,7 +130,13 @@ for (const [variant, lines] of Object.entries(TE_VARIANTS)) {
   // TE.CL: a front end that frames by chunks passes a body whose first 4 bytes are all a CL reader takes.
   const chunk = `${SMUGGLED}`;
   const tecl = `${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`;
-  add(`te.cl/${variant}`, raw('POST /tecl HTTP/1.1', [HOST.trim(), ...lines, 'Content-Length: 4'], tecl));
+  // Where the Transfer-Encoding line is not one (a name with `_`), Content-Length frames: POST, the smuggled GET
+  // and the chunk's tail as a bad request line; all three answers are waited for.
+  add(
+    `te.cl/${variant}`,
+    raw('POST /tecl HTTP/1.1', [HOST.trim(), ...lines, 'Content-Length: 4'], tecl),
+    variant === 'underscore' ? { methods: ['POST', 'GET', 'X'] } : {},
+  );
 }
 
 // --- Content-Length spellings ------------------------------------------------------------------------------
@@ -495,6 +501,21 @@ add('pipeline/get-then-unknown-host', G('/1') + raw('GET /2 HTTP/1.1', ['Host: u
 add('pipeline/bad-then-get', `GET / HTTP/1.1\r\nHost : a.test\r\n\r\n${G('/2')}`, {
   methods: ['GET', 'GET'],
 });
+// A refusal that closes the connection (400, 501) ends it: what node:http parsed behind it never runs.
+add('pipeline/two-hosts-then-get', raw('GET /1 HTTP/1.1', ['Host: a.test', 'Host: b.test']) + G('/2'), {
+  methods: ['GET', 'GET'],
+});
+add('pipeline/no-host-then-get', raw('GET /1 HTTP/1.1', []) + G('/2'), { methods: ['GET', 'GET'] });
+add(
+  'pipeline/gzip-then-get',
+  raw('POST /1 HTTP/1.1', [HOST.trim(), 'Transfer-Encoding: gzip'], 'hello') + G('/2'),
+  { methods: ['POST', 'GET'] },
+);
+add(
+  'pipeline/close-then-get',
+  raw('GET /1 HTTP/1.1', [HOST.trim(), 'Connection: close']) + G('/2') + G('/3'),
+  { methods: ['GET', 'GET', 'GET'] },
+);
 add('pipeline/get-split-between', [G('/1'), G('/2')], { methods: ['GET', 'GET'] });
 add('pipeline/get-split-inside-second', [G('/1') + G('/2').slice(0, 10), G('/2').slice(10)], {
   methods: ['GET', 'GET'],

@@ -1,16 +1,15 @@
 /**
- * `npm run fuzz -- --seconds N --seed S [--replay I] [--include-pending] [--concurrency C]`: the seeded fuzzer
+ * `npm run fuzz -- --seconds N --seed S [--replay I] [--concurrency C]`: the seeded fuzzer
  * (fuzz.ts) for as long as asked. Prints progress and a one-line summary; on a failure exits 1 with the seed and
  * the failing scenario's bytes, and the command that replays just that scenario.
  */
 import { runFuzz } from './fuzz.js';
 
 const USAGE =
-  'usage: npm run fuzz -- [--seconds N] [--seed S] [--replay I] [--include-pending] [--concurrency C]\n' +
+  'usage: npm run fuzz -- [--seconds N] [--seed S] [--replay I] [--concurrency C]\n' +
   '  --seconds N         run for N seconds (default 30)\n' +
   '  --seed S            seed, an integer (default: random, printed)\n' +
   '  --replay I          run only scenario I of the seed (from a failure report)\n' +
-  "  --include-pending   also generate and check what issue #10's open defects (1, 2) break\n" +
   '  --concurrency C     scenarios in flight at once (default 6)';
 
 function parse(argv: string[]) {
@@ -18,7 +17,6 @@ function parse(argv: string[]) {
     seconds: 30,
     seed: Math.floor(Math.random() * 2 ** 31),
     replay: undefined as number | undefined,
-    includePending: false,
     concurrency: 6,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -36,7 +34,6 @@ function parse(argv: string[]) {
     else if (arg === '--seed') out.seed = value();
     else if (arg === '--replay') out.replay = value();
     else if (arg === '--concurrency') out.concurrency = Math.max(1, value());
-    else if (arg === '--include-pending') out.includePending = true;
     else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
   return out;
@@ -58,7 +55,6 @@ const result = await runFuzz(
     seed: args.seed,
     durationMs: args.seconds * 1000,
     concurrency: args.concurrency,
-    includePending: args.includePending,
     progress: (line) => console.log(line),
     ...(args.replay === undefined ? {} : { replay: args.replay }),
   },
@@ -74,9 +70,7 @@ for (const f of result.failures.slice(0, 5)) {
   console.log(`\nFAIL scenario ${f.scenario}: ${f.what}\n${f.detail}`);
   if (f.scenario >= 0) {
     console.log(`reproducer (the client's writes, in order): ${JSON.stringify(f.reproducer.chunks)}`);
-    console.log(
-      `replay: npm run fuzz -- --seed ${result.seed} --replay ${f.scenario}${args.includePending ? ' --include-pending' : ''}`,
-    );
+    console.log(`replay: npm run fuzz -- --seed ${result.seed} --replay ${f.scenario}`);
   }
 }
 console.log(
