@@ -145,6 +145,62 @@ interface CommandResult {
   contacts: DeployContacts;
 }
 
+/** One coordinator run: its wall time from spawn to exit, its output, and whom it contacted (the preload's counts). */
+export interface CountedRun {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  raw: RawContacts;
+}
+
+/**
+ * Runs `nodix args` with `count-connections.mjs` preloaded, through `wrap` when given (`ip netns exec` to run it on
+ * another machine); the child is in `children` while it runs (killed on Ctrl-C). Throws when it exits non-zero.
+ */
+export async function runCountedNodix(options: {
+  args: string[];
+  label: string;
+  work: string;
+  children: Set<ChildProcess>;
+  wrap?: (command: string, args: string[]) => [string, string[]];
+  env?: Record<string, string>;
+}): Promise<CountedRun> {
+  const { args, label } = options;
+  const contactsFile = join(options.work, `contacts-${randomBytes(4).toString('hex')}.json`);
+  const plain: [string, string[]] = [process.execPath, ['--import', counterUrl, nodixBin, ...args]];
+  const [command, argv] = options.wrap ? options.wrap(...plain) : plain;
+  const output = { stdout: '', stderr: '' };
+  const start = performance.now();
+  const child = spawn(command, argv, {
+    env: { ...process.env, ...options.env, NODIX_BENCH_CONTACTS_FILE: contactsFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  options.children.add(child);
+  const exited = new Promise<{ ms: number; code: number | null }>((resolve) =>
+    child.once('exit', (code) => resolve({ ms: performance.now() - start, code })),
+  );
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stderr += chunk;
+  });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+  const { ms, code } = await exited;
+  clearTimeout(timer);
+  await closed;
+  options.children.delete(child);
+  if (code !== 0) {
+    throw new Error(
+      `${label}: nodix ${args[0]} exited with ${code}\n${(output.stdout + output.stderr).trim().split('\n').slice(-15).join('\n')}`,
+    );
+  }
+  const raw = JSON.parse(await readFile(contactsFile, 'utf8')) as RawContacts;
+  return { ms, code, ...output, raw };
+}
+
 class DeployRun {
   readonly errors: string[] = [];
   readonly checks = new Set<string>();
@@ -229,38 +285,14 @@ class DeployRun {
   }
 
   async runCoordinator(args: string[], label: string): Promise<CommandResult> {
-    const contactsFile = join(this.work, `contacts-${randomBytes(4).toString('hex')}.json`);
-    const argv = ['--import', counterUrl, nodixBin, ...args, '--token-file', this.tokenFile];
-    const output = { stdout: '', stderr: '' };
-    const start = performance.now();
-    const child = spawn(process.execPath, argv, {
-      env: { ...process.env, NODIX_BENCH_CONTACTS_FILE: contactsFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const result = await runCountedNodix({
+      args: [...args, '--token-file', this.tokenFile],
+      label,
+      work: this.work,
+      children: this.children,
     });
-    this.children.add(child);
-    const exited = new Promise<{ ms: number; code: number | null }>((resolve) =>
-      child.once('exit', (code) => resolve({ ms: performance.now() - start, code })),
-    );
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output.stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      output.stderr += chunk;
-    });
-    const closed = new Promise((resolve) => child.once('close', resolve));
-    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
-    const { ms, code } = await exited;
-    clearTimeout(timer);
-    await closed;
-    this.children.delete(child);
-    if (code !== 0) {
-      this.fail(
-        `${label}: nodix ${args[0]} exited with ${code}\n${(output.stdout + output.stderr).trim().split('\n').slice(-15).join('\n')}`,
-      );
-    }
-    const raw = JSON.parse(await readFile(contactsFile, 'utf8')) as RawContacts;
     const agentPorts = Object.fromEntries([...this.agents].map(([target, agent]) => [target, agent.port]));
-    return { ms, code, ...output, contacts: summarizeContacts(raw, agentPorts) };
+    return { ...result, contacts: summarizeContacts(result.raw, agentPorts) };
   }
 
   /** Every webapp answers its own name through the proxy of its target. */
