@@ -23,7 +23,7 @@ import { type SshMachines, sshMachines, TARGETS } from '../../test/helpers/machi
 import { run } from '../../test/helpers/run.js';
 import { SSHD } from '../../test/helpers/sshd.js';
 import type { DeploySshScenario } from '../scenarios/types.js';
-import { summarizeContacts, totalContacts } from './deploy-figures.js';
+import { deploySshFigures, summarizeContacts, totalContacts } from './deploy-figures.js';
 import { type DeployModels, nodixBin, writeDeployModels } from './deploy-models.js';
 import { runCountedNodix } from './deploy-scenario.js';
 import type { Pinning } from './pinning.js';
@@ -32,12 +32,10 @@ import type {
   DeploySshMeasurement,
   DeploySshRound,
   DeployTransportRound,
-  FigureResult,
   MachineInfo,
   RunSettings,
   ScenarioResult,
 } from './result-types.js';
-import { median, sameRoundRatios, type Target, verdict } from './stats.js';
 
 type Transport = 'ssh' | 'http';
 const AGENT_PORT = 7411;
@@ -271,73 +269,6 @@ class DeploySshRun {
     // Whatever is left in the namespaces (services of a failed round) is killed by PID as they are removed.
     await this.m?.destroy();
   }
-}
-
-/**
- * The judged figure (deploy from nothing over SSH / over HTTP, median of same-round ratios, issue 13: <= 1.3x), the
- * other steps' ratios and medians, and the SSH connections of the unchanged redeploy (must be 0).
- */
-export function deploySshFigures(
-  rounds: readonly DeploySshRound[],
-  options: { maxRatio: number; judge: boolean },
-): FigureResult[] {
-  if (rounds.length === 0) return [];
-  const judged = (value: number, target: Target) => (options.judge ? verdict(value, target) : 'n/a');
-  const figures: FigureResult[] = [];
-  const steps = [
-    ['deployMs', 'nodix deploy from nothing'],
-    ['unchangedMs', 'redeploy, nothing changed'],
-    ['undeployMs', 'nodix deploy --undeploy'],
-  ] as const;
-  for (const [step, label] of steps) {
-    const ssh = rounds.map((r) => r.ssh[step]);
-    const http = rounds.map((r) => r.http[step]);
-    const ratio = sameRoundRatios(ssh, http);
-    const target: Target | undefined = step === 'deployMs' ? { max: options.maxRatio } : undefined;
-    figures.push(
-      {
-        label: `${label}: over SSH / over HTTP (median of same-round ratios)`,
-        metric: `${step}SshOverHttp`,
-        value: ratio.median,
-        perRound: ratio.perRound,
-        unit: 'x',
-        ...(target ? { target } : {}),
-        verdict: target ? judged(ratio.median, target) : 'n/a',
-      },
-      ...(
-        [
-          ['SSH', ssh],
-          ['HTTP', http],
-        ] as const
-      ).map(([name, times]) => ({
-        label: `${label} over ${name}`,
-        metric: `${step}${name}`,
-        value: median(times),
-        perRound: times,
-        unit: 'ms',
-        verdict: 'n/a' as const,
-      })),
-    );
-  }
-  const none: Target = { max: 0 };
-  const opened = Math.max(...rounds.map((r) => sum(r.ssh.sshConnections?.unchanged ?? {})));
-  figures.push({
-    label: 'SSH connections opened by the unchanged redeploy (all targets, sshd logs; max over rounds)',
-    metric: 'unchangedSshConnections',
-    value: opened,
-    unit: '',
-    target: none,
-    verdict: judged(opened, none),
-  });
-  const perDeploy = Math.max(...rounds.flatMap((r) => Object.values(r.ssh.sshConnections?.deploy ?? {})));
-  figures.push({
-    label: 'SSH connections per target of the deploy from nothing (max over targets and rounds)',
-    metric: 'deploySshConnectionsPerTarget',
-    value: perDeploy,
-    unit: '',
-    verdict: 'n/a',
-  });
-  return figures;
 }
 
 export async function runDeploySshScenario(
