@@ -556,13 +556,58 @@ function showArgs(args: readonly string[], work: string): string {
     .join(' ');
 }
 
+/**
+ * A deploy scenario's life: set up, then (full mode) one unmeasured round first (file cache, tsx's compile cache),
+ * like the HTTP scenarios' warm-up, then the measured rounds, pushed to `rounds` as they finish. An error ends it
+ * and goes to the run's errors (the rounds done so far are kept); the teardown always runs, then `cleanUp`.
+ * Returns the result's fields every deploy scenario shares.
+ */
+export async function runRounds<R>(options: {
+  scenario: { name: string; issue: number; description: string };
+  settings: RunSettings;
+  machine: MachineInfo;
+  rounds: R[];
+  run: {
+    errors: string[];
+    runRound(index: number, label: string): Promise<R>;
+    teardown(): Promise<void>;
+  };
+  setUp: () => Promise<void>;
+  cleanUp: () => Promise<void>;
+}): Promise<Omit<ScenarioResult, 'kind' | 'figures'>> {
+  const { scenario, settings, run } = options;
+  const started = Date.now();
+  try {
+    await options.setUp();
+    if (settings.warmupSeconds > 0) await run.runRound(0, 'warmup');
+    for (let i = 0; i < settings.rounds; i++) {
+      options.rounds.push(await run.runRound(i, `round${i + 1}`));
+      process.stderr.write(`[bench] ${scenario.name}: round ${i + 1}/${settings.rounds} done\n`);
+    }
+  } catch (error) {
+    run.errors.push((error as Error).message);
+  } finally {
+    await run.teardown();
+    await options.cleanUp();
+  }
+  return {
+    scenario: scenario.name,
+    issue: scenario.issue,
+    description: scenario.description,
+    settings,
+    machine: options.machine,
+    setups: [],
+    errors: run.errors,
+    wallSeconds: (Date.now() - started) / 1000,
+  };
+}
+
 export async function runDeployScenario(
   scenario: DeployScenario,
   settings: RunSettings,
   pinning: Pinning,
   machine: MachineInfo,
 ): Promise<ScenarioResult> {
-  const started = Date.now();
   const work = await mkdtemp(join(tmpdir(), 'nodix-bench-deploy-'));
   const run = new DeployRun(scenario, pinning, work);
   // Ctrl-C: the harness stops the agents (registered processes) first; their services run detached and are
@@ -576,51 +621,43 @@ export async function runDeployScenario(
   });
   const rounds: DeployRound[] = [];
   let measurement: DeployMeasurement | undefined;
-  try {
-    run.models = await writeDeployModels(work, { webapps: scenario.webapps, targets: scenario.targets });
-    run.direct = directCommands(run.models.manifest, join(work, 'direct'));
-    await run.writeDirectRouteTables();
-    await run.startAgents();
-    measurement = {
-      webapps: scenario.webapps,
-      targets: scenario.targets,
-      changedWebapp: run.models.changedWebapp,
-      rounds,
-      commands: [run.models.deployArgs, run.models.changedArgs, ['--undeploy']].map(
-        (args) =>
-          `nodix deploy ${showArgs(args, work)} --state-dir $TMP/coordinator-roundN --token-file $TMP/token`,
-      ),
-      checks: [],
-    };
-    // Full mode: one unmeasured round first (file cache, tsx's compile cache), like the HTTP scenarios' warm-up.
-    if (settings.warmupSeconds > 0) await run.runRound(0, 'warmup');
-    for (let i = 0; i < settings.rounds; i++) {
-      rounds.push(await run.runRound(i, `round${i + 1}`));
-      process.stderr.write(`[bench] deploy: round ${i + 1}/${settings.rounds} done\n`);
-    }
-  } catch (error) {
-    run.errors.push((error as Error).message);
-  } finally {
-    await run.teardown();
-    await rm(work, { recursive: true, force: true });
-    unregister();
-  }
-  if (measurement) measurement.checks = [...run.checks];
-  return {
-    scenario: scenario.name,
-    issue: scenario.issue,
-    description: scenario.description,
-    kind: 'deploy',
+  const common = await runRounds({
+    scenario,
     settings,
     machine,
-    setups: [],
+    rounds,
+    run,
+    setUp: async () => {
+      run.models = await writeDeployModels(work, { webapps: scenario.webapps, targets: scenario.targets });
+      run.direct = directCommands(run.models.manifest, join(work, 'direct'));
+      await run.writeDirectRouteTables();
+      await run.startAgents();
+      measurement = {
+        webapps: scenario.webapps,
+        targets: scenario.targets,
+        changedWebapp: run.models.changedWebapp,
+        rounds,
+        commands: [run.models.deployArgs, run.models.changedArgs, ['--undeploy']].map(
+          (args) =>
+            `nodix deploy ${showArgs(args, work)} --state-dir $TMP/coordinator-roundN --token-file $TMP/token`,
+        ),
+        checks: [],
+      };
+    },
+    cleanUp: async () => {
+      await rm(work, { recursive: true, force: true });
+      unregister();
+    },
+  });
+  if (measurement) measurement.checks = [...run.checks];
+  return {
+    ...common,
+    kind: 'deploy',
     deploy: measurement,
     figures: deployFigures(rounds, {
       maxRatio: scenario.maxRatio,
       judge: settings.mode === 'full',
       changedWebapp: run.models?.changedWebapp ?? 'one webapp',
     }),
-    errors: run.errors,
-    wallSeconds: (Date.now() - started) / 1000,
   };
 }

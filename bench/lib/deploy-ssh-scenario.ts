@@ -25,7 +25,7 @@ import { SSHD } from '../../test/helpers/sshd.js';
 import type { DeploySshScenario } from '../scenarios/types.js';
 import { deploySshFigures, summarizeContacts, totalContacts } from './deploy-figures.js';
 import { type DeployModels, nodixBin, writeDeployModels } from './deploy-models.js';
-import { runCountedNodix } from './deploy-scenario.js';
+import { runCountedNodix, runRounds } from './deploy-scenario.js';
 import type { Pinning } from './pinning.js';
 import { type RunningProcess, registerCleanup, startProcess } from './processes.js';
 import type {
@@ -277,7 +277,6 @@ export async function runDeploySshScenario(
   pinning: Pinning,
   machine: MachineInfo,
 ): Promise<ScenarioResult> {
-  const started = Date.now();
   const run = new DeploySshRun(scenario, pinning);
   // Ctrl-C: the harness stops the agents (registered processes); the namespaces go with everything left in them.
   const unregister = registerCleanup(async () => {
@@ -286,41 +285,34 @@ export async function runDeploySshScenario(
   });
   const rounds: DeploySshRound[] = [];
   let measurement: DeploySshMeasurement | undefined;
-  try {
-    await run.setUp();
-    measurement = {
-      webapps: scenario.webapps,
-      targets: [...TARGETS],
-      rounds,
-      commands: [
-        "ip netns exec <client> nodix deploy -s services-dynamic.ts -i infrastructure-ssh.json -d distribution.json -p ports.json --extra-params '{\"count\":20}' --state-dir $TMP/coordinator-ssh-roundN (NODIX_SSH_CONFIG: the run's ssh_config)",
-        'ip netns exec <client> nodix deploy ... -i infrastructure.json ... --state-dir $TMP/coordinator-http-roundN --token-file $TMP/token',
-      ],
-      checks: [],
-    };
-    if (settings.warmupSeconds > 0) await run.runRound(0, 'warmup');
-    for (let i = 0; i < settings.rounds; i++) {
-      rounds.push(await run.runRound(i, `round${i + 1}`));
-      process.stderr.write(`[bench] deploy-ssh: round ${i + 1}/${settings.rounds} done\n`);
-    }
-  } catch (error) {
-    run.errors.push((error as Error).message);
-  } finally {
-    await run.teardown();
-    unregister();
-  }
-  if (measurement) measurement.checks = [...run.checks];
-  return {
-    scenario: scenario.name,
-    issue: scenario.issue,
-    description: scenario.description,
-    kind: 'deploy-ssh',
+  const common = await runRounds({
+    scenario,
     settings,
     machine,
-    setups: [],
+    rounds,
+    run,
+    setUp: async () => {
+      await run.setUp();
+      measurement = {
+        webapps: scenario.webapps,
+        targets: [...TARGETS],
+        rounds,
+        commands: [
+          "ip netns exec <client> nodix deploy -s services-dynamic.ts -i infrastructure-ssh.json -d distribution.json -p ports.json --extra-params '{\"count\":20}' --state-dir $TMP/coordinator-ssh-roundN (NODIX_SSH_CONFIG: the run's ssh_config)",
+          'ip netns exec <client> nodix deploy ... -i infrastructure.json ... --state-dir $TMP/coordinator-http-roundN --token-file $TMP/token',
+        ],
+        checks: [],
+      };
+    },
+    cleanUp: async () => {
+      unregister();
+    },
+  });
+  if (measurement) measurement.checks = [...run.checks];
+  return {
+    ...common,
+    kind: 'deploy-ssh',
     deploySsh: measurement,
     figures: deploySshFigures(rounds, { maxRatio: scenario.maxRatio, judge: settings.mode === 'full' }),
-    errors: run.errors,
-    wallSeconds: (Date.now() - started) / 1000,
   };
 }
