@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { HELP, parseCli, UsageError } from './lib/cli-args.js';
 import { runDeployScenario } from './lib/deploy-scenario.js';
+import { runDeploySshScenario } from './lib/deploy-ssh-scenario.js';
 import { runHttpScenario } from './lib/http-scenario.js';
 import { runIdleMemoryScenario } from './lib/idle-memory-scenario.js';
 import { describeMachine } from './lib/machine.js';
@@ -30,6 +31,8 @@ async function runScenario(
       return runPlanningScenario(scenario, settings, pinning, machine);
     case 'deploy':
       return runDeployScenario(scenario, settings, pinning, machine);
+    case 'deploy-ssh':
+      return runDeploySshScenario(scenario, settings, pinning, machine);
     case 'idle-memory':
       return runIdleMemoryScenario(scenario, settings, pinning, machine);
   }

@@ -2,7 +2,7 @@
  * The pure side of the deploy scenario: what a `nodix deploy` run printed and whom it contacted, read into
  * values, and the rounds turned into the report's figures. Tested by tables in ../test/deploy.test.ts.
  */
-import type { DeployContacts, DeployRound, FigureResult } from './result-types.js';
+import type { DeployContacts, DeployRound, DeploySshRound, FigureResult } from './result-types.js';
 import { median, sameRoundRatios, type Target, verdict } from './stats.js';
 
 export interface CoordinatorOutput {
@@ -187,6 +187,75 @@ export function deployFigures(
     unit: '',
     target: none,
     verdict: options.judge ? verdict(contacted, none) : 'n/a',
+  });
+  return figures;
+}
+
+/**
+ * The judged figure (deploy from nothing over SSH / over HTTP, median of same-round ratios, issue 13: <= 1.3x), the
+ * other steps' ratios and medians, and the SSH connections of the unchanged redeploy (must be 0).
+ */
+export function deploySshFigures(
+  rounds: readonly DeploySshRound[],
+  options: { maxRatio: number; judge: boolean },
+): FigureResult[] {
+  if (rounds.length === 0) return [];
+  const judged = (value: number, target: Target) => (options.judge ? verdict(value, target) : 'n/a');
+  const figures: FigureResult[] = [];
+  const steps = [
+    ['deployMs', 'nodix deploy from nothing'],
+    ['unchangedMs', 'redeploy, nothing changed'],
+    ['undeployMs', 'nodix deploy --undeploy'],
+  ] as const;
+  for (const [step, label] of steps) {
+    const ssh = rounds.map((r) => r.ssh[step]);
+    const http = rounds.map((r) => r.http[step]);
+    const ratio = sameRoundRatios(ssh, http);
+    const target: Target | undefined = step === 'deployMs' ? { max: options.maxRatio } : undefined;
+    figures.push(
+      {
+        label: `${label}: over SSH / over HTTP (median of same-round ratios)`,
+        metric: `${step}SshOverHttp`,
+        value: ratio.median,
+        perRound: ratio.perRound,
+        unit: 'x',
+        ...(target ? { target } : {}),
+        verdict: target ? judged(ratio.median, target) : 'n/a',
+      },
+      ...(
+        [
+          ['SSH', ssh],
+          ['HTTP', http],
+        ] as const
+      ).map(([name, times]) => ({
+        label: `${label} over ${name}`,
+        metric: `${step}${name}`,
+        value: median(times),
+        perRound: times,
+        unit: 'ms',
+        verdict: 'n/a' as const,
+      })),
+    );
+  }
+  const none: Target = { max: 0 };
+  const opened = Math.max(
+    ...rounds.map((r) => Object.values(r.ssh.sshConnections?.unchanged ?? {}).reduce((a, b) => a + b, 0)),
+  );
+  figures.push({
+    label: 'SSH connections opened by the unchanged redeploy (all targets, sshd logs; max over rounds)',
+    metric: 'unchangedSshConnections',
+    value: opened,
+    unit: '',
+    target: none,
+    verdict: judged(opened, none),
+  });
+  const perDeploy = Math.max(...rounds.flatMap((r) => Object.values(r.ssh.sshConnections?.deploy ?? {})));
+  figures.push({
+    label: 'SSH connections per target of the deploy from nothing (max over targets and rounds)',
+    metric: 'deploySshConnectionsPerTarget',
+    value: perDeploy,
+    unit: '',
+    verdict: 'n/a',
   });
   return figures;
 }

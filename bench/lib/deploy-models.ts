@@ -67,7 +67,12 @@ export interface DeployModels {
  */
 export async function writeDeployModels(
   dir: string,
-  options: { webapps: number; targets: string[] },
+  options: {
+    webapps: number;
+    targets: string[];
+    /** A target's properties other than its capacity; default: on loopback, its agent and proxy on `ports`. */
+    properties?: (target: string, ports: TargetPorts) => Record<string, unknown>;
+  },
 ): Promise<DeployModels> {
   const { webapps, targets } = options;
   const base = await reservePortWindow(webapps + 2 * targets.length);
@@ -75,14 +80,12 @@ export async function writeDeployModels(
   const infrastructure: Record<string, { properties: Record<string, unknown> }> = {};
   targets.forEach((target, i) => {
     ports[target] = { agentPort: base + webapps + 2 * i, proxyPort: base + webapps + 2 * i + 1 };
-    infrastructure[target] = {
-      properties: {
-        hostname: '127.0.0.1',
-        capacity: Math.ceil(webapps / targets.length),
-        ...ports[target],
-        bindHost: '127.0.0.1',
-      },
+    const own = options.properties?.(target, ports[target]) ?? {
+      hostname: '127.0.0.1',
+      ...ports[target],
+      bindHost: '127.0.0.1',
     };
+    infrastructure[target] = { properties: { capacity: Math.ceil(webapps / targets.length), ...own } };
   });
   const files = {
     services: join(exampleDir, 'services-dynamic.ts'),

@@ -145,6 +145,62 @@ interface CommandResult {
   contacts: DeployContacts;
 }
 
+/** One coordinator run: its wall time from spawn to exit, its output, and whom it contacted (the preload's counts). */
+export interface CountedRun {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  raw: RawContacts;
+}
+
+/**
+ * Runs `nodix args` with `count-connections.mjs` preloaded, through `wrap` when given (`ip netns exec` to run it on
+ * another machine); the child is in `children` while it runs (killed on Ctrl-C). Throws when it exits non-zero.
+ */
+export async function runCountedNodix(options: {
+  args: string[];
+  label: string;
+  work: string;
+  children: Set<ChildProcess>;
+  wrap?: (command: string, args: string[]) => [string, string[]];
+  env?: Record<string, string>;
+}): Promise<CountedRun> {
+  const { args, label } = options;
+  const contactsFile = join(options.work, `contacts-${randomBytes(4).toString('hex')}.json`);
+  const plain: [string, string[]] = [process.execPath, ['--import', counterUrl, nodixBin, ...args]];
+  const [command, argv] = options.wrap ? options.wrap(...plain) : plain;
+  const output = { stdout: '', stderr: '' };
+  const start = performance.now();
+  const child = spawn(command, argv, {
+    env: { ...process.env, ...options.env, NODIX_BENCH_CONTACTS_FILE: contactsFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  options.children.add(child);
+  const exited = new Promise<{ ms: number; code: number | null }>((resolve) =>
+    child.once('exit', (code) => resolve({ ms: performance.now() - start, code })),
+  );
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stderr += chunk;
+  });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+  const { ms, code } = await exited;
+  clearTimeout(timer);
+  await closed;
+  options.children.delete(child);
+  if (code !== 0) {
+    throw new Error(
+      `${label}: nodix ${args[0]} exited with ${code}\n${(output.stdout + output.stderr).trim().split('\n').slice(-15).join('\n')}`,
+    );
+  }
+  const raw = JSON.parse(await readFile(contactsFile, 'utf8')) as RawContacts;
+  return { ms, code, ...output, raw };
+}
+
 class DeployRun {
   readonly errors: string[] = [];
   readonly checks = new Set<string>();
@@ -229,38 +285,14 @@ class DeployRun {
   }
 
   async runCoordinator(args: string[], label: string): Promise<CommandResult> {
-    const contactsFile = join(this.work, `contacts-${randomBytes(4).toString('hex')}.json`);
-    const argv = ['--import', counterUrl, nodixBin, ...args, '--token-file', this.tokenFile];
-    const output = { stdout: '', stderr: '' };
-    const start = performance.now();
-    const child = spawn(process.execPath, argv, {
-      env: { ...process.env, NODIX_BENCH_CONTACTS_FILE: contactsFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const result = await runCountedNodix({
+      args: [...args, '--token-file', this.tokenFile],
+      label,
+      work: this.work,
+      children: this.children,
     });
-    this.children.add(child);
-    const exited = new Promise<{ ms: number; code: number | null }>((resolve) =>
-      child.once('exit', (code) => resolve({ ms: performance.now() - start, code })),
-    );
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output.stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      output.stderr += chunk;
-    });
-    const closed = new Promise((resolve) => child.once('close', resolve));
-    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
-    const { ms, code } = await exited;
-    clearTimeout(timer);
-    await closed;
-    this.children.delete(child);
-    if (code !== 0) {
-      this.fail(
-        `${label}: nodix ${args[0]} exited with ${code}\n${(output.stdout + output.stderr).trim().split('\n').slice(-15).join('\n')}`,
-      );
-    }
-    const raw = JSON.parse(await readFile(contactsFile, 'utf8')) as RawContacts;
     const agentPorts = Object.fromEntries([...this.agents].map(([target, agent]) => [target, agent.port]));
-    return { ms, code, ...output, contacts: summarizeContacts(raw, agentPorts) };
+    return { ...result, contacts: summarizeContacts(result.raw, agentPorts) };
   }
 
   /** Every webapp answers its own name through the proxy of its target. */
@@ -524,13 +556,58 @@ function showArgs(args: readonly string[], work: string): string {
     .join(' ');
 }
 
+/**
+ * A deploy scenario's life: set up, then (full mode) one unmeasured round first (file cache, tsx's compile cache),
+ * like the HTTP scenarios' warm-up, then the measured rounds, pushed to `rounds` as they finish. An error ends it
+ * and goes to the run's errors (the rounds done so far are kept); the teardown always runs, then `cleanUp`.
+ * Returns the result's fields every deploy scenario shares.
+ */
+export async function runRounds<R>(options: {
+  scenario: { name: string; issue: number; description: string };
+  settings: RunSettings;
+  machine: MachineInfo;
+  rounds: R[];
+  run: {
+    errors: string[];
+    runRound(index: number, label: string): Promise<R>;
+    teardown(): Promise<void>;
+  };
+  setUp: () => Promise<void>;
+  cleanUp: () => Promise<void>;
+}): Promise<Omit<ScenarioResult, 'kind' | 'figures'>> {
+  const { scenario, settings, run } = options;
+  const started = Date.now();
+  try {
+    await options.setUp();
+    if (settings.warmupSeconds > 0) await run.runRound(0, 'warmup');
+    for (let i = 0; i < settings.rounds; i++) {
+      options.rounds.push(await run.runRound(i, `round${i + 1}`));
+      process.stderr.write(`[bench] ${scenario.name}: round ${i + 1}/${settings.rounds} done\n`);
+    }
+  } catch (error) {
+    run.errors.push((error as Error).message);
+  } finally {
+    await run.teardown();
+    await options.cleanUp();
+  }
+  return {
+    scenario: scenario.name,
+    issue: scenario.issue,
+    description: scenario.description,
+    settings,
+    machine: options.machine,
+    setups: [],
+    errors: run.errors,
+    wallSeconds: (Date.now() - started) / 1000,
+  };
+}
+
 export async function runDeployScenario(
   scenario: DeployScenario,
   settings: RunSettings,
   pinning: Pinning,
   machine: MachineInfo,
 ): Promise<ScenarioResult> {
-  const started = Date.now();
   const work = await mkdtemp(join(tmpdir(), 'nodix-bench-deploy-'));
   const run = new DeployRun(scenario, pinning, work);
   // Ctrl-C: the harness stops the agents (registered processes) first; their services run detached and are
@@ -544,51 +621,43 @@ export async function runDeployScenario(
   });
   const rounds: DeployRound[] = [];
   let measurement: DeployMeasurement | undefined;
-  try {
-    run.models = await writeDeployModels(work, { webapps: scenario.webapps, targets: scenario.targets });
-    run.direct = directCommands(run.models.manifest, join(work, 'direct'));
-    await run.writeDirectRouteTables();
-    await run.startAgents();
-    measurement = {
-      webapps: scenario.webapps,
-      targets: scenario.targets,
-      changedWebapp: run.models.changedWebapp,
-      rounds,
-      commands: [run.models.deployArgs, run.models.changedArgs, ['--undeploy']].map(
-        (args) =>
-          `nodix deploy ${showArgs(args, work)} --state-dir $TMP/coordinator-roundN --token-file $TMP/token`,
-      ),
-      checks: [],
-    };
-    // Full mode: one unmeasured round first (file cache, tsx's compile cache), like the HTTP scenarios' warm-up.
-    if (settings.warmupSeconds > 0) await run.runRound(0, 'warmup');
-    for (let i = 0; i < settings.rounds; i++) {
-      rounds.push(await run.runRound(i, `round${i + 1}`));
-      process.stderr.write(`[bench] deploy: round ${i + 1}/${settings.rounds} done\n`);
-    }
-  } catch (error) {
-    run.errors.push((error as Error).message);
-  } finally {
-    await run.teardown();
-    await rm(work, { recursive: true, force: true });
-    unregister();
-  }
-  if (measurement) measurement.checks = [...run.checks];
-  return {
-    scenario: scenario.name,
-    issue: scenario.issue,
-    description: scenario.description,
-    kind: 'deploy',
+  const common = await runRounds({
+    scenario,
     settings,
     machine,
-    setups: [],
+    rounds,
+    run,
+    setUp: async () => {
+      run.models = await writeDeployModels(work, { webapps: scenario.webapps, targets: scenario.targets });
+      run.direct = directCommands(run.models.manifest, join(work, 'direct'));
+      await run.writeDirectRouteTables();
+      await run.startAgents();
+      measurement = {
+        webapps: scenario.webapps,
+        targets: scenario.targets,
+        changedWebapp: run.models.changedWebapp,
+        rounds,
+        commands: [run.models.deployArgs, run.models.changedArgs, ['--undeploy']].map(
+          (args) =>
+            `nodix deploy ${showArgs(args, work)} --state-dir $TMP/coordinator-roundN --token-file $TMP/token`,
+        ),
+        checks: [],
+      };
+    },
+    cleanUp: async () => {
+      await rm(work, { recursive: true, force: true });
+      unregister();
+    },
+  });
+  if (measurement) measurement.checks = [...run.checks];
+  return {
+    ...common,
+    kind: 'deploy',
     deploy: measurement,
     figures: deployFigures(rounds, {
       maxRatio: scenario.maxRatio,
       judge: settings.mode === 'full',
       changedWebapp: run.models?.changedWebapp ?? 'one webapp',
     }),
-    errors: run.errors,
-    wallSeconds: (Date.now() - started) / 1000,
   };
 }

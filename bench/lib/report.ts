@@ -127,6 +127,16 @@ function renderDeploy(result: ScenarioResult): string[] {
   ];
 }
 
+function renderDeploySsh(result: ScenarioResult): string[] {
+  const measured = result.deploySsh;
+  return [
+    ...renderFigures(result),
+    '',
+    ...(measured?.commands ?? []).map((command) => `- timed: \`${command}\``),
+    ...(measured?.checks ?? []).map((check) => `- verified: ${check}`),
+  ];
+}
+
 const MB = 1024 * 1024;
 
 function renderIdle(result: ScenarioResult): string[] {
@@ -168,9 +178,11 @@ export function renderScenario(result: ScenarioResult): string {
       ? `${settings.rounds} round(s) × ${settings.durationSeconds} s of load per setup${settings.warmupSeconds ? ` after a ${settings.warmupSeconds} s warm-up` : ''}, ${describeLoad(result.load)}`
       : result.kind === 'deploy'
         ? `${settings.rounds} round(s), direct start and the deploy steps interleaved (order rotated each round)${settings.warmupSeconds ? ' after one unmeasured warm-up round' : ''}`
-        : result.kind === 'idle-memory'
-          ? `${settings.rounds} round(s), each setup started afresh every round (order rotated), ${result.idle?.connections} idle connections opened ${result.idle?.concurrency} at a time`
-          : `median of ${settings.rounds} run(s) per size`;
+        : result.kind === 'deploy-ssh'
+          ? `${settings.rounds} round(s), the SSH and HTTP transports' steps interleaved (order rotated each round)${settings.warmupSeconds ? ' after one unmeasured warm-up round' : ''}`
+          : result.kind === 'idle-memory'
+            ? `${settings.rounds} round(s), each setup started afresh every round (order rotated), ${result.idle?.connections} idle connections opened ${result.idle?.concurrency} at a time`
+            : `median of ${settings.rounds} run(s) per size`;
   const lines = [
     `## ${result.scenario} (issue ${result.issue})`,
     '',
@@ -181,9 +193,11 @@ export function renderScenario(result: ScenarioResult): string {
       ? renderHttp(result)
       : result.kind === 'deploy'
         ? renderDeploy(result)
-        : result.kind === 'idle-memory'
-          ? renderIdle(result)
-          : renderPlanning(result)),
+        : result.kind === 'deploy-ssh'
+          ? renderDeploySsh(result)
+          : result.kind === 'idle-memory'
+            ? renderIdle(result)
+            : renderPlanning(result)),
   ];
   if (result.errors.length > 0)
     lines.push('', '**Errors:**', ...result.errors.map((e) => `- ${e.replace(/\n/g, '\n  ')}`));

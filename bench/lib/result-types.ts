@@ -120,6 +120,34 @@ export interface DeployMeasurement {
   checks: string[];
 }
 
+/** One transport's steps in one round of the deploy-ssh scenario; times in milliseconds, wall clock. */
+export interface DeployTransportRound {
+  deployMs: number;
+  unchangedMs: number;
+  undeployMs: number;
+  /** Connections each target's sshd accepted during the step (all zero over HTTP). */
+  sshConnections?: {
+    deploy: Record<string, number>;
+    unchanged: Record<string, number>;
+    undeploy: Record<string, number>;
+  };
+  /** TCP connections and HTTP requests the coordinator itself made (an ssh client's are its own). */
+  contacts: { deploy: DeployContacts; unchanged: DeployContacts; undeploy: DeployContacts };
+}
+
+export interface DeploySshRound {
+  ssh: DeployTransportRound;
+  http: DeployTransportRound;
+}
+
+export interface DeploySshMeasurement {
+  webapps: number;
+  targets: string[];
+  rounds: DeploySshRound[];
+  commands: string[];
+  checks: string[];
+}
+
 /** One setup in one round of the idle-connection scenario (a fresh server each round). */
 export interface IdleRound {
   connections: number;
@@ -163,7 +191,7 @@ export interface ScenarioResult {
   scenario: string;
   issue: number;
   description: string;
-  kind: 'http' | 'planning' | 'deploy' | 'idle-memory';
+  kind: 'http' | 'planning' | 'deploy' | 'deploy-ssh' | 'idle-memory';
   settings: RunSettings;
   machine: MachineInfo;
   /** For http scenarios: the load applied. */
@@ -171,6 +199,7 @@ export interface ScenarioResult {
   setups: SetupResult[];
   planning?: PlanningMeasurement[];
   deploy?: DeployMeasurement;
+  deploySsh?: DeploySshMeasurement;
   idle?: IdleMemoryMeasurement;
   figures: FigureResult[];
   /** Everything that went wrong; non-empty means the scenario errored (exit code 1). */

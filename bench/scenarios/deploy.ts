@@ -4,7 +4,7 @@
  * and 2 nodix-proxy processes directly (target <= 1.5x); plus a redeploy with nothing changed (which must contact
  * no agent and no service) and one that changes a single webapp. Run by `lib/deploy-scenario.ts`.
  */
-import type { DeployScenario } from './types.js';
+import type { DeployScenario, DeploySshScenario } from './types.js';
 
 export const deployScenarios: DeployScenario[] = [
   {
@@ -16,5 +16,22 @@ export const deployScenarios: DeployScenario[] = [
     webapps: 20,
     targets: ['test1', 'test2'],
     maxRatio: 1.5,
+  },
+];
+
+/**
+ * Issue 13: the same 20-webapp deploy to two targets in network namespaces, over SSH (the system's OpenSSH, an sshd
+ * per target, the agents on Unix sockets) against over the HTTP agent in the same namespaces (target <= 1.3x); a
+ * redeploy with nothing changed must open no SSH connection. Run by `lib/deploy-ssh-scenario.ts`.
+ */
+export const deploySshScenarios: DeploySshScenario[] = [
+  {
+    kind: 'deploy-ssh',
+    name: 'deploy-ssh',
+    issue: 13,
+    description:
+      'nodix deploy of the 20-webapp example to 2 targets in network namespaces over SSH (sshd, agents on Unix sockets) vs over the HTTP agent in the same namespaces; a redeploy with nothing changed opens no SSH connection',
+    webapps: 20,
+    maxRatio: 1.3,
   },
 ];

@@ -2,7 +2,7 @@
  * The scenario table: every benchmark, in the order `npm run bench` runs them. Each entry names the servers to
  * start and the load to apply; see types.ts for the fields and ../README.md for what the figures mean.
  */
-import { deployScenarios } from './deploy.js';
+import { deployScenarios, deploySshScenarios } from './deploy.js';
 import { planningScenarios } from './planning.js';
 import { proxyScenarios } from './proxy.js';
 import { proxyVariedScenarios } from './proxy-varied.js';
@@ -15,4 +15,5 @@ export const scenarios: Scenario[] = [
   ...planningScenarios, // issue 4
   ...deployScenarios, // issue 5
   ...proxyVariedScenarios, // issue 10
+  ...deploySshScenarios, // issue 13
 ];

@@ -109,6 +109,21 @@ export interface DeployScenario {
 }
 
 /**
+ * The deploy of `DeployScenario` to targets in network namespaces, reached over SSH (an sshd per target, the agent
+ * on a Unix socket) and over the HTTP agent (port and token) in the same namespaces, round by round
+ * (`lib/deploy-ssh-scenario.ts`). Needs root, iproute2 and openssh-server.
+ */
+export interface DeploySshScenario {
+  kind: 'deploy-ssh';
+  name: string;
+  issue: number;
+  description: string;
+  webapps: number;
+  /** Issue 13: the deploy from nothing over SSH takes at most this many times the same deploy over HTTP. */
+  maxRatio: number;
+}
+
+/**
  * Memory per idle keep-alive connection: each setup (started afresh every round) gets `connections` client
  * connections that have each carried one GET and then stay open and idle; the server tree's RSS growth divided by
  * the connection count is the figure (`lib/idle-memory-scenario.ts`).
@@ -130,4 +145,9 @@ export interface IdleMemoryScenario {
   over: string;
 }
 
-export type Scenario = HttpScenario | PlanningScenario | DeployScenario | IdleMemoryScenario;
+export type Scenario =
+  | HttpScenario
+  | PlanningScenario
+  | DeployScenario
+  | DeploySshScenario
+  | IdleMemoryScenario;

@@ -2,6 +2,7 @@ import type { Manifest } from '@nodix/deployer';
 import t from 'tap';
 import {
   deployFigures,
+  deploySshFigures,
   parseCoordinatorOutput,
   type ServiceSnapshot,
   summarizeContacts,
@@ -10,7 +11,12 @@ import {
   unchangedProblems,
 } from '../lib/deploy-figures.js';
 import { comparableArgv, directCommands } from '../lib/deploy-models.js';
-import type { DeployContacts, DeployRound } from '../lib/result-types.js';
+import type {
+  DeployContacts,
+  DeployRound,
+  DeploySshRound,
+  DeployTransportRound,
+} from '../lib/result-types.js';
 
 t.test('coordinator output: touched targets, nothing to do, step times, agent actions', async (t) => {
   const fresh = parseCoordinatorOutput(
@@ -323,3 +329,42 @@ t.test('direct commands: what the agents run, from the manifest', async (t) => {
   other.targets.test1.services = { db: { name: 'db', type: 'process', config: {} } };
   t.throws(() => directCommands(other as unknown as Manifest, '/tmp'), /no direct command for db/);
 });
+
+t.test(
+  'deploy-ssh figures: same-round ratios SSH / HTTP, judged in full mode; SSH connections of the unchanged redeploy',
+  async (t) => {
+    const none: DeployContacts = { agentRequests: {}, agentConnections: {}, other: {}, local: {} };
+    const transport = (deployMs: number, unchanged: Record<string, number>): DeployTransportRound => ({
+      deployMs,
+      unchangedMs: 100,
+      undeployMs: deployMs / 2,
+      sshConnections: { deploy: { test1: 1, test2: 1 }, unchanged, undeploy: { test1: 1, test2: 1 } },
+      contacts: { deploy: none, unchanged: none, undeploy: none },
+    });
+    const rounds: DeploySshRound[] = [
+      { ssh: transport(1200, { test1: 0, test2: 0 }), http: transport(1000, {}) },
+      { ssh: transport(3000, { test1: 0, test2: 0 }), http: transport(2000, {}) },
+      { ssh: transport(1100, { test1: 0, test2: 0 }), http: transport(1000, {}) },
+    ];
+    const figures = deploySshFigures(rounds, { maxRatio: 1.3, judge: true });
+    const ratio = figures.find((f) => f.metric === 'deployMsSshOverHttp');
+    t.same(ratio?.perRound, [1.2, 1.5, 1.1]);
+    t.equal(ratio?.value, 1.2, 'median of the same-round ratios');
+    t.equal(ratio?.verdict, 'PASS');
+    t.equal(figures.find((f) => f.metric === 'deployMsSSH')?.value, 1200);
+    t.equal(figures.find((f) => f.metric === 'unchangedSshConnections')?.value, 0);
+    t.equal(figures.find((f) => f.metric === 'unchangedSshConnections')?.verdict, 'PASS');
+    t.equal(figures.find((f) => f.metric === 'deploySshConnectionsPerTarget')?.value, 1);
+
+    const opened = [...rounds, { ssh: transport(2600, { test1: 1, test2: 0 }), http: transport(1000, {}) }];
+    const missed = deploySshFigures(opened, { maxRatio: 1.3, judge: true });
+    t.equal(missed.find((f) => f.metric === 'unchangedSshConnections')?.verdict, 'MISS');
+    t.equal(missed.find((f) => f.metric === 'deployMsSshOverHttp')?.verdict, 'MISS', 'median 1.35');
+    t.equal(
+      deploySshFigures(rounds, { maxRatio: 1.3, judge: false })[0]?.verdict,
+      'n/a',
+      'quick mode judges nothing',
+    );
+    t.same(deploySshFigures([], { maxRatio: 1.3, judge: true }), []);
+  },
+);
