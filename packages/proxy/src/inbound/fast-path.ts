@@ -29,10 +29,12 @@
  *
  * hot path — change with care. Per request: one indexOf for the head and its latin1 text; a string comparison
  * with the connection's last two heads, and only when neither matches (or the table was swapped) a parse: one
- * split into lines, the same header classification as inbound/node-path.ts (headers.ts), the host lookup, X-Forwarded-*
- * and the upstream head, all kept for the next time. Then one upstream dispatch of that prepared head and one
- * write of the response head with a small body (a corked write with a larger one); the response head's text is
- * built once per distinct upstream head (upstream/client.ts keeps the parsed head per origin).
+ * pass over the text in place (parseRequest: the same checks and header classification as inbound/node-path.ts,
+ * headers.ts, without cutting out lines, names or values the proxy does not read), the host lookup, and the
+ * upstream head as slices of the client's own text plus X-Forwarded-*, all kept for the next time. Then one
+ * upstream dispatch of that prepared head and one write of the response head with a small body (a corked write
+ * with a larger one); the response head's text is built once per distinct upstream head (upstream/client.ts
+ * keeps the parsed head per origin).
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -40,13 +42,28 @@ import { CLIENT_GONE } from '../errors.js';
 import { errorResponse, httpDate, statusForError } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
+  CONNECTION,
+  CONTENT_LENGTH,
+  connectionTokens,
+  EXPECT,
+  forwardedHeaderLines,
+  HOST,
   headerColon,
+  headerKindAt,
+  PASS,
   type Peer,
   parseContentLength,
   peerOf,
   readRawHeaders,
+  TRANSFER_ENCODING,
   trimOws,
   trustedRequestId,
+  UNDERSCORE,
+  UPGRADE,
+  X_FORWARDED_FOR,
+  X_FORWARDED_HOST,
+  X_FORWARDED_PROTO,
+  X_REQUEST_ID,
 } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
 import { nextRequestId } from '../observe/request-id.js';
@@ -77,8 +94,6 @@ export interface FastPathSettings {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
-/** Methods whose requests carry no body unless they say so (which sends them to node:http). */
-const METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
 /** Body chunks up to this size go out in one write with the response head. */
 const SMALL_BODY = 2048;
 /** Reason phrases, looked up once per status instead of per response. */
@@ -197,7 +212,7 @@ export class FastConnection {
           peer = peerOf(this.socket, ctx.trust);
           this.peer = peer;
         }
-        parsed = parseRequest(text, ctx.table, peer, ctx.underscoresInHeaders);
+        parsed = parseRequest(text, ctx.table, peer, ctx.underscoresInHeaders, ctx.accessLog !== null);
         if (parsed === null) {
           this.handOver(data);
           return;
@@ -350,8 +365,196 @@ class ParsedRequest extends RoutedRequest {
   }
 }
 
-/** Reads a head for the fast path; null when it is not one the fast path takes (see the file comment). */
+/** Token characters (RFC 9110 §5.6.2) by character code: 1 for a tchar. */
+const TCHAR = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * What no head the fast path takes contains: a control character other than HTAB, a CR not followed by LF, or a
+ * LF not preceded by CR (headerColon's rule per line, and the request line's, checked over the whole head at once).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|[^\r]\n/;
+
+/**
+ * The method a request line starts with, when it is one whose requests carry no body unless they say so (GET, HEAD,
+ * DELETE, OPTIONS, POST, PUT, PATCH; others go to node:http) and `sp` is the space after it; else null.
+ */
+function methodOf(text: string, sp: number): string | null {
+  switch (sp) {
+    case 3:
+      return text.startsWith('GET') ? 'GET' : text.startsWith('PUT') ? 'PUT' : null;
+    case 4:
+      return text.startsWith('POST') ? 'POST' : text.startsWith('HEAD') ? 'HEAD' : null;
+    case 5:
+      return text.startsWith('PATCH') ? 'PATCH' : null;
+    case 6:
+      return text.startsWith('DELETE') ? 'DELETE' : null;
+    case 7:
+      return text.startsWith('OPTIONS') ? 'OPTIONS' : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Reads a head for the fast path; null when it is not one the fast path takes (see the file comment).
+ *
+ * hot path: one pass over the head text, in place. The checks and the classification are readRawHeaders' and
+ * headerColon's (the conformance suite holds the two paths to the same answers), but no line, name or value is
+ * cut out unless the proxy reads it (Host, Content-Length, Connection, X-Forwarded-*, X-Request-Id), and the
+ * upstream head is the client's own text: runs of lines forwarded as they came are copied as slices, and only a
+ * line with unusual whitespace around its value is written anew (`name: value`, as the other paths write it).
+ * Rare heads (custom Connection options, an access log that wants the header list) take parseRequestByLines.
+ */
 function parseRequest(
+  text: string,
+  table: RouteTable,
+  peer: Peer,
+  underscores: boolean,
+  logged: boolean,
+): ParsedRequest | null {
+  if (logged || FORBIDDEN.test(text)) return parseRequestByLines(text, table, peer, underscores);
+  const lineEnd = text.indexOf('\r\n');
+  // No header line, so no Host: node:http's path answers 400.
+  if (lineEnd === -1) return null;
+  const sp1 = text.indexOf(' ');
+  const method = methodOf(text, sp1);
+  if (method === null) return null;
+  const sp2 = text.indexOf(' ', sp1 + 1);
+  if (sp2 === -1 || lineEnd - sp2 !== 9 || !text.startsWith(' HTTP/1.1', sp2)) return null;
+  if (text.charCodeAt(sp1 + 1) !== 0x2f /* / */) return null;
+  for (let i = sp1 + 2; i < sp2; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return null;
+  }
+  const url = text.slice(sp1 + 1, sp2);
+
+  const parsed = new ParsedRequest(table);
+  const length = text.length;
+  /** The upstream head so far, and where the run of lines copied as they are starts. */
+  let open = '';
+  let run = 0;
+  let lines = 0;
+  let pos = lineEnd + 2;
+  while (pos < length) {
+    let end = text.indexOf('\r\n', pos);
+    if (end === -1) end = length;
+    if (++lines > MAX_HEADER_LINES) return null;
+    let colon = pos;
+    let underscore = false;
+    for (; colon < end; colon++) {
+      const c = text.charCodeAt(colon);
+      if (c >= 0x80 || TCHAR[c] === 0) break;
+      if (c === 0x5f /* _ */) underscore = true;
+    }
+    // A token, then the colon; node:http refuses some values that end in a tab: such lines are its to judge.
+    if (
+      colon === pos ||
+      colon === end ||
+      text.charCodeAt(colon) !== 0x3a ||
+      text.charCodeAt(end - 1) === 0x09
+    )
+      return null;
+    let start = colon + 1;
+    while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+    let stop = end;
+    while (stop > start && (text.charCodeAt(stop - 1) === 0x20 || text.charCodeAt(stop - 1) === 0x09)) stop--;
+    let keep = true;
+    switch (underscore ? UNDERSCORE : headerKindAt(text, pos, colon)) {
+      case PASS:
+        break;
+      case HOST:
+        parsed.hostCount++;
+        parsed.host = text.slice(start, stop);
+        break;
+      case CONTENT_LENGTH: {
+        const value = text.slice(start, stop);
+        if (value !== '0') parsed.hasBody = true;
+        parsed.contentLengths++;
+        parsed.contentLength = value;
+        break;
+      }
+      case TRANSFER_ENCODING:
+      case UPGRADE:
+      case EXPECT:
+        return null;
+      case CONNECTION: {
+        const value = text.slice(start, stop);
+        parsed.connection = parsed.connection === undefined ? value : `${parsed.connection}, ${value}`;
+        keep = false;
+        break;
+      }
+      case X_FORWARDED_FOR: {
+        const value = text.slice(start, stop);
+        parsed.forwardedFor = parsed.forwardedFor === undefined ? value : `${parsed.forwardedFor}, ${value}`;
+        keep = false;
+        break;
+      }
+      case X_FORWARDED_PROTO:
+        parsed.forwardedProto ??= text.slice(start, stop);
+        keep = false;
+        break;
+      case X_FORWARDED_HOST:
+        parsed.forwardedHost ??= text.slice(start, stop);
+        keep = false;
+        break;
+      case X_REQUEST_ID:
+        parsed.incomingRequestId ??= text.slice(start, stop);
+        keep = false;
+        break;
+      case UNDERSCORE:
+        keep = underscores;
+        break;
+      default: // HOP
+        keep = false;
+    }
+    // `name: value` exactly as the other paths write it: the line goes on in the current run.
+    const asIs = keep && text.charCodeAt(colon + 1) === 0x20 && start === colon + 2 && stop === end;
+    if (!asIs) {
+      open += text.slice(run, pos);
+      if (keep) open += `${text.slice(pos, colon)}: ${text.slice(start, stop)}\r\n`;
+      run = end + 2;
+    }
+    pos = end + 2;
+  }
+  if (run < length) open += `${text.slice(run, length)}\r\n`;
+  if (parsed.hostCount !== 1 || parsed.contentLengths > 1) return null;
+  if (parsed.hasBody) {
+    const bodyLength = parseContentLength(parsed.contentLength);
+    if (bodyLength <= 0) return null;
+    parsed.bodyLength = bodyLength;
+  }
+  const connection = parsed.connection;
+  if (connection !== undefined) {
+    // Options naming headers to drop: the line-by-line reader removes them.
+    if (connectionTokens(connection) !== null) return parseRequestByLines(text, table, peer, underscores);
+    if (asksToClose(connection)) parsed.keepAlive = false;
+  }
+  if (routeRequest(table, parsed, method, url, false, lines) !== 0) return null;
+  parsed.method = method;
+  parsed.url = url;
+  const trustedId = trustedRequestId(parsed, peer);
+  parsed.trustedId = trustedId;
+  parsed.upstreamHead = RequestHeadText.of(
+    open + forwardedHeaderLines(parsed, peer, parsed.host, 'http', trustedId),
+  );
+  return parsed;
+}
+
+/** A Connection header value with the `close` option (case-insensitive). */
+function asksToClose(connection: string): boolean {
+  return connection !== 'keep-alive' && /(^|[\s,])close([\s,]|$)/i.test(connection);
+}
+
+/**
+ * parseRequest for the rare heads: split into lines, read by readRawHeaders (the node:http path's reader) and the
+ * upstream head serialised from its header list.
+ */
+function parseRequestByLines(
   text: string,
   table: RouteTable,
   peer: Peer,
@@ -363,8 +566,8 @@ function parseRequest(
   const sp2 = requestLine.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 === -1 || requestLine.length - sp2 !== 9 || !requestLine.endsWith(' HTTP/1.1'))
     return null;
-  const method = requestLine.slice(0, sp1);
-  if (!METHODS.has(method)) return null;
+  const method = methodOf(requestLine, sp1);
+  if (method === null) return null;
   const url = requestLine.slice(sp1 + 1, sp2);
   if (url.charCodeAt(0) !== 0x2f /* / */) return null;
   for (let i = 1; i < url.length; i++) {
@@ -396,8 +599,7 @@ function parseRequest(
     parsed.bodyLength = length;
   }
   // A Content-Length of 0 counts as no body in readRawHeaders; the header itself is still forwarded.
-  if (parsed.connection !== undefined && /(^|[\s,])close([\s,]|$)/i.test(parsed.connection))
-    parsed.keepAlive = false;
+  if (parsed.connection !== undefined && asksToClose(parsed.connection)) parsed.keepAlive = false;
   // Refusals (the unknown-host page, 400 for a malformed Host, ...) are answered by node:http's path, which
   // reaches the same decision (inbound/route.ts).
   if (routeRequest(table, parsed, method, url, false, lines.length - 1) !== 0) return null;
