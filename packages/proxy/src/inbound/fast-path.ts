@@ -122,6 +122,73 @@ export interface FastPathHost {
   connections: Set<FastConnection>;
   /** A bug in the request path: log it, answer 500 if possible, keep the process. */
   internalError(err: unknown, socket: Socket): void;
+  /** The last request heads parsed on any of this proxy's fast connections. */
+  heads: HeadMemo;
+}
+
+/**
+ * The last two request heads parsed by one proxy and their texts, with the peer they were read for: clients often
+ * send the same heads again and again (a monitor, a benchmark, two hosts taking turns). Kept per proxy, not per
+ * connection, so that an idle keep-alive connection holds no parsed head.
+ */
+export class HeadMemo {
+  parsed: ParsedRequest | null = null;
+  parsedText = '';
+  previous: ParsedRequest | null = null;
+  previousText = '';
+
+  /** The head parsed from `text` for `peer` under `table`, or null. */
+  find(text: string, table: RouteTable, peer: Peer): ParsedRequest | null {
+    const parsed = this.parsed;
+    if (parsed !== null && this.parsedText === text && parsed.readFor(table, peer)) return parsed;
+    const previous = this.previous;
+    if (previous !== null && this.previousText === text && previous.readFor(table, peer)) {
+      // Most recent first again.
+      this.previous = parsed;
+      this.previousText = this.parsedText;
+      this.parsed = previous;
+      this.parsedText = text;
+      return previous;
+    }
+    return null;
+  }
+
+  add(text: string, parsed: ParsedRequest): void {
+    this.previous = this.parsed;
+    this.previousText = this.parsedText;
+    this.parsed = parsed;
+    this.parsedText = text;
+  }
+
+  clear(): void {
+    this.parsed = null;
+    this.parsedText = '';
+    this.previous = null;
+    this.previousText = '';
+  }
+}
+
+/** The connection a socket on the fast path belongs to (the listeners below are shared by all sockets). */
+const kConnection = Symbol('nodix.fastConnection');
+type FastSocket = Socket & { [kConnection]: FastConnection };
+
+function onSocketData(this: FastSocket, data: Buffer): void {
+  this[kConnection].onData(data);
+}
+function onSocketEnd(this: FastSocket): void {
+  this[kConnection].onEnd();
+}
+function onSocketClose(this: FastSocket): void {
+  this[kConnection].onClose();
+}
+function onSocketDrain(this: FastSocket): void {
+  this[kConnection].onDrain();
+}
+function onSocketError(): void {
+  // 'close' follows; what it means for a request in flight is handled there.
+}
+function onConnectionTimeout(conn: FastConnection): void {
+  conn.onTimeout();
 }
 
 /** One client connection while it is on the fast path. */
@@ -138,22 +205,22 @@ export class FastConnection {
   headDeadline: number;
   closing = false;
   peer: Peer | null = null;
-  /** The last two request heads parsed here and their texts: a client sends the same heads again and again. */
-  parsed: ParsedRequest | null = null;
-  parsedText = '';
-  previous: ParsedRequest | null = null;
-  previousText = '';
 
+  /**
+   * Per connection only what a request in flight or the next one needs: listeners and timer callbacks are shared
+   * (the socket points back here), the parsed heads are the proxy's (HeadMemo).
+   */
   constructor(socket: Socket, host: FastPathHost) {
     this.socket = socket;
     this.host = host;
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onClose);
-    socket.on('error', this.onError);
-    socket.on('drain', this.onDrain);
+    (socket as FastSocket)[kConnection] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
+    socket.on('drain', onSocketDrain);
     this.headDeadline = Date.now() + host.settings.headerTimeoutMs;
-    this.timer = setTimeout(this.onTimeout, host.settings.headerTimeoutMs);
+    this.timer = setTimeout(onConnectionTimeout, host.settings.headerTimeoutMs, this);
     this.timer.unref();
     host.connections.add(this);
   }
@@ -162,7 +229,7 @@ export class FastConnection {
     return this.current === null;
   }
 
-  onData = (data: Buffer): void => {
+  onData(data: Buffer): void {
     // A connection being closed reads nothing more: not the rest of a body, not a request behind it.
     if (this.closing) return;
     try {
@@ -188,7 +255,7 @@ export class FastConnection {
     } catch (err) {
       this.host.internalError(err, this.socket);
     }
-  };
+  }
 
   /** Serves `data` if it is one plain request, else hands the connection (with `data`) to node:http. */
   next(data: Buffer): void {
@@ -200,28 +267,19 @@ export class FastConnection {
       return;
     }
     const text = data.toString('latin1', 0, end);
-    let parsed = this.parsed;
-    if (parsed === null || parsed.table !== ctx.table || this.parsedText !== text) {
-      // The one before it: two heads taking turns (two hosts, two paths) hit too.
-      const previous = this.previous;
-      if (previous !== null && previous.table === ctx.table && this.previousText === text) {
-        parsed = previous;
-      } else {
-        let peer = this.peer;
-        if (peer === null) {
-          peer = peerOf(this.socket, ctx.trust);
-          this.peer = peer;
-        }
-        parsed = parseRequest(text, ctx.table, peer, ctx.underscoresInHeaders, ctx.accessLog !== null);
-        if (parsed === null) {
-          this.handOver(data);
-          return;
-        }
+    let peer = this.peer;
+    if (peer === null) {
+      peer = peerOf(this.socket, ctx.trust);
+      this.peer = peer;
+    }
+    let parsed = host.heads.find(text, ctx.table, peer);
+    if (parsed === null) {
+      parsed = parseRequest(text, ctx.table, peer, ctx.underscoresInHeaders, ctx.accessLog !== null);
+      if (parsed === null) {
+        this.handOver(data);
+        return;
       }
-      this.previous = this.parsed;
-      this.previousText = this.parsedText;
-      this.parsed = parsed;
-      this.parsedText = text;
+      host.heads.add(text, parsed);
     }
     const bodyStart = end + 4;
     if (data.length - bodyStart > parsed.bodyLength) {
@@ -254,7 +312,7 @@ export class FastConnection {
     } else {
       this.keepAliveTimer = true;
       clearTimeout(this.timer);
-      this.timer = setTimeout(this.onTimeout, this.host.settings.keepAliveTimeoutMs);
+      this.timer = setTimeout(onConnectionTimeout, this.host.settings.keepAliveTimeoutMs, this);
       this.timer.unref();
     }
   }
@@ -266,11 +324,11 @@ export class FastConnection {
 
   detach(): void {
     const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
-    socket.off('drain', this.onDrain);
+    socket.off('data', onSocketData);
+    socket.off('end', onSocketEnd);
+    socket.off('close', onSocketClose);
+    socket.off('error', onSocketError);
+    socket.off('drain', onSocketDrain);
     clearTimeout(this.timer);
     this.host.connections.delete(this);
   }
@@ -290,7 +348,7 @@ export class FastConnection {
     socket.once('close', () => clearTimeout(timer));
   }
 
-  onTimeout = (): void => {
+  onTimeout(): void {
     if (this.current !== null) return;
     if (this.keepAliveTimer) {
       this.socket.destroy();
@@ -303,43 +361,36 @@ export class FastConnection {
       'latin1',
     );
     this.close();
-  };
+  }
 
-  onDrain = (): void => {
+  onDrain(): void {
     this.current?.call?.resume();
-  };
+  }
 
   /** The route table was swapped: what was parsed under the old one is dropped. */
   forgetHeads(): void {
-    this.parsed = null;
-    this.parsedText = '';
-    this.previous = null;
-    this.previousText = '';
+    this.host.heads.clear();
   }
 
-  onRequestTimeout = (): void => {
+  onRequestTimeout(): void {
     this.current?.requestTimedOut();
-  };
-
-  onError = (): void => {
-    // 'close' follows; what it means for a request in flight is handled there.
-  };
+  }
 
   /**
    * The client sent FIN. node:http's servers are half-open sockets; like node:http (httpAllowHalfOpen false), a
    * request in flight is abandoned and our side is ended too.
    */
-  onEnd = (): void => {
+  onEnd(): void {
     this.current?.clientClosed();
     this.current = null;
     this.socket.end();
-  };
+  }
 
-  onClose = (): void => {
+  onClose(): void {
     this.detach();
     this.current?.clientClosed();
     this.current = null;
-  };
+  }
 }
 
 /**
@@ -349,6 +400,8 @@ export class FastConnection {
  */
 class ParsedRequest extends RoutedRequest {
   readonly table: RouteTable;
+  /** The peer it was read for (its X-Forwarded-For, its trust). */
+  readonly peer: Peer;
   method = '';
   url = '';
   /** The client did not ask to close. */
@@ -359,9 +412,15 @@ class ParsedRequest extends RoutedRequest {
   /** A trusted proxy's X-Request-Id (in `upstreamHead` already); else each request makes its own. */
   trustedId: string | undefined = undefined;
 
-  constructor(table: RouteTable) {
+  constructor(table: RouteTable, peer: Peer) {
     super();
     this.table = table;
+    this.peer = peer;
+  }
+
+  /** Read under `table` for a peer like `peer` (each connection has its own Peer object): valid for it. */
+  readFor(table: RouteTable, peer: Peer): boolean {
+    return this.table === table && this.peer.address === peer.address && this.peer.trusted === peer.trusted;
   }
 }
 
@@ -433,7 +492,7 @@ function parseRequest(
   }
   const url = text.slice(sp1 + 1, sp2);
 
-  const parsed = new ParsedRequest(table);
+  const parsed = new ParsedRequest(table, peer);
   const length = text.length;
   /** The upstream head so far, and where the run of lines copied as they are starts. */
   let open = '';
@@ -583,7 +642,7 @@ function parseRequestByLines(
     if (colon === -1 || line.charCodeAt(line.length - 1) === 0x09) return null;
     raw.push(line.slice(0, colon), trimOws(line.slice(colon + 1)));
   }
-  const parsed = new ParsedRequest(table);
+  const parsed = new ParsedRequest(table, peer);
   readRawHeaders(raw, parsed, underscores);
   if (
     parsed.upgrade !== undefined ||
@@ -872,6 +931,10 @@ class FastRequest implements AttemptState {
   }
 }
 
+function onRequestTimeout(conn: FastConnection): void {
+  conn.onRequestTimeout();
+}
+
 function retry(request: FastRequest, upstream: Upstream): void {
   if (!request.finished) request.dispatch(upstream);
 }
@@ -901,7 +964,7 @@ class FastBody implements RequestBody {
     this.remaining = length - (first === null ? 0 : first.length);
     const timeout = conn.host.settings.requestTimeoutMs;
     if (this.remaining > 0 && timeout > 0) {
-      this.timer = setTimeout(conn.onRequestTimeout, timeout);
+      this.timer = setTimeout(onRequestTimeout, timeout, conn);
       this.timer.unref();
     }
   }

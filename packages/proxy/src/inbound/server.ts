@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyLimits, ProxyTimeouts } from '../lifecycle/config.js';
 import type { ProxyMetrics } from '../observe/metrics.js';
-import { FastConnection, type FastPathHost } from './fast-path.js';
+import { FastConnection, type FastPathHost, HeadMemo } from './fast-path.js';
 import { NodeConnection, type NodeConnectionHost } from './node-connection.js';
 import { handleRequest } from './node-path.js';
 import { MAX_HEADER_LINES } from './route.js';
@@ -111,6 +111,7 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
       socket.resume();
     },
     connections: fastConnections,
+    heads: new HeadMemo(),
     internalError: (err: unknown, socket: Socket) => internalError(err, null, socket),
   };
   // node:http registers one 'connection' listener (its parser setup); it becomes the fast path's hand-over.
@@ -122,9 +123,13 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
   const httpConnection = httpConnections[0];
   server.removeAllListeners('connection');
   const useFastPath = options.fastPath;
+  // One listener for every socket: an idle keep-alive connection carries no closure of its own.
+  const connectionClosed = () => {
+    metrics.openConnections--;
+  };
   server.on('connection', (socket: Socket) => {
     metrics.openConnections++;
-    socket.once('close', () => metrics.openConnections--);
+    socket.on('close', connectionClosed);
     if (useFastPath) {
       new FastConnection(socket, fastPath);
     } else {
