@@ -261,7 +261,18 @@ export class FastConnection {
   next(data: Buffer): void {
     const host = this.host;
     const ctx = host.ctx;
-    const end = data.indexOf(CRLF2);
+    // A read that ends in CRLF CRLF (a request without a body, the usual case) is taken to end its head there
+    // without a search: a head with an empty line before that end has a request (or bytes) behind its own head,
+    // which parseRequest refuses (an empty header line) and node:http then reads, as it reads any pipeline.
+    const length = data.length;
+    const end =
+      length >= 4 &&
+      data[length - 1] === 0x0a &&
+      data[length - 2] === 0x0d &&
+      data[length - 3] === 0x0a &&
+      data[length - 4] === 0x0d
+        ? length - 4
+        : data.indexOf(CRLF2);
     if (end === -1 || end > host.settings.maxHeaderSize || ctx.draining) {
       this.handOver(data);
       return;
