@@ -27,8 +27,9 @@
  * failed, closes the client connection after the response, as what is left of it cannot be told from a next
  * request without reading it.
  *
- * hot path — change with care. Per request: one indexOf for the head and its latin1 text; a string comparison
- * with the connection's last two heads, and only when neither matches (or the table was swapped) a parse: one
+ * hot path — change with care. Per request: the head's end (no search when the read ends with it) and its latin1
+ * text; a string comparison with the last two heads the proxy parsed (HeadMemo, per proxy: an idle connection
+ * holds none), and only when neither matches (or the table was swapped, or the peer differs) a parse: one
  * pass over the text in place (parseRequest: the same checks and header classification as inbound/node-path.ts,
  * headers.ts, without cutting out lines, names or values the proxy does not read), the host lookup, and the
  * upstream head as slices of the client's own text plus X-Forwarded-*, all kept for the next time. Then one
