@@ -65,6 +65,31 @@ export function headerKind(name: string): number {
   return kind;
 }
 
+/** KINDS by name length: the candidates `headerKindAt` compares a name with. */
+const KINDS_BY_LENGTH: ([string, number][] | undefined)[] = [];
+for (const [name, kind] of Object.entries(KINDS)) {
+  KINDS_BY_LENGTH[name.length] ??= [];
+  KINDS_BY_LENGTH[name.length]!.push([name, kind]);
+}
+
+/**
+ * `headerKind` of the name `text.slice(start, end)`, without slicing or lower-casing it: for a scanner that reads a
+ * head in place (inbound/fast-path.ts). The name must be a token (RFC 9110 §5.6.2), checked by the caller, as is
+ * an underscore in it (UNDERSCORE, which no name of KINDS has). OR-ing 0x20 lower-cases the letters of a token and
+ * leaves '-' and digits alone; no other token character can then equal a lower-case letter, '-' or a digit.
+ */
+export function headerKindAt(text: string, start: number, end: number): number {
+  const candidates = KINDS_BY_LENGTH[end - start];
+  if (candidates === undefined) return PASS;
+  for (let k = 0; k < candidates.length; k++) {
+    const [name, kind] = candidates[k]!;
+    let i = 0;
+    while (i < name.length && (text.charCodeAt(start + i) | 0x20) === name.charCodeAt(i)) i++;
+    if (i === name.length) return kind;
+  }
+  return PASS;
+}
+
 const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close', 'upgrade', 'Upgrade']);
 
 /**
@@ -285,21 +310,34 @@ export function addForwardedHeaders(
   proto: string,
   requestId?: string,
 ): void {
-  const out = head.headers;
-  if (peer.trusted) {
-    out.push(
-      'x-forwarded-for',
-      head.forwardedFor === undefined ? peer.address : `${head.forwardedFor}, ${peer.address}`,
-      'x-forwarded-proto',
-      head.forwardedProto ?? proto,
-      'x-forwarded-host',
-      head.forwardedHost ?? host,
-    );
-  } else {
-    out.push('x-forwarded-for', peer.address, 'x-forwarded-proto', proto, 'x-forwarded-host', host);
-  }
+  head.headers.push(
+    'x-forwarded-for',
+    forwardedFor(head, peer),
+    'x-forwarded-proto',
+    peer.trusted ? (head.forwardedProto ?? proto) : proto,
+    'x-forwarded-host',
+    peer.trusted ? (head.forwardedHost ?? host) : host,
+  );
   // Last, where the fast path adds a request's own id after its shared upstream head: both paths send one order.
-  if (requestId !== undefined) out.push('x-request-id', requestId);
+  if (requestId !== undefined) head.headers.push('x-request-id', requestId);
+}
+
+/** addForwardedHeaders as header lines (each ending in CRLF), for a head written as text (inbound/fast-path.ts). */
+export function forwardedHeaderLines(
+  head: RequestHead,
+  peer: Peer,
+  host: string,
+  proto: string,
+  requestId: string | undefined,
+): string {
+  const lines = `x-forwarded-for: ${forwardedFor(head, peer)}\r\nx-forwarded-proto: ${peer.trusted ? (head.forwardedProto ?? proto) : proto}\r\nx-forwarded-host: ${peer.trusted ? (head.forwardedHost ?? host) : host}\r\n`;
+  return requestId === undefined ? lines : `${lines}x-request-id: ${requestId}\r\n`;
+}
+
+function forwardedFor(head: RequestHead, peer: Peer): string {
+  return peer.trusted && head.forwardedFor !== undefined
+    ? `${head.forwardedFor}, ${peer.address}`
+    : peer.address;
 }
 
 /**

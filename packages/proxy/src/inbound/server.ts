@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { type PlainStatus, sendPlainOnSocket } from '../http/error-pages.js';
 import type { ProxyLimits, ProxyTimeouts } from '../lifecycle/config.js';
 import type { ProxyMetrics } from '../observe/metrics.js';
-import { FastConnection, type FastPathHost } from './fast-path.js';
+import { FastConnection, type FastPathHost, HeadMemo } from './fast-path.js';
 import { NodeConnection, type NodeConnectionHost } from './node-connection.js';
 import { handleRequest } from './node-path.js';
 import { MAX_HEADER_LINES } from './route.js';
@@ -105,6 +105,7 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
       socket.resume();
     },
     connections: fastConnections,
+    heads: new HeadMemo(),
     internalError: (err: unknown, socket: Socket) => internalError(err, null, socket),
   };
   // node:http registers one 'connection' listener (its parser setup); it becomes the fast path's hand-over.
@@ -116,9 +117,13 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
   const httpConnection = httpConnections[0];
   server.removeAllListeners('connection');
   const useFastPath = options.fastPath;
+  // One listener for every socket: an idle keep-alive connection carries no closure of its own.
+  const connectionClosed = () => {
+    metrics.openConnections--;
+  };
   server.on('connection', (socket: Socket) => {
     metrics.openConnections++;
-    socket.once('close', () => metrics.openConnections--);
+    socket.on('close', connectionClosed);
     if (useFastPath) {
       new FastConnection(socket, fastPath);
     } else {

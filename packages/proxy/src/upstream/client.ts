@@ -123,6 +123,20 @@ export class RequestHeadText {
     this.open = text;
     this.text = `${text}\r\n`;
   }
+
+  /**
+   * A head whose text the caller built itself: `open` is the request line and header lines, each ending in CRLF,
+   * framing included (the fast path copies the client's lines, see inbound/fast-path.ts).
+   */
+  static of(open: string): RequestHeadText {
+    const head = Object.create(RequestHeadText.prototype) as {
+      -readonly [K in keyof RequestHeadText]: RequestHeadText[K];
+    };
+    head.text = `${open}\r\n`;
+    head.open = open;
+    head.chunked = false;
+    return head as RequestHeadText;
+  }
 }
 
 /** One request on its way: queued, then on a connection until it completes or fails. */

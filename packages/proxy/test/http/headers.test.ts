@@ -4,9 +4,11 @@ import {
   HOP,
   HOST,
   headerKind,
+  headerKindAt,
   PASS,
   responseHeaders,
   TRANSFER_ENCODING,
+  UNDERSCORE,
   UPGRADE,
 } from '../../src/http/headers.js';
 
@@ -46,4 +48,60 @@ t.test('response headers: hop-by-hop and Connection-named dropped, duplicates ke
     ['X-Latin', 'é'],
     'latin1 bytes map 1:1',
   );
+});
+
+t.test('headerKindAt reads a name in place as headerKind reads it sliced', async (t) => {
+  const names = [
+    'host',
+    'HOST',
+    'Host',
+    'hosT',
+    'hosts',
+    'hos',
+    'From',
+    'Connection',
+    'connectioN',
+    'User-Agent',
+    'keep-alive',
+    'Keep-Alive',
+    'KEEP_ALIVE',
+    'proxy-connection',
+    'X-Requested-With',
+    'TE',
+    'te',
+    'tE',
+    'Te',
+    'trailer',
+    'Referer',
+    'Upgrade',
+    'upgradE',
+    'HTTP2-Settings',
+    'http2-settings',
+    'Sec-Fetch-Site',
+    'Content-Length',
+    'content-length',
+    'Content-Lengtx',
+    'Transfer-Encoding',
+    'X-Forwarded-Proto',
+    'X-Forwarded-For',
+    'Accept-Encoding',
+    'x-forwarded-host',
+    'Expect',
+    'Accept',
+    'Cookie',
+    'X-Request-Id',
+    'x-request-iD',
+    'Cache-Control',
+    '~',
+    'a',
+    'Upgrade-Insecure-Requests',
+    'content~length',
+    'x^forwarded-for',
+  ];
+  for (const name of names) {
+    const text = `>${name}:`;
+    // A name with an underscore is the caller's to see (UNDERSCORE); in place it is no known name.
+    const expected = headerKind(name) === UNDERSCORE ? PASS : headerKind(name);
+    t.equal(headerKindAt(text, 1, 1 + name.length), expected, name);
+  }
 });
