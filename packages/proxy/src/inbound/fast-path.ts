@@ -608,7 +608,7 @@ function parseRequest(
     if (connectionTokens(connection) !== null) return parseRequestByLines(text, table, peer, underscores);
     if (asksToClose(connection)) parsed.keepAlive = false;
   }
-  if (routeRequest(table, parsed, method, url, false, lines) !== 0) return null;
+  if (routeRequest(table, parsed, method, url, 11, lines) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
   const trustedId = trustedRequestId(parsed, peer);
