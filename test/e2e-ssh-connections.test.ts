@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { sshMachines, TARGETS } from './helpers/machines.js';
+import { NODIX, sshMachines, TARGETS } from './helpers/machines.js';
 import { staticModelArgs } from './helpers/scenarios.js';
 import type { Sshd } from './helpers/sshd.js';
 
@@ -74,12 +74,11 @@ await t.test('deploy the example over SSH', async (t) => {
   t.equal(deployed.code, 0, `deploy${deployed.code ? `: ${deployed.stdout}${deployed.stderr}` : ''}`);
   const after = await settledLogins();
   const sessionsAfter = sessions();
-  // Locks, one activation per service, unlocks: a dozen requests per target, all over one connection each, and
-  // one session each: the probe (agent connect --check); the requests go through the forwarded socket, starting
-  // no process on the target.
+  // Locks, one activation per service, unlocks: a dozen requests per target, all over one connection each, and no
+  // session: the requests go through a socket the master forwards to the agentSocket, starting no process there.
   for (const target of TARGETS) {
     t.equal(after[target], (before[target] ?? 0) + 1, `one connection to ${target}`);
-    t.equal(sessionsAfter[target], (sessionsBefore[target] ?? 0) + 1, `one session on ${target}`);
+    t.equal(sessionsAfter[target], sessionsBefore[target], `no session on ${target}`);
   }
 });
 
@@ -99,6 +98,35 @@ await t.test('nodix query opens one connection per target', async (t) => {
   for (const target of TARGETS)
     t.equal(after[target], (before[target] ?? 0) + 1, `one connection to ${target}`);
 });
+
+await t.test(
+  'a target naming no agentSocket: one session finds the socket, the requests are forwarded',
+  async (t) => {
+    // The agent's state dir instead of its socket, as `nodix agent connect` finds it from the packaged unit's default.
+    const infrastructure = await m.infrastructureWith('by-state-dir.json', (target) => {
+      const wrapper = join(m.work, `nodix-${target}`);
+      return { agentSocket: undefined, nodixCommand: wrapper };
+    });
+    for (const target of TARGETS) {
+      const wrapper = join(m.work, `nodix-${target}`);
+      await writeFile(
+        wrapper,
+        `#!/bin/sh\nexec ${process.execPath} ${NODIX} "$@" --state-dir ${m.agentStateDir(target)}\n`,
+      );
+      await chmod(wrapper, 0o755);
+    }
+    const before = sessions();
+    const answer = await m.nodix(['query', '-i', infrastructure, '--json']);
+    t.equal(answer.code, 0, `query${answer.code ? `: ${answer.stdout}${answer.stderr}` : ''}`);
+    const { targets } = JSON.parse(answer.stdout) as { targets: Record<string, { services: unknown[] }> };
+    for (const target of TARGETS)
+      t.ok(targets[target]?.services.length, `${target} answered with its services`);
+    await settledLogins();
+    const after = sessions();
+    for (const target of TARGETS)
+      t.equal(after[target], (before[target] ?? 0) + 1, `one session on ${target}: agent connect --check`);
+  },
+);
 
 await t.test('the forwarded socket and the master are gone once the command has exited', async (t) => {
   // Short: ssh's control socket inside must fit a Unix socket path (108 bytes).

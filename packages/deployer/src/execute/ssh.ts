@@ -12,16 +12,17 @@ import type { SshAgentAddress } from '../plan/types.js';
 import { shellQuote } from '../shell-quote.js';
 
 /**
- * The SSH client interface (Disnix's `disnix-ssh-client`): the agent API spoken over `ssh TARGET nodix agent connect`,
+ * The SSH client interface (Disnix's `disnix-ssh-client`): the agent API spoken over SSH to the agent's Unix socket,
  * with the system's OpenSSH doing the work, so ~/.ssh/config, ProxyJump, ssh-agent and known_hosts all apply.
  *
  * One connection per target: a master (`ControlMaster`) in a private 0700 directory, made on the first request and
- * closed (`ssh -O exit`) with the client. Before the first request, one session runs `nodix agent connect --check`
- * on the target: it says where the agent's socket is, or why it cannot be reached (agent not running, nodix missing,
- * permission) in the clear lines classifySshFailure makes. Then the master forwards a local Unix socket in the
+ * closed (`ssh -O exit`) with the client. Before the first request the master forwards a local Unix socket in the
  * private directory to the agent's (`ssh -O forward -L local:remote`, OpenSSH stream-local forwarding): every HTTP/1.1
  * connection of the agent client is a channel of the master straight to the agent's socket, opened as the login
- * user (so the socket's permissions still authorise), with no process started on the target per request. Where the
+ * user (so the socket's permissions still authorise), with no process started on the target per request. The
+ * agent's socket is the target's `agentSocket`; where none is named, or no agent answers there, one session runs
+ * `nodix agent connect --check` on the target: it says where the socket is, or why it cannot be reached (agent not
+ * running, nodix missing, permission) in the clear lines classifySshFailure makes. Where the
  * target's sshd refuses stream-local forwarding (AllowStreamLocalForwarding, DisableForwarding) or its nodix predates
  * `--check`, every connection is a session running `nodix agent connect` instead, as a stream. Either way node:http's
  * pool keeps the connections alive and reuses them, so this layer knows nothing of the agent's endpoints.
@@ -371,16 +372,32 @@ export class SshConnection {
   async #prepare(): Promise<Route> {
     this.#master ??= this.#startMaster();
     await this.#master;
+    // The socket the infrastructure names is tried first: where the agent answers there, no process needs to start
+    // on the target at all. Otherwise the probe says where the socket is, or why the agent cannot be reached.
+    const named = this.#address.agentSocket;
+    if (named !== undefined) {
+      const socket = await this.#forward(named, 'agent.sock');
+      if (socket !== undefined) return { socket };
+    }
     const probe = await this.#run([...this.#args(['ControlMaster=no']), `${this.remoteCommand} --check`]);
     // A nodix without --check (usage error, 2) still relays: one session per connection, as before.
     if (probe.code === 2) return { sessions: true };
     if (probe.code !== 0) throw this.#fail(probe.code, probe.stderr);
-    const remote = probe.stdout.trim().split('\n').at(-1) ?? '';
-    if (!remote.startsWith('/') || remote.includes(':')) return { sessions: true };
-    const local = join(this.#dir!, 'agent.sock');
+    const socket = await this.#forward(probe.stdout.trim().split('\n').at(-1) ?? '', 'agent-checked.sock');
+    return socket === undefined ? { sessions: true } : { socket };
+  }
+
+  /**
+   * Has the master forward the local socket `name` in the private directory to the agent's socket `remote` on the
+   * target; its path once an agent answers through it, undefined when the forward cannot be made or reaches no agent
+   * (none listens there, or sshd refuses stream-local forwarding).
+   */
+  async #forward(remote: string, name: string): Promise<string | undefined> {
+    // ssh's -L takes `local:remote`; a path with a colon cannot be said.
+    if (!remote.startsWith('/') || remote.includes(':')) return undefined;
+    const local = join(this.#dir!, name);
     const forward = await this.#run(['-O', 'forward', '-L', `${local}:${remote}`, ...this.#args([])]);
-    if (forward.code === 0 && (await answersHttp(local))) return { socket: local };
-    return { sessions: true };
+    return forward.code === 0 && (await answersHttp(local)) ? local : undefined;
   }
 
   /** A connection to the agent for node:http's pool: a forwarded channel or a session (see `ready`). */
