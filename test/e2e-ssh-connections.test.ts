@@ -128,6 +128,27 @@ await t.test(
   },
 );
 
+await t.test(
+  'a login that may not forward: the requests go over sessions running agent connect',
+  async (t) => {
+    // authorized_keys' no-port-forwarding forbids stream-local forwarding too, as a hardened sshd_config would.
+    const keys = join(m.work, 'sshd-test1', 'authorized_keys');
+    const original = await readFile(keys, 'utf8');
+    t.teardown(() => writeFile(keys, original));
+    await writeFile(keys, `no-port-forwarding ${original}`);
+    const before = sessions();
+    const answer = await m.nodix(['query', '-i', m.infrastructure, '--json']);
+    t.equal(answer.code, 0, `query${answer.code ? `: ${answer.stdout}${answer.stderr}` : ''}`);
+    const { targets } = JSON.parse(answer.stdout) as { targets: Record<string, { services: unknown[] }> };
+    for (const target of TARGETS)
+      t.ok(targets[target]?.services.length, `${target} answered with its services`);
+    await settledLogins();
+    const after = sessions();
+    t.ok((after.test1 ?? 0) - (before.test1 ?? 0) >= 2, 'test1: the probe, then a session for the requests');
+    t.equal(after.test2, before.test2, 'test2: forwarded, no session');
+  },
+);
+
 await t.test('the forwarded socket and the master are gone once the command has exited', async (t) => {
   // Short: ssh's control socket inside must fit a Unix socket path (108 bytes).
   const tmp = await mkdtemp(join(tmpdir(), 'nx-'));
