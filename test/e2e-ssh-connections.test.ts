@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { NODIX, sshMachines, TARGETS } from './helpers/machines.js';
 import { staticModelArgs } from './helpers/scenarios.js';
 import type { Sshd } from './helpers/sshd.js';
@@ -33,6 +33,18 @@ const logins = () => counts(/Accepted publickey for /g);
 
 /** Sessions (remote commands) each target's sshd has started so far; forwarded channels are not sessions. */
 const sessions = () => counts(/Starting session: /g);
+
+/** `nodix query` over `infrastructure`, which must answer with every target's services; sessions before and after. */
+async function queryCountingSessions(t: Test, infrastructure: string) {
+  const before = sessions();
+  const answer = await m.nodix(['query', '-i', infrastructure, '--json']);
+  t.equal(answer.code, 0, `query${answer.code ? `: ${answer.stdout}${answer.stderr}` : ''}`);
+  const { targets } = JSON.parse(answer.stdout) as { targets: Record<string, { services: unknown[] }> };
+  for (const target of TARGETS)
+    t.ok(targets[target]?.services.length, `${target} answered with its services`);
+  await settledLogins();
+  return { before, after: sessions() };
+}
 
 /** Processes whose command line mentions `text` (the coordinator's ssh master names its private directory). */
 async function processesMentioning(text: string): Promise<string[]> {
@@ -103,26 +115,20 @@ await t.test(
   'a target naming no agentSocket: one session finds the socket, the requests are forwarded',
   async (t) => {
     // The agent's state dir instead of its socket, as `nodix agent connect` finds it from the packaged unit's default.
-    const infrastructure = await m.infrastructureWith('by-state-dir.json', (target) => {
-      const wrapper = join(m.work, `nodix-${target}`);
-      return { agentSocket: undefined, nodixCommand: wrapper };
-    });
+    const wrapperOf = (target: string) => join(m.work, `nodix-${target}`);
+    const infrastructure = await m.infrastructureWith('by-state-dir.json', (target) => ({
+      agentSocket: undefined,
+      nodixCommand: wrapperOf(target),
+    }));
     for (const target of TARGETS) {
-      const wrapper = join(m.work, `nodix-${target}`);
+      const wrapper = wrapperOf(target);
       await writeFile(
         wrapper,
         `#!/bin/sh\nexec ${process.execPath} ${NODIX} "$@" --state-dir ${m.agentStateDir(target)}\n`,
       );
       await chmod(wrapper, 0o755);
     }
-    const before = sessions();
-    const answer = await m.nodix(['query', '-i', infrastructure, '--json']);
-    t.equal(answer.code, 0, `query${answer.code ? `: ${answer.stdout}${answer.stderr}` : ''}`);
-    const { targets } = JSON.parse(answer.stdout) as { targets: Record<string, { services: unknown[] }> };
-    for (const target of TARGETS)
-      t.ok(targets[target]?.services.length, `${target} answered with its services`);
-    await settledLogins();
-    const after = sessions();
+    const { before, after } = await queryCountingSessions(t, infrastructure);
     for (const target of TARGETS)
       t.equal(after[target], (before[target] ?? 0) + 1, `one session on ${target}: agent connect --check`);
   },
@@ -136,14 +142,7 @@ await t.test(
     const original = await readFile(keys, 'utf8');
     t.teardown(() => writeFile(keys, original));
     await writeFile(keys, `no-port-forwarding ${original}`);
-    const before = sessions();
-    const answer = await m.nodix(['query', '-i', m.infrastructure, '--json']);
-    t.equal(answer.code, 0, `query${answer.code ? `: ${answer.stdout}${answer.stderr}` : ''}`);
-    const { targets } = JSON.parse(answer.stdout) as { targets: Record<string, { services: unknown[] }> };
-    for (const target of TARGETS)
-      t.ok(targets[target]?.services.length, `${target} answered with its services`);
-    await settledLogins();
-    const after = sessions();
+    const { before, after } = await queryCountingSessions(t, m.infrastructure);
     t.ok((after.test1 ?? 0) - (before.test1 ?? 0) >= 2, 'test1: the probe, then a session for the requests');
     t.equal(after.test2, before.test2, 'test2: forwarded, no session');
   },
