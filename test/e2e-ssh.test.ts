@@ -102,8 +102,10 @@ await t.test('a target whose agent is not running: one clear line', async (t) =>
 });
 
 await t.test('a target without nodix: one clear line', async (t) => {
-  const missing = await m.infrastructureWith('no-nodix.json', () => ({
+  // A machine without nodix runs no agent either: nothing answers on the socket the coordinator tries first.
+  const missing = await m.infrastructureWith('no-nodix.json', (target) => ({
     nodixCommand: 'nodix-not-installed-here',
+    agentSocket: join(m.work, `no-agent-${target}.sock`),
   }));
   const result = await m.nodix(['query', '-i', missing]);
   t.equal(result.code, 1);

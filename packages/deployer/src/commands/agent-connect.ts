@@ -11,7 +11,7 @@ import { NodixError, UsageError } from '../errors.js';
 import type { Command, CommandIO } from './command.js';
 import { parseCommandArgs } from './parse-args.js';
 
-const usage = `Usage: nodix agent connect [--state-dir DIR | --socket PATH]
+const usage = `Usage: nodix agent connect [--state-dir DIR | --socket PATH] [--check]
 
 Relays standard input and output to the agent of this machine through its Unix socket: what a coordinator runs
 over SSH (ssh TARGET nodix agent connect) to speak the agent API without an agent TCP port or token. The socket is
@@ -20,6 +20,8 @@ the one the agent holding DIR listens on (its lock file says where), else PATH; 
 Options:
   --state-dir DIR        the agent's state directory (default ${DEFAULT_CONNECT_STATE_DIR})
   --socket PATH          the agent's socket (as given to nodix agent --socket)
+  --check                relay nothing: check that the agent's socket can be opened and print its path (what a
+                         coordinator runs once per target before forwarding its requests to that socket over SSH)
   -h, --help             this text
 
 Exit codes: 0 when the agent or the other side closed the stream; ${EXIT_NO_AGENT} when no agent listens on the socket;
@@ -50,6 +52,7 @@ export const agentConnectCommand: Command = {
     const parsed = parseCommandArgs(agentConnectCommand, argv, io, {
       'state-dir': { type: 'string' },
       socket: { type: 'string' },
+      check: { type: 'boolean' },
     });
     if (!parsed) return 0;
     const { values } = parsed;
@@ -84,6 +87,11 @@ export const agentConnectCommand: Command = {
         `nodix: no nodix agent is running on this machine (socket ${path}): start it with systemctl start nodix-agent or nodix agent --socket ${path} --state-dir DIR\n`,
       );
       return EXIT_NO_AGENT;
+    }
+    if (values.check) {
+      socket.destroy();
+      io.stdout.write(`${path}\n`);
+      return 0;
     }
     return relay(socket, io.stdin ?? process.stdin, process.stdout);
   },

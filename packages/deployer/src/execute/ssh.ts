@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { type ClientRequestArgs, Agent as HttpAgent } from 'node:http';
+import { connect as connectSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -11,13 +12,20 @@ import type { SshAgentAddress } from '../plan/types.js';
 import { shellQuote } from '../shell-quote.js';
 
 /**
- * The SSH client interface (Disnix's `disnix-ssh-client`): the agent API spoken over `ssh TARGET nodix agent connect`,
+ * The SSH client interface (Disnix's `disnix-ssh-client`): the agent API spoken over SSH to the agent's Unix socket,
  * with the system's OpenSSH doing the work, so ~/.ssh/config, ProxyJump, ssh-agent and known_hosts all apply.
  *
  * One connection per target: a master (`ControlMaster`) in a private 0700 directory, made on the first request and
- * closed (`ssh -O exit`) with the client. Every HTTP/1.1 connection of the agent client is one multiplexed session
- * running `nodix agent connect`, kept alive and reused by node:http's pool like a TCP socket would be, so this layer
- * knows nothing of the agent's endpoints.
+ * closed (`ssh -O exit`) with the client. Before the first request the master forwards a local Unix socket in the
+ * private directory to the agent's (`ssh -O forward -L local:remote`, OpenSSH stream-local forwarding): every HTTP/1.1
+ * connection of the agent client is a channel of the master straight to the agent's socket, opened as the login
+ * user (so the socket's permissions still authorise), with no process started on the target per request. The
+ * agent's socket is the target's `agentSocket`; where none is named, or no agent answers there, one session runs
+ * `nodix agent connect --check` on the target: it says where the socket is, or why it cannot be reached (agent not
+ * running, nodix missing, permission) in the clear lines classifySshFailure makes. Where the
+ * target's sshd refuses stream-local forwarding (AllowStreamLocalForwarding, DisableForwarding) or its nodix predates
+ * `--check`, every connection is a session running `nodix agent connect` instead, as a stream. Either way node:http's
+ * pool keeps the connections alive and reuses them, so this layer knows nothing of the agent's endpoints.
  */
 
 /** How the coordinator runs ssh: from `--ssh-option`, `--ssh-config`, `NODIX_SSH`. */
@@ -201,7 +209,42 @@ class SshSession extends Duplex {
   }
 }
 
-/** The SSH connection to one target: its master, its sessions, its private control directory. */
+/** How the pool reaches the agent: the master's forwarded local socket, or a session per connection. */
+type Route = { socket: string } | { sessions: true };
+
+/** What a short ssh command (probe, control command) printed and how it exited. */
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Whether an HTTP server answers on `path`: a forward the target's sshd refused accepts the local connection and
+ * closes it without a byte once the channel is refused.
+ */
+function answersHttp(path: string, timeoutMs = 10_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectSocket(path);
+    let head = '';
+    const done = (answered: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answered);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      head += chunk;
+      if (head.length >= 9) done(head.startsWith('HTTP/1.'));
+    });
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+    socket.write('GET /v1/health HTTP/1.1\r\nHost: nodix-agent\r\nConnection: close\r\n\r\n');
+  });
+}
+
+/** The SSH connection to one target: its master, its forwarded socket or sessions, its private control directory. */
 export class SshConnection {
   readonly destination: string;
   readonly remoteCommand: string;
@@ -211,6 +254,7 @@ export class SshConnection {
   #master: Promise<void> | undefined;
   #established = false;
   #closed = false;
+  #route: Promise<Route> | undefined;
 
   constructor(address: SshAgentAddress, settings: SshSettings) {
     this.#address = address;
@@ -288,6 +332,96 @@ export class SshConnection {
     this.#established = true;
   }
 
+  /** Runs ssh with `args` to the end, collecting its output. */
+  #run(args: string[], timeoutMs = 60_000): Promise<Ran> {
+    return new Promise((resolve, reject) => {
+      const child = this.#spawn(args, ['ignore', 'pipe', 'pipe']);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+      });
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        if (stderr.length < 16_384) stderr += chunk;
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(this.#spawnError(error));
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 255, stdout, stderr: stderr || (signal ? `killed by ${signal}` : '') });
+      });
+    });
+  }
+
+  /**
+   * Everything before the first request, so that a request's own time limits start only once the target is reached:
+   * the master, the probe, the forward. Fails with the SSH layer's clear line; the same promise for every request.
+   */
+  ready(): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(
+        new SshError(`the SSH connection to ${this.destination} is closed`, { code: 'NODIX_ERR_SSH' }),
+      );
+    this.#route ??= this.#prepare();
+    return this.#route.then(() => undefined);
+  }
+
+  async #prepare(): Promise<Route> {
+    this.#master ??= this.#startMaster();
+    await this.#master;
+    // The socket the infrastructure names is tried first: where the agent answers there, no process needs to start
+    // on the target at all. Otherwise the probe says where the socket is, or why the agent cannot be reached.
+    const named = this.#address.agentSocket;
+    if (named !== undefined) {
+      const socket = await this.#forward(named, 'agent.sock');
+      if (socket !== undefined) return { socket };
+    }
+    const probe = await this.#run([...this.#args(['ControlMaster=no']), `${this.remoteCommand} --check`]);
+    // A nodix without --check (usage error, 2) still relays: one session per connection, as before.
+    if (probe.code === 2) return { sessions: true };
+    if (probe.code !== 0) throw this.#fail(probe.code, probe.stderr);
+    const socket = await this.#forward(probe.stdout.trim().split('\n').at(-1) ?? '', 'agent-checked.sock');
+    return socket === undefined ? { sessions: true } : { socket };
+  }
+
+  /**
+   * Has the master forward the local socket `name` in the private directory to the agent's socket `remote` on the
+   * target; its path once an agent answers through it, undefined when the forward cannot be made or reaches no agent
+   * (none listens there, or sshd refuses stream-local forwarding).
+   */
+  async #forward(remote: string, name: string): Promise<string | undefined> {
+    // ssh's -L takes `local:remote`; a path with a colon cannot be said.
+    if (!remote.startsWith('/') || remote.includes(':')) return undefined;
+    const local = join(this.#dir!, name);
+    const forward = await this.#run(['-O', 'forward', '-L', `${local}:${remote}`, ...this.#args([])]);
+    return forward.code === 0 && (await answersHttp(local)) ? local : undefined;
+  }
+
+  /** A connection to the agent for node:http's pool: a forwarded channel or a session (see `ready`). */
+  async openConnection(): Promise<Duplex> {
+    await this.ready();
+    const route = await this.#route!;
+    if ('socket' in route) return connectSocket(route.socket);
+    return this.openSession();
+  }
+
+  /**
+   * Why a forwarded connection failed, in the SSH layer's terms, when it can be told: the master is gone (the
+   * connection was lost: its log says why), or the probe now fails (the agent stopped). Undefined otherwise.
+   */
+  async diagnose(): Promise<SshError | undefined> {
+    const route = await this.#route?.catch(() => undefined);
+    if (route === undefined || !('socket' in route) || this.#closed) return undefined;
+    const masterLog = await readFile(join(this.#dir!, 'master.log'), 'utf8').catch(() => '');
+    const check = await this.#run(['-O', 'check', ...this.#args([])], 10_000).catch(() => undefined);
+    if (check?.code !== 0 || lastLines(masterLog) !== '') return this.#fail(255, masterLog);
+    const probe = await this.#run([...this.#args(['ControlMaster=no']), `${this.remoteCommand} --check`]);
+    return probe.code === 0 ? undefined : this.#fail(probe.code, probe.stderr);
+  }
+
   /** A new session running `nodix agent connect` on the target, as a stream. */
   async openSession(): Promise<Duplex> {
     if (this.#closed)
@@ -340,7 +474,7 @@ export class SshHttpAgent extends HttpAgent {
     _options: ClientRequestArgs,
     callback?: (error: Error | null, stream: Duplex) => void,
   ): undefined {
-    this.connection.openSession().then(
+    this.connection.openConnection().then(
       (session) => callback?.(null, session),
       (error: Error) => callback?.(error, undefined as unknown as Duplex),
     );

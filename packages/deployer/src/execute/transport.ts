@@ -128,7 +128,34 @@ export class AgentClient {
     return this.#call('POST', '/v1/collect-garbage', body, ANSWER_MARGIN_MS);
   }
 
-  #call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+  /**
+   * One exchange. Over SSH the target is reached first (master, probe, forward: `SshConnection.ready`), so the
+   * exchange's time limits start once there is something to talk to, however long the SSH login took.
+   */
+  async #call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+    if (this.#ssh === undefined) return this.#exchange(method, path, body, timeoutMs);
+    try {
+      await this.#ssh.ready();
+      return await this.#exchange<T>(method, path, body, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof AgentError)) throw error instanceof NodixError ? this.#sshError(error) : error;
+      if (error.code !== 'NODIX_ERR_AGENT_UNREACHABLE') throw error;
+      // A forwarded connection that broke says nothing of why: the SSH layer can tell a lost connection or a
+      // stopped agent apart.
+      const known = await this.#ssh.diagnose();
+      throw known === undefined ? error : this.#sshError(known);
+    }
+  }
+
+  /** An error of the SSH layer (host key, login, network, nodix or the agent missing) as this target's failure. */
+  #sshError(error: NodixError): AgentError {
+    return new AgentError(this.target, `target ${this.target}: ${error.message}`, {
+      code: error.code,
+      cause: error,
+    });
+  }
+
+  #exchange<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const prefix = `target ${this.target}`;
     return new Promise<T>((resolve, reject) => {
@@ -212,12 +239,8 @@ export class AgentClient {
       req.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         clearTimeout(connectTimer);
-        if (error instanceof NodixError) {
-          // The SSH layer knows what went wrong (host key, login, network, nodix or the agent missing).
-          return reject(
-            new AgentError(this.target, `${prefix}: ${error.message}`, { code: error.code, cause: error }),
-          );
-        }
+        // The SSH layer knows what went wrong (host key, login, network, nodix or the agent missing).
+        if (error instanceof NodixError) return reject(this.#sshError(error));
         reject(
           new AgentError(
             this.target,

@@ -54,6 +54,13 @@ t.test(
     t.match(answer.stdout, /"status":"ok"/);
     const bySocket = await connect(['--socket', socket], HEALTH);
     t.match(bySocket.stdout, /"status":"ok"/, '--socket PATH too');
+    // What the coordinator runs once per target before forwarding its connections to the socket over SSH.
+    const check = await connect(['--state-dir', stateDir, '--check'], HEALTH);
+    t.same(
+      check,
+      { code: 0, stdout: `${socket}\n`, stderr: '' },
+      '--check relays nothing and names the socket',
+    );
 
     await t.rejects(
       createAgent({
@@ -80,6 +87,8 @@ t.test('agent connect without an agent: one line and its own exit code', async (
     `nodix: no nodix agent is running on this machine (socket ${join(stateDir, AGENT_SOCKET_FILE)}): start it with systemctl start nodix-agent or nodix agent --socket ${join(stateDir, AGENT_SOCKET_FILE)} --state-dir DIR\n`,
   );
   t.equal(answer.stdout, '');
+  const check = await connect(['--state-dir', stateDir, '--check'], '');
+  t.same([check.code, check.stdout], [EXIT_NO_AGENT, ''], '--check fails the same way');
 });
 
 t.test('--socket does not go with a TCP address or a token', async (t) => {
