@@ -22,6 +22,11 @@ export interface Machines {
   /** `ssh`: network namespaces whose agents are reached over SSH (an sshd per target, agents on Unix sockets). */
   kind: 'netns' | 'loopback' | 'ssh';
   work: string;
+  /**
+   * Coordinator arguments with a credential the targets refuse, and what the refusal says: a wrong token for
+   * agents reached over HTTP, an identity no sshd authorises for targets reached over SSH.
+   */
+  wrongCredential(): Promise<{ args: string[]; refusal: RegExp }>;
   token: string;
   tokenFile: string;
   /** The infrastructure model of this setup. */
@@ -62,6 +67,8 @@ interface Layout {
   bindHost: string;
   targets: readonly string[];
   setLink?(target: string, up: boolean): Promise<void>;
+  /** Machines['wrongCredential']; default: a token file with the wrong token. */
+  wrongCredential?(): Promise<{ args: string[]; refusal: RegExp }>;
   teardown(): Promise<void>;
 }
 
@@ -97,6 +104,12 @@ async function build(layout: Layout, work: string): Promise<Machines> {
   return {
     kind: layout.kind,
     work,
+    async wrongCredential() {
+      if (layout.wrongCredential) return layout.wrongCredential();
+      const wrong = join(work, 'wrong-token');
+      await writeFile(wrong, 'not-the-token\n', { mode: 0o600 });
+      return { args: ['--token-file', wrong], refusal: /refused the token \(401\)/ };
+    },
     token,
     tokenFile,
     infrastructure: layout.infrastructure,
@@ -329,6 +342,10 @@ export async function sshMachines(): Promise<SshMachines> {
       on: (machine, command, args) => network.exec(machine, command, args),
       agentListen: (target) => ['--socket', socketOf(target)],
       env: { NODIX_SSH_CONFIG: ssh.config },
+      wrongCredential: async () => ({
+        args: ['--ssh-config', await ssh.unauthorisedConfig()],
+        refusal: /permission denied logging in/,
+      }),
       setLink: (target, up) => network.setLink(target, up),
       proxyOrigin: (target) => `http://${target}/`,
       bindHost: '0.0.0.0',

@@ -96,35 +96,29 @@ export async function runScenarios(t: Test, m: Machines): Promise<void> {
     t.equal((await m.curl('test1', 'webapp3.local')).status, 404);
   });
 
-  // Over SSH there is no token: the login authenticates (the SSH tests check refused logins and host keys instead).
-  await t.test(
-    'a wrong token changes nothing',
-    { skip: m.kind === 'ssh' && 'no token over SSH' },
-    async (t) => {
-      const before = await query(m);
-      const wrong = join(m.work, 'wrong-token');
-      await writeFile(wrong, 'not-the-token\n');
-      const result = await m.nodix([
-        'deploy',
-        '--undeploy',
-        '--state-dir',
-        join(m.work, 'coordinator'),
-        '--token-file',
-        wrong,
-      ]);
-      t.equal(result.code, 1);
-      t.match(result.stderr, /refused the token \(401\)/);
-      const after = await query(m);
-      for (const target of TARGETS) {
-        t.same(
-          after[target]?.map((s) => [s.name, s.pid]),
-          before[target]?.map((s) => [s.name, s.pid]),
-          `${target} unchanged`,
-        );
-      }
-      t.equal((await m.curl('test1', 'webapp2.local')).status, 200, 'still serving');
-    },
-  );
+  // The token for agents reached over HTTP; over SSH the login is the credential (an unauthorised key).
+  await t.test('a credential the targets refuse changes nothing', async (t) => {
+    const before = await query(m);
+    const { args, refusal } = await m.wrongCredential();
+    const result = await m.nodix([
+      'deploy',
+      '--undeploy',
+      '--state-dir',
+      join(m.work, 'coordinator'),
+      ...args,
+    ]);
+    t.equal(result.code, 1);
+    t.match(result.stderr, refusal);
+    const after = await query(m);
+    for (const target of TARGETS) {
+      t.same(
+        after[target]?.map((s) => [s.name, s.pid]),
+        before[target]?.map((s) => [s.name, s.pid]),
+        `${target} unchanged`,
+      );
+    }
+    t.equal((await m.curl('test1', 'webapp2.local')).status, 200, 'still serving');
+  });
 
   await t.test('a webapp killed with SIGKILL comes back', async (t) => {
     const victim = byName((await query(m)).test1 ?? []).webapp2;

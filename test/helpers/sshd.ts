@@ -11,7 +11,7 @@ import { run, startUntil, stopChild } from './run.js';
  */
 export const SSHD = '/usr/sbin/sshd';
 
-async function keygen(path: string, comment: string): Promise<string> {
+export async function keygen(path: string, comment: string): Promise<string> {
   const result = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], {
     timeoutMs: 30_000,
   });
@@ -25,6 +25,11 @@ export interface SshClientSetup {
   config: string;
   knownHosts: string;
   publicKey: string;
+  /**
+   * An ssh_config like `config` but with an identity no target authorises: what a coordinator whose key was
+   * never installed (or was revoked) runs into.
+   */
+  unauthorisedConfig(): Promise<string>;
   /** Adds `host`'s key to known_hosts (`host` as the coordinator names it; `[host]:port` for another port). */
   trust(host: string, hostKey: string): Promise<void>;
 }
@@ -57,6 +62,17 @@ export async function createSshClient(work: string): Promise<SshClientSetup> {
     config,
     knownHosts,
     publicKey,
+    async unauthorisedConfig() {
+      const other = join(dir, 'id_unauthorised');
+      await keygen(other, 'nodix-test-unauthorised');
+      const path = join(dir, 'config-unauthorised');
+      const text = (await readFile(config, 'utf8')).replace(
+        `IdentityFile ${identity}`,
+        `IdentityFile ${other}`,
+      );
+      await writeFile(path, text, { mode: 0o600 });
+      return path;
+    },
     async trust(host, hostKey) {
       const [type, key] = hostKey.split(' ');
       const existing = await readFile(knownHosts, 'utf8');
