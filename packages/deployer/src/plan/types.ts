@@ -1,4 +1,28 @@
-import type { RouteTableConfig } from '@nodix/proxy';
+import type { RouteTableConfig, VirtualHostConfig } from '@nodix/proxy';
+import type { HstsSetting, TlsFiles, TlsSetting } from '../models/tls.js';
+
+/** A virtual host's HTTPS keys in a route table (TLS contract of issue 11). */
+export interface VirtualHostTlsConfig {
+  tls?: TlsSetting;
+  redirectHttps?: boolean;
+  hsts?: HstsSetting;
+}
+
+/**
+ * A route table as the deployer writes it: the proxy's format with the TLS keys of issue 11 (per host `tls`,
+ * `redirectHttps`, `hsts`; top level `defaultTls`).
+ */
+export interface DeployedRouteTable extends Omit<RouteTableConfig, 'hosts'> {
+  hosts: Record<string, VirtualHostConfig & VirtualHostTlsConfig>;
+  defaultTls?: TlsFiles;
+}
+
+/** A proxy instance's ACME settings in its config (from its target's properties), given as `--acme-*` flags. */
+export interface ProxyAcmeConfig {
+  directory?: string;
+  email?: string;
+  ca?: string;
+}
 
 /**
  * The manifest: the whole deployment, per target, as `nodix manifest` prints it and `nodix deploy` records it as a
@@ -85,8 +109,12 @@ export interface ServiceInstance {
   config: Record<string, unknown>;
   dependsOn: DependencyRef[];
   connectsTo: DependencyRef[];
-  /** For `type: 'proxy'` only: the route table in the proxy's documented format. */
-  routes?: RouteTableConfig;
+  /**
+   * For `type: 'proxy'` only: the route table in the proxy's documented format. A proxy that serves TLS also has
+   * `config.tlsPort` (its `tlsPort`, else its target's `proxyTlsPort`, else 443) and, when a host it routes uses
+   * `tls: 'acme'`, `config.acme` (its target's `acmeDirectory`, `acmeEmail`, `acmeCa`).
+   */
+  routes?: DeployedRouteTable;
 }
 
 export const DEFAULT_AGENT_PORT = 7411;
