@@ -42,17 +42,26 @@ const proxyHasAcme = proxyHelp.stdout.includes('--acme-dir');
 let services = join(EXAMPLE, 'services-https.ts');
 if (!proxyHasAcme) {
   services = join(m.work, 'services-https-no-acme.mts');
-  await writeFile(
+  await wrapServices(
     services,
-    [
-      `import base from ${JSON.stringify(join(EXAMPLE, 'services-https.ts'))};`,
-      'export default (args: Parameters<typeof base>[0]) => {',
-      '  const services = base(args);',
-      '  return { ...services, webapp4: { ...services.webapp4!, tls: undefined } };',
-      '};',
-      '',
-    ].join('\n'),
+    join(EXAMPLE, 'services-https.ts'),
+    'webapp4: { ...services.webapp4!, tls: undefined }',
   );
+}
+
+/**
+ * A services model that is `base` with `override` (`name: { ...services.name!, ... }`). `.mts`: the wrapper lives
+ * outside any package.json, where a .ts file would be loaded as CommonJS.
+ */
+async function wrapServices(path: string, base: string, override: string): Promise<void> {
+  const lines = [
+    `import base from ${JSON.stringify(base)};`,
+    'export default (args: Parameters<typeof base>[0]) => {',
+    '  const services = base(args);',
+    `  return { ...services, ${override} };`,
+    '};',
+  ];
+  await writeFile(path, `${lines.join('\n')}\n`);
 }
 
 const extra = ['--extra-params', JSON.stringify({ tlsDir })];
@@ -173,17 +182,11 @@ await t.test(
     const again = await run('sh', [join(EXAMPLE, 'make-test-certs.sh'), renewedDir], { timeoutMs: 60_000 });
     t.equal(again.code, 0, 'a second CA and certificates');
     const renewed = join(m.work, 'services-renewed.mts');
-    await writeFile(
+    const [cert, key] = ['pem', 'key'].map((ext) => JSON.stringify(join(renewedDir, `webapp1.local.${ext}`)));
+    await wrapServices(
       renewed,
-      [
-        `import base from ${JSON.stringify(services)};`,
-        'export default (args: Parameters<typeof base>[0]) => {',
-        '  const services = base(args);',
-        `  const tls = { cert: ${JSON.stringify(join(renewedDir, 'webapp1.local.pem'))}, key: ${JSON.stringify(join(renewedDir, 'webapp1.local.key'))} };`,
-        '  return { ...services, webapp1: { ...services.webapp1!, tls } };',
-        '};',
-        '',
-      ].join('\n'),
+      services,
+      `webapp1: { ...services.webapp1!, tls: { cert: ${cert}, key: ${key} } }`,
     );
     const before = await query(m);
     const result = await m.nodix(['deploy', ...models(renewed), ...state]);

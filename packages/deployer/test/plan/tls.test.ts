@@ -80,6 +80,14 @@ async function plan(options: Options = {}): Promise<Manifest> {
   }).manifest;
 }
 
+/** test1 with a TLS port and an ACME contact, test2 plain. */
+const acmeTargets = (proxyTlsPort: number) => ({
+  test1: {
+    properties: { hostname: 'test1', bindHost: '127.0.0.1', proxyTlsPort, acmeEmail: 'ops@example.org' },
+  },
+  test2: { properties: { hostname: 'test2' } },
+});
+
 const cert = (name: string) => ({ cert: `/etc/nodix/tls/${name}.pem`, key: `/etc/nodix/tls/${name}.key` });
 
 const instance = (manifest: Manifest, target: string, service: string) =>
@@ -199,17 +207,7 @@ t.test(
   async (t) => {
     const manifest = await plan({
       webapps: { webapp2: { tls: 'acme' } },
-      infrastructure: {
-        test1: {
-          properties: {
-            hostname: 'test1',
-            bindHost: '127.0.0.1',
-            proxyTlsPort: 8443,
-            acmeEmail: 'ops@example.org',
-          },
-        },
-        test2: { properties: { hostname: 'test2' } },
-      },
+      infrastructure: acmeTargets(8443),
     });
     const proxy = instance(manifest, 'test1', 'proxy-test1');
     t.equal(proxyModule.check(proxy), undefined, 'the agent accepts the instance');
@@ -237,17 +235,7 @@ t.test(
 
     const recertified = await plan({
       webapps: { webapp1: { tls: cert('webapp1'), redirectHttps: true }, webapp2: { tls: 'acme' } },
-      infrastructure: {
-        test1: {
-          properties: {
-            hostname: 'test1',
-            bindHost: '127.0.0.1',
-            proxyTlsPort: 8443,
-            acmeEmail: 'ops@example.org',
-          },
-        },
-        test2: { properties: { hostname: 'test2' } },
-      },
+      infrastructure: acmeTargets(8443),
     });
     t.ok(
       proxyModule.canUpdate?.(proxy, instance(recertified, 'test1', 'proxy-test1')),
@@ -255,17 +243,7 @@ t.test(
     );
     const moved = await plan({
       webapps: { webapp2: { tls: 'acme' } },
-      infrastructure: {
-        test1: {
-          properties: {
-            hostname: 'test1',
-            bindHost: '127.0.0.1',
-            proxyTlsPort: 9443,
-            acmeEmail: 'ops@example.org',
-          },
-        },
-        test2: { properties: { hostname: 'test2' } },
-      },
+      infrastructure: acmeTargets(9443),
     });
     t.notOk(
       proxyModule.canUpdate?.(proxy, instance(moved, 'test1', 'proxy-test1')),
