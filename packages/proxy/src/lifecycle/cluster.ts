@@ -11,6 +11,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { loadPromClient, ProxyMetrics } from '../observe/metrics.js';
 import { loadRouteTableFile } from '../route-table/load.js';
 import { createReloader, type Reloader } from '../route-table/reloader.js';
@@ -36,8 +37,11 @@ type FromWorker =
 export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions {
   return {
     listen: settings.listen,
+    listenTls: settings.listenTls,
     adminListen: settings.adminListen,
     routes: settings.routes,
+    // Workers get the table as JSON: its relative certificate paths are the routes file's.
+    routeTableDir: settings.routes === null ? undefined : dirname(resolve(settings.routes)),
     watch: settings.watch,
     timeouts: settings.timeouts,
     limits: settings.limits,
