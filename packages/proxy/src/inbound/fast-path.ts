@@ -774,6 +774,9 @@ class FastRequest implements AttemptState, RecordedRequest {
       head += 'transfer-encoding: chunked\r\n';
     }
     if (!response.clientHeadHasDate) head += `date: ${httpDate()}\r\n`;
+    // HSTS: TLS connections only (RFC 6797 §7.2), the line precomputed per virtual host.
+    if (this.conn.peer!.proto === 'https' && this.parsed.vhost!.hstsLine !== null)
+      head += this.parsed.vhost!.hstsLine;
     if (this.body !== null && this.body.remaining > 0) this.keepAlive = false;
     if (!this.keepAlive || this.conn.host.ctx.draining) {
       this.keepAlive = false;

@@ -164,8 +164,13 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   onHeaders(statusCode: number, headers: string[]): boolean {
     this.upstream!.answered();
     if (this.clientGone) return false;
+    // HSTS: TLS connections only (RFC 6797 §7.2). A copy: the upstream client may share its header array.
+    const hsts = this.peer.proto === 'https' ? this.vhost!.hsts : null;
     try {
-      this.res.writeHead(statusCode, headers);
+      this.res.writeHead(
+        statusCode,
+        hsts === null ? headers : [...headers, 'strict-transport-security', hsts],
+      );
     } catch {
       // node:http refused what the upstream sent (an invalid header value): a bad gateway, not a crash.
       return false;

@@ -31,7 +31,12 @@ import {
 import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
-import { type AcmeCertificates, type CertificateStore, loadCertificates } from '../tls/certificates.js';
+import {
+  type AcmeCertificates,
+  type CertificateStore,
+  certificateFiles,
+  loadCertificates,
+} from '../tls/certificates.js';
 import { TlsListener } from '../tls/listener.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
@@ -310,6 +315,9 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
           recordReload: (ok) => metrics.recordReload(ok),
           log,
           logPrefix: '[proxy]',
+          initialTable: initial,
+          // With a TLS listener, certificate files are watched too (renewals replace them in place).
+          dependencies: tlsAddress === null ? undefined : certificateFiles,
         });
   const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> =>
     reloader === null

@@ -48,6 +48,8 @@ export interface VirtualHost {
   readonly redirectHttps: boolean;
   /** The `Strict-Transport-Security` value for responses over TLS, or null. */
   readonly hsts: string | null;
+  /** The same as a header line (`strict-transport-security: ...` CRLF), for heads written as text. */
+  readonly hstsLine: string | null;
 }
 
 export interface RouteTable extends HostIndex<VirtualHost> {
@@ -183,6 +185,7 @@ export function buildRouteTable(
       source: host,
       redirectHttps: host.redirectHttps,
       hsts: host.hsts,
+      hstsLine: host.hsts === null ? null : `strict-transport-security: ${host.hsts}\r\n`,
     };
     hosts.push(vhost);
     byKey.set(host.key, vhost);

@@ -275,3 +275,16 @@ function checkKeyMode(file: string, warn: (line: string) => void): void {
     // It was just read; a race with a replacement is the next reload's business.
   }
 }
+
+/** The certificate and key files `table` names (what a reload re-reads; watched with the routes file). */
+export function certificateFiles(table: ValidatedRouteTable): string[] {
+  const files = new Set<string>();
+  const add = (tls: ValidatedTls | 'acme' | null) => {
+    if (tls === null || tls === 'acme') return;
+    files.add(tls.cert);
+    files.add(tls.key);
+  };
+  add(table.defaultTls);
+  for (const host of table.hosts) add(host.tls);
+  return [...files];
+}

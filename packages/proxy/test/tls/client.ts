@@ -22,6 +22,8 @@ export interface HandshakeOptions {
   maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   ALPNProtocols?: string[];
   ciphers?: string;
+  /** Verify the chain against `ca` (default true); false to look at an expired certificate. */
+  verify?: boolean;
 }
 
 /** Handshakes with 127.0.0.1:`port` and closes; rejects with the TLS error (its `code` names an alert). */
@@ -39,6 +41,7 @@ export function handshake(port: number, options: HandshakeOptions): Promise<Hand
       maxVersion: options.maxVersion,
       ALPNProtocols: options.ALPNProtocols,
       ciphers: options.ciphers,
+      rejectUnauthorized: options.verify ?? true,
     });
     socket.once('secureConnect', () => {
       const result = {
