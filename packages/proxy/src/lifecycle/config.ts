@@ -80,6 +80,8 @@ export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthSettings> = { maxFail
 /** Everything the CLI runs with. */
 export interface ProxySettings {
   listen: ListenAddress;
+  /** The TLS listener; null (default): none. */
+  listenTls: ListenAddress | null;
   /** null: no admin listener (`off`). */
   adminListen: ListenAddress | null;
   /** Routes file; null: start with an empty table (every host unknown). */
@@ -140,6 +142,13 @@ export function parseListen(value: unknown): ListenAddress {
     throw new Error(`must be HOST:PORT with a port from 0 to 65535 (value was ${JSON.stringify(value)})`);
   }
   return { host, port: Number(portText) };
+}
+
+/** Like parseListen, but an empty value (the default) or `off` means no TLS listener: null. */
+export function parseTlsListen(value: unknown): ListenAddress | null {
+  if (value === null || value === undefined || value === '' || value === 'off' || value === false)
+    return null;
+  return parseListen(value);
 }
 
 /** Like parseListen, but `off` (or an empty value) means no listener: null. */
@@ -209,6 +218,7 @@ function addFormats(): void {
   integerFormat('nodix-proxy-fails', 1, 1000, '');
   convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
   convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
+  convict.addFormat({ name: 'nodix-proxy-tls-listen', ...formatFrom(parseTlsListen) });
   convict.addFormat({
     name: 'nodix-proxy-workers',
     coerce: toInteger,
@@ -293,6 +303,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-listen',
     default: DEFAULT_LISTEN,
     doc: 'Traffic listener, HOST:PORT (port 0: any free port).',
+  },
+  {
+    key: 'listenTls',
+    flag: 'listen-tls',
+    format: 'nodix-proxy-tls-listen',
+    default: '',
+    doc: 'TLS (HTTPS) listener, HOST:PORT; empty: none. Certificates per host come from the route table (tls, defaultTls).',
   },
   {
     key: 'adminListen',
@@ -568,6 +585,7 @@ export function loadProxySettings(
   const accessLog = get('accessLog') as string;
   return {
     listen: parseListen(get('listen')),
+    listenTls: parseTlsListen(get('listenTls')),
     adminListen: parseAdminListen(get('adminListen')),
     routes: routes === '' ? null : routes,
     workers: workers === 'auto' ? availableParallelism() : workers,
