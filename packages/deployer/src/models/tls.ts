@@ -8,24 +8,8 @@ import { describeValue, isPort, isRecord } from './describe.js';
  */
 export const VIRTUAL_HOST_TLS_KEYS = ['tls', 'redirectHttps', 'hsts'] as const;
 
-/** PEM files on the target machine. */
-export interface TlsFiles {
-  cert: string;
-  key: string;
-}
-
-/** A virtual host's certificate: files on the target, or obtained and renewed over ACME by the proxy. */
-export type TlsSetting = 'acme' | TlsFiles;
-
-export interface HstsSetting {
-  /** Seconds. */
-  maxAge: number;
-  includeSubDomains?: boolean;
-  preload?: boolean;
-}
-
-/** Target properties of a proxy's TLS listener and ACME client (read by the manifest, passed to the proxy). */
-export const TARGET_ACME_PROPERTIES = ['acmeDirectory', 'acmeEmail', 'acmeCa'] as const;
+/** PEM files on the target machine; the route table's own types (the deployer writes the proxy's format). */
+export type { TlsFiles } from '@nodix/proxy';
 
 /** Where a proxy listens for TLS when neither it (`tlsPort`) nor its target (`proxyTlsPort`) says. */
 export const DEFAULT_PROXY_TLS_PORT = 443;

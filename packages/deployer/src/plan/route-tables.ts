@@ -1,7 +1,8 @@
+import type { RouteTableConfig } from '@nodix/proxy';
 import { ModelError } from '../errors.js';
 import type { TlsFiles } from '../models/tls.js';
 import { naturalCompare } from './natural-sort.js';
-import type { DependencyAddress, DeployedRouteTable, VirtualHostTlsConfig } from './types.js';
+import type { DependencyAddress, VirtualHostTlsConfig } from './types.js';
 
 /** A service a proxy routes to: its virtual host name, where it runs, and how it is served over HTTPS. */
 export interface RoutedService {
@@ -22,8 +23,8 @@ export function buildRouteTable(
   routed: RoutedService[],
   servicesFile: string,
   defaultTls?: TlsFiles,
-): DeployedRouteTable {
-  const byHost = new Map<string, { service: string; entry: DeployedRouteTable['hosts'][string] }>();
+): RouteTableConfig {
+  const byHost = new Map<string, { service: string; entry: RouteTableConfig['hosts'][string] }>();
   for (const service of routed) {
     // Host names are case-insensitive and the proxy looks them up lowercased.
     const host = service.dnsName.toLowerCase();
@@ -47,10 +48,10 @@ export function buildRouteTable(
     });
     byHost.set(host, { service: service.name, entry: { upstreams, ...service.https } });
   }
-  const hosts: DeployedRouteTable['hosts'] = {};
+  const hosts: RouteTableConfig['hosts'] = {};
   for (const host of [...byHost.keys()].sort(naturalCompare)) {
     Object.defineProperty(hosts, host, {
-      value: (byHost.get(host) as { entry: DeployedRouteTable['hosts'][string] }).entry,
+      value: (byHost.get(host) as { entry: RouteTableConfig['hosts'][string] }).entry,
       enumerable: true,
       writable: true,
       configurable: true,

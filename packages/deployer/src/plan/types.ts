@@ -1,21 +1,7 @@
 import type { RouteTableConfig, VirtualHostConfig } from '@nodix/proxy';
-import type { HstsSetting, TlsFiles, TlsSetting } from '../models/tls.js';
 
-/** A virtual host's HTTPS keys in a route table (TLS contract of issue 11). */
-export interface VirtualHostTlsConfig {
-  tls?: TlsSetting;
-  redirectHttps?: boolean;
-  hsts?: HstsSetting;
-}
-
-/**
- * A route table as the deployer writes it: the proxy's format with the TLS keys of issue 11 (per host `tls`,
- * `redirectHttps`, `hsts`; top level `defaultTls`).
- */
-export interface DeployedRouteTable extends Omit<RouteTableConfig, 'hosts'> {
-  hosts: Record<string, VirtualHostConfig & VirtualHostTlsConfig>;
-  defaultTls?: TlsFiles;
-}
+/** A virtual host's HTTPS keys in a route table (the TLS contract of issue 11, the proxy's format). */
+export type VirtualHostTlsConfig = Pick<VirtualHostConfig, 'tls' | 'redirectHttps' | 'hsts'>;
 
 /** A proxy instance's ACME settings in its config (from its target's properties), given as `--acme-*` flags. */
 export interface ProxyAcmeConfig {
@@ -114,7 +100,7 @@ export interface ServiceInstance {
    * `config.tlsPort` (its `tlsPort`, else its target's `proxyTlsPort`, else 443) and, when a host it routes uses
    * `tls: 'acme'`, `config.acme` (its target's `acmeDirectory`, `acmeEmail`, `acmeCa`).
    */
-  routes?: DeployedRouteTable;
+  routes?: RouteTableConfig;
 }
 
 export const DEFAULT_AGENT_PORT = 7411;
