@@ -93,6 +93,8 @@ export function checkVirtualHostTls(service: Record<string, unknown>, name: stri
   if (hsts !== undefined) checkHsts(hsts, tls !== undefined, file, `${name}.hsts`);
 }
 
+const MAX_HSTS_AGE = 2_147_483_647;
+
 function checkHsts(hsts: unknown, hasTls: boolean, file: string, key: string): void {
   if (!isRecord(hsts)) {
     throw new ModelError(
@@ -112,11 +114,12 @@ function checkHsts(hsts: unknown, hasTls: boolean, file: string, key: string): v
     }
   }
   const { maxAge } = hsts;
-  if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0) {
+  // The proxy's bound too (packages/proxy/src/route-table/validate.ts): a 32-bit max-age, as browsers read it.
+  if (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_HSTS_AGE) {
     throw new ModelError(
       file,
       `${key}.maxAge`,
-      `must be a whole number of seconds (0 or more), got ${describeValue(maxAge)}`,
+      `must be a whole number of seconds from 0 to ${MAX_HSTS_AGE}, got ${describeValue(maxAge)}`,
     );
   }
   for (const field of ['includeSubDomains', 'preload'] as const) {

@@ -329,7 +329,12 @@ t.test('every TLS model mistake is one message naming file, key and value', asyn
     [
       'hsts maxAge negative',
       { webapps: { webapp1: { tls: 'acme', hsts: { maxAge: -1 } } } },
-      'services.ts: webapp1.hsts.maxAge: must be a whole number of seconds (0 or more), got -1',
+      'services.ts: webapp1.hsts.maxAge: must be a whole number of seconds from 0 to 2147483647, got -1',
+    ],
+    [
+      'hsts maxAge beyond 32 bits',
+      { webapps: { webapp1: { tls: 'acme', hsts: { maxAge: 2 ** 31 } } } },
+      'services.ts: webapp1.hsts.maxAge: must be a whole number of seconds from 0 to 2147483647, got 2147483648',
     ],
     [
       'hsts with an unknown field',
