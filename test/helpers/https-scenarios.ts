@@ -237,6 +237,30 @@ export async function runHttpsScenarios(t: Test, machines: Machines, layout: Htt
   );
 
   await t.test(
+    'a certificate file missing on the target: the proxy refuses it, the deploy rolls back',
+    async (t) => {
+      const missing = join(m.work, 'services-missing-cert.mts');
+      const absent = JSON.stringify(join(m.work, 'nowhere', 'webapp2.local.pem'));
+      const key = JSON.stringify(join(tlsDir, 'webapp2.local.key'));
+      await wrapServices(
+        missing,
+        join(m.work, 'services-renewed.mts'),
+        `webapp2: { ...services.webapp2!, tls: { cert: ${absent}, key: ${key} } }`,
+      );
+      const before = byName((await query(m)).test1 ?? []);
+      const result = await m.nodix(['deploy', ...models(missing), ...state]);
+      t.equal(result.code, 1, 'deploy fails');
+      t.match(result.stderr, /proxy-test1/, 'naming the proxy');
+      t.match(result.stderr, /nowhere\/webapp2\.local\.pem/, 'and the file');
+      t.match(result.stderr, /rolled back/);
+      const after = byName((await query(m)).test1 ?? []);
+      t.equal(after['proxy-test1']?.hash, before['proxy-test1']?.hash, "test1's proxy is back on its table");
+      const two = await https('test1', 'webapp2.local');
+      t.same([two.code, two.body], [0, 'webapp2.local\n'], 'webapp2 still served with its certificate');
+    },
+  );
+
+  await t.test(
     "the acme host: test2's proxy runs its ACME client, and serves the other hosts meanwhile",
     {
       skip: proxyHasAcme
