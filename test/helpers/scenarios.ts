@@ -17,7 +17,7 @@ interface ServiceView {
   restarts: number;
 }
 
-async function query(m: Machines): Promise<Record<string, ServiceView[]>> {
+export async function query(m: Machines): Promise<Record<string, ServiceView[]>> {
   const result = await m.nodix(['query', '-i', m.infrastructure, '--json', '--token-file', m.tokenFile]);
   if (result.code !== 0)
     throw new Error(`nodix query failed (${result.code}): ${result.stdout}${result.stderr}`);
@@ -27,7 +27,7 @@ async function query(m: Machines): Promise<Record<string, ServiceView[]>> {
   );
 }
 
-function byName(services: ServiceView[]): Record<string, ServiceView> {
+export function byName(services: ServiceView[]): Record<string, ServiceView> {
   return Object.fromEntries(services.map((service) => [service.name, service]));
 }
 
@@ -41,7 +41,7 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function expectOk(
+export function expectOk(
   t: Test,
   result: { code: number | null; stdout: string; stderr: string },
   what: string,

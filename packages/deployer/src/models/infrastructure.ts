@@ -2,6 +2,7 @@ import { ModelError } from '../errors.js';
 import { naturalSort } from '../plan/natural-sort.js';
 import { type AgentAddress, DEFAULT_AGENT_PORT } from '../plan/types.js';
 import { describeValue, isPort, isRecord, nameProblem } from './describe.js';
+import { checkTargetAcme } from './tls.js';
 import type { Infrastructure, Target, TargetProperties } from './types.js';
 
 const STRING_PROPERTIES = ['hostname', 'agentHost', 'bindHost', 'nodixCommand'] as const;
@@ -82,7 +83,7 @@ function checkClientInterface(file: string, name: string, properties: Record<str
     }
   }
 }
-const PORT_PROPERTIES = ['agentPort', 'proxyPort'] as const;
+const PORT_PROPERTIES = ['agentPort', 'proxyPort', 'proxyTlsPort'] as const;
 
 /**
  * Checks an evaluated infrastructure model and returns it with every target's `name` filled in, targets in
@@ -136,6 +137,7 @@ export function normalizeInfrastructure(spec: unknown, file: string): Infrastruc
       }
     }
     checkClientInterface(file, name, properties);
+    checkTargetAcme(properties, name, file);
     const target: Target = { ...raw, name, properties: { ...(properties as TargetProperties) } };
     infrastructure[name] = target;
   }

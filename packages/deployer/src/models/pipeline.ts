@@ -117,8 +117,12 @@ export async function evaluateModels(
       checkDistributionServices(distribution, files.distribution as string, services);
       // Fixed ports can be checked now. An assigned port (`portAssign`) may be last run's and about to be moved
       // by port-assign, which must not be stopped by the collision it resolves; buildManifest checks it resolved.
-      checkPlacementConflicts(services, distribution, (spec) =>
-        spec.properties.portAssign === undefined ? (spec.properties.port as number | undefined) : undefined,
+      checkPlacementConflicts(services, distribution, ({ properties }) =>
+        (['port', 'tlsPort'] as const).flatMap((key) =>
+          typeof properties[key] === 'number' && (key === 'tlsPort' || properties.portAssign === undefined)
+            ? [{ key, port: properties[key] as number }]
+            : [],
+        ),
       );
     } else {
       services = await evaluateServicesModel(sources.services, files.services, {

@@ -3,6 +3,7 @@ import { naturalSort } from '../plan/natural-sort.js';
 import { invertDistribution, targetSpecificTo } from '../plan/target-specific.js';
 import { describeValue, isPort, isRecord, nameProblem } from './describe.js';
 import { evaluateModel } from './load.js';
+import { checkProxyTls, checkVirtualHostTls } from './tls.js';
 import {
   type Distribution,
   type ExtraParams,
@@ -125,6 +126,8 @@ function checkProperties(service: Record<string, unknown>, name: string, file: s
       throw new ModelError(file, `${name}.${key}`, `must be a non-empty string, got ${describeValue(value)}`);
     }
   }
+  checkVirtualHostTls(service, name, file);
+  checkProxyTls(service, name, file);
 }
 
 function references(

@@ -38,6 +38,18 @@ export interface TargetProperties {
   bindHost?: string;
   /** The port a `proxy` service listens on when it sets no `port` itself. Default 80. */
   proxyPort?: number;
+  /**
+   * The port a `proxy` listens on for TLS (`--listen-tls`, on `bindHost`) when it sets no `tlsPort` itself and has a
+   * certificate to serve (a host with `tls`, or `defaultTls`). Default 443. A property like `proxyPort`, not a pool
+   * port: clients find HTTPS on a port they know.
+   */
+  proxyTlsPort?: number;
+  /** The ACME directory URL this target's proxy orders certificates from (`--acme-directory`); default: the proxy's. */
+  acmeDirectory?: string;
+  /** The contact address of this target's ACME account (`--acme-email`). */
+  acmeEmail?: string;
+  /** A PEM file on the target: an extra CA to trust for the ACME directory's HTTPS (`--acme-ca`), e.g. Pebble's. */
+  acmeCa?: string;
   [property: string]: unknown;
 }
 
@@ -76,6 +88,19 @@ export interface Service {
   /** Read by `keepPrevious`: the service stays on the targets it was on. */
   stateful?: boolean;
   bound?: boolean;
+  /**
+   * A virtual host's certificate, served by every proxy routing to it: `'acme'` (obtained and renewed by the proxy)
+   * or PEM files on the target, absolute paths. Goes to the proxies' route tables, not to this service's config.
+   */
+  tls?: 'acme' | { cert: string; key: string };
+  /** With `tls`: plain-HTTP requests are redirected (308) to https. */
+  redirectHttps?: boolean;
+  /** With `tls`: the Strict-Transport-Security header on HTTPS responses. */
+  hsts?: { maxAge: number; includeSubDomains?: boolean; preload?: boolean };
+  /** A proxy's TLS port; default its target's `proxyTlsPort`, else 443 (only when it has a certificate to serve). */
+  tlsPort?: number;
+  /** A proxy's certificate for handshakes with no or an unknown SNI name (otherwise: `unrecognized_name`). */
+  defaultTls?: { cert: string; key: string };
   [property: string]: unknown;
 }
 

@@ -16,13 +16,13 @@ export function checkDistributionServices(
 }
 
 /**
- * Two services on one target must not answer to the same virtual host nor listen on the same port. `portOf`
- * gives a service's port on a target once ports are resolved (the model's own `port` before that).
+ * Two services on one target must not answer to the same virtual host nor listen on the same port. `portsOf`
+ * gives a service's ports on a target once ports are resolved (`port`, and a proxy's `tlsPort`), each with its key.
  */
 export function checkPlacementConflicts(
   services: CheckedServices,
   distribution: Distribution,
-  portOf: (spec: ServiceSpec, target: string) => number | undefined,
+  portsOf: (spec: ServiceSpec, target: string) => { key: string; port: number }[],
 ): void {
   const dnsNames = new Map<string, string>(); // `${target}\0${dnsName}` -> service
   const ports = new Map<string, string>(); // `${target}\0${port}` -> service
@@ -43,15 +43,16 @@ export function checkPlacementConflicts(
         }
         dnsNames.set(key, name);
       }
-      const port = portOf(spec, target.name);
-      if (port !== undefined) {
+      for (const { key: property, port } of portsOf(spec, target.name)) {
         const key = `${target.name}\0${port}`;
         const other = ports.get(key);
         if (other !== undefined) {
           throw new ModelError(
             services.file,
-            `${name}.port`,
-            `port ${port} is also used by '${other}', and both are placed on target '${target.name}'`,
+            `${name}.${property}`,
+            other === name
+              ? `port ${port} is also this proxy's other listener on target '${target.name}'`
+              : `port ${port} is also used by '${other}', and both are placed on target '${target.name}'`,
           );
         }
         ports.set(key, name);

@@ -1,6 +1,7 @@
 import { ModelError } from '../errors.js';
 import { agentAddressOf, targetHostname } from '../models/infrastructure.js';
 import type { CheckedServices, ServiceSpec } from '../models/services.js';
+import { DEFAULT_PROXY_TLS_PORT, type TlsFiles, VIRTUAL_HOST_TLS_KEYS } from '../models/tls.js';
 import type { Distribution, Infrastructure, Target } from '../models/types.js';
 import {
   checkDistributionServices,
@@ -16,6 +17,7 @@ import {
   type DependencyAddress,
   type DependencyRef,
   type Manifest,
+  type ProxyAcmeConfig,
   type ServiceInstance,
   type TargetManifest,
 } from './types.js';
@@ -66,8 +68,9 @@ export function buildManifest(input: BuildManifestInput): BuiltManifest {
     const targets = [...(distribution[name] ?? [])].sort((a, b) => naturalCompare(a.name, b.name));
     const configs = new Map<string, Record<string, unknown>>();
     const addresses: DependencyAddress[] = [];
+    const tls = spec.type === 'proxy' ? proxyTlsNeeds(spec, services, distribution) : NO_TLS;
     for (const target of targets) {
-      const config = resolveConfig(spec, target, ports, services.file);
+      const config = resolveConfig(spec, target, ports, services.file, tls);
       configs.set(target.name, config);
       const address: DependencyAddress = { target: target.name, hostname: targetHostname(target) };
       if (typeof config.port === 'number') address.port = config.port;
@@ -77,8 +80,10 @@ export function buildManifest(input: BuildManifestInput): BuiltManifest {
   }
 
   checkPlacementConflicts(services, distribution, (spec, target) => {
-    const port = placements.get(spec.name)?.configs.get(target)?.port;
-    return typeof port === 'number' ? port : undefined;
+    const config = placements.get(spec.name)?.configs.get(target);
+    return (['port', 'tlsPort'] as const).flatMap((key) =>
+      typeof config?.[key] === 'number' ? [{ key, port: config[key] as number }] : [],
+    );
   });
 
   const placementOf = (service: string, dependency: string, field: string): Placement => {
@@ -116,9 +121,12 @@ export function buildManifest(input: BuildManifestInput): BuiltManifest {
         ? buildRouteTable(
             name,
             naturalSort(new Set([...spec.dependsOn, ...spec.connectsTo]))
-              .map((dependency) => routed(placements.get(dependency) as Placement))
+              .map((dependency) => routed(placements.get(dependency) as Placement, services.file))
               .filter((service): service is RoutedService => service !== undefined),
             services.file,
+            canonical(spec.properties.defaultTls, `${name}.defaultTls`, services.file) as
+              | TlsFiles
+              | undefined,
           )
         : undefined;
     const list: ServiceInstance[] = [];
@@ -181,18 +189,52 @@ export function buildManifest(input: BuildManifestInput): BuiltManifest {
   return { manifest: { version: 1, targets }, warnings: targetSpecificWarnings(services, distribution) };
 }
 
+/** What a proxy's route table asks of its listeners: a TLS listener at all, and an ACME client. */
+interface ProxyTlsNeeds {
+  tls: boolean;
+  acme: boolean;
+}
+
+const NO_TLS: ProxyTlsNeeds = { tls: false, acme: false };
+
 /**
- * A service instance's configuration: the model's properties plus what nodix fills in (port, bind address), as
- * canonical JSON. Also checks what each type needs to run at all.
+ * Read off the models rather than the built route table, so that the TLS port is known (and checked against the
+ * other ports of the target) before any route table is built: a proxy serves TLS when it has `defaultTls` or routes
+ * a placed virtual host with `tls`, and runs an ACME client when one of those hosts has `tls: 'acme'`.
+ */
+function proxyTlsNeeds(
+  spec: ServiceSpec,
+  services: CheckedServices,
+  distribution: Distribution,
+): ProxyTlsNeeds {
+  const needs = { tls: spec.properties.defaultTls !== undefined, acme: false };
+  for (const dependency of new Set([...spec.dependsOn, ...spec.connectsTo])) {
+    const properties = services.specs.get(dependency)?.properties;
+    if (typeof properties?.dnsName !== 'string' || distribution[dependency] === undefined) continue;
+    if (properties.tls !== undefined) needs.tls = true;
+    if (properties.tls === 'acme') needs.acme = true;
+  }
+  return needs;
+}
+
+/** Keys that are not the service's own configuration: its virtual host's HTTPS (and a proxy's `defaultTls`) live
+ * in route tables, so that a certificate change reloads the proxies and never restarts the web app. */
+const ROUTE_TABLE_KEYS: readonly string[] = [...VIRTUAL_HOST_TLS_KEYS, 'defaultTls'];
+
+/**
+ * A service instance's configuration: the model's properties plus what nodix fills in (port, bind address, a
+ * proxy's TLS port and ACME settings), as canonical JSON. Also checks what each type needs to run at all.
  */
 function resolveConfig(
   spec: ServiceSpec,
   target: Target,
   ports: Record<string, number>,
   file: string,
+  tls: ProxyTlsNeeds,
 ): Record<string, unknown> {
   const { name, properties } = spec;
   const config: Record<string, unknown> = { ...properties };
+  for (const key of ROUTE_TABLE_KEYS) delete config[key];
   let port = properties.port as number | undefined;
   if (port === undefined && properties.portAssign !== undefined) {
     port = Object.hasOwn(ports, name) ? ports[name] : undefined;
@@ -209,6 +251,17 @@ function resolveConfig(
     config.port = port;
     config.bindHost = properties.bindHost ?? target.properties.bindHost ?? DEFAULT_BIND_HOST;
   }
+  if (spec.type === 'proxy') {
+    // A TLS listener only where there is a certificate to serve (or the model names the port itself): the first
+    // TLS host on a target restarts its proxy once, to open the listener; later certificate changes reload it.
+    if (tls.tls && config.tlsPort === undefined)
+      config.tlsPort = target.properties.proxyTlsPort ?? DEFAULT_PROXY_TLS_PORT;
+    if (tls.acme) {
+      const { acmeDirectory, acmeEmail, acmeCa } = target.properties;
+      const acme: ProxyAcmeConfig = { directory: acmeDirectory, email: acmeEmail, ca: acmeCa };
+      config.acme = acme;
+    }
+  }
   if (spec.type === 'webapp') {
     if (typeof config.dnsName !== 'string')
       throw new ModelError(file, `${name}.dnsName`, 'a webapp needs a dnsName to answer to');
@@ -220,10 +273,24 @@ function resolveConfig(
   }) as Record<string, unknown>;
 }
 
-function routed(placement: Placement): RoutedService | undefined {
-  const dnsName = placement.spec.properties.dnsName;
+function routed(placement: Placement, file: string): RoutedService | undefined {
+  const { name, properties } = placement.spec;
+  const dnsName = properties.dnsName;
   if (typeof dnsName !== 'string') return undefined;
-  return { name: placement.spec.name, dnsName, addresses: placement.addresses };
+  const https = canonical(
+    { tls: properties.tls, redirectHttps: properties.redirectHttps, hsts: properties.hsts },
+    name,
+    file,
+  ) as RoutedService['https'];
+  return { name, dnsName, addresses: placement.addresses, https };
+}
+
+/** Model data as canonical JSON (fixed key order), so that equal settings hash equally; undefined stays so. */
+function canonical(value: unknown, path: string, file: string): unknown {
+  if (value === undefined) return undefined;
+  return toCanonicalJson(value, path, (at, why) => {
+    throw new ModelError(file, at, why);
+  });
 }
 
 function uniqueSorted(values: Iterable<string>): string[] {

@@ -390,6 +390,13 @@ export function portRequests(
         fixed.push({ name, port: target.properties.proxyPort ?? DEFAULT_PROXY_PORT, targets: [target.name] });
       }
     }
+    if (spec.type === 'proxy') {
+      // The TLS port, when the model names one: never handed to a service on that target either.
+      for (const target of targets) {
+        const tlsPort = spec.properties.tlsPort ?? target.properties.proxyTlsPort;
+        if (typeof tlsPort === 'number') fixed.push({ name, port: tlsPort, targets: [target.name] });
+      }
+    }
   }
   return { requests, fixed };
 }

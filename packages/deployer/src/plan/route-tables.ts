@@ -1,13 +1,16 @@
 import type { RouteTableConfig } from '@nodix/proxy';
 import { ModelError } from '../errors.js';
+import type { TlsFiles } from '../models/tls.js';
 import { naturalCompare } from './natural-sort.js';
-import type { DependencyAddress } from './types.js';
+import type { DependencyAddress, VirtualHostTlsConfig } from './types.js';
 
-/** A service a proxy routes to: its virtual host name and where it runs. */
+/** A service a proxy routes to: its virtual host name, where it runs, and how it is served over HTTPS. */
 export interface RoutedService {
   name: string;
   dnsName: string;
   addresses: DependencyAddress[];
+  /** The service's (checked) `tls`, `redirectHttps` and `hsts`, as the route table carries them. */
+  https?: VirtualHostTlsConfig;
 }
 
 /**
@@ -19,8 +22,9 @@ export function buildRouteTable(
   proxy: string,
   routed: RoutedService[],
   servicesFile: string,
+  defaultTls?: TlsFiles,
 ): RouteTableConfig {
-  const byHost = new Map<string, { service: string; upstreams: string[] }>();
+  const byHost = new Map<string, { service: string; entry: RouteTableConfig['hosts'][string] }>();
   for (const service of routed) {
     // Host names are case-insensitive and the proxy looks them up lowercased.
     const host = service.dnsName.toLowerCase();
@@ -42,18 +46,18 @@ export function buildRouteTable(
       }
       return `http://${urlHost(address.hostname)}:${address.port}`;
     });
-    byHost.set(host, { service: service.name, upstreams });
+    byHost.set(host, { service: service.name, entry: { upstreams, ...service.https } });
   }
   const hosts: RouteTableConfig['hosts'] = {};
   for (const host of [...byHost.keys()].sort(naturalCompare)) {
     Object.defineProperty(hosts, host, {
-      value: { upstreams: (byHost.get(host) as { upstreams: string[] }).upstreams },
+      value: (byHost.get(host) as { entry: RouteTableConfig['hosts'][string] }).entry,
       enumerable: true,
       writable: true,
       configurable: true,
     });
   }
-  return { version: 1, hosts };
+  return defaultTls === undefined ? { version: 1, hosts } : { version: 1, hosts, defaultTls };
 }
 
 /** IPv6 literals go in brackets inside a URL. */

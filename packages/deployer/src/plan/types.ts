@@ -1,4 +1,14 @@
-import type { RouteTableConfig } from '@nodix/proxy';
+import type { RouteTableConfig, VirtualHostConfig } from '@nodix/proxy';
+
+/** A virtual host's HTTPS keys in a route table (the TLS contract of issue 11, the proxy's format). */
+export type VirtualHostTlsConfig = Pick<VirtualHostConfig, 'tls' | 'redirectHttps' | 'hsts'>;
+
+/** A proxy instance's ACME settings in its config (from its target's properties), given as `--acme-*` flags. */
+export interface ProxyAcmeConfig {
+  directory?: string;
+  email?: string;
+  ca?: string;
+}
 
 /**
  * The manifest: the whole deployment, per target, as `nodix manifest` prints it and `nodix deploy` records it as a
@@ -85,7 +95,11 @@ export interface ServiceInstance {
   config: Record<string, unknown>;
   dependsOn: DependencyRef[];
   connectsTo: DependencyRef[];
-  /** For `type: 'proxy'` only: the route table in the proxy's documented format. */
+  /**
+   * For `type: 'proxy'` only: the route table in the proxy's documented format. A proxy that serves TLS also has
+   * `config.tlsPort` (its `tlsPort`, else its target's `proxyTlsPort`, else 443) and, when a host it routes uses
+   * `tls: 'acme'`, `config.acme` (its target's `acmeDirectory`, `acmeEmail`, `acmeCa`).
+   */
   routes?: RouteTableConfig;
 }
 

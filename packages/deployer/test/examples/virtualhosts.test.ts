@@ -105,3 +105,63 @@ t.test('the local infrastructure: loopback, distinct agent and proxy ports', asy
     upstreams: ['http://127.0.0.1:3003'],
   });
 });
+
+t.test(
+  'the HTTPS variant: certificate files per host, one acme host, TLS ports of the local targets',
+  async (t) => {
+    const { manifest, warnings } = await planManifest({
+      files: {
+        ...fixed,
+        services: 'services-https.ts',
+        infrastructure: 'infrastructure-local.ts',
+        ports: 'ports.json',
+      },
+      cwd,
+      extraParams: { tlsDir: '/srv/tls' },
+    });
+    t.same(warnings, []);
+    const { test1, test2 } = manifest.targets;
+    t.same(test1?.services['proxy-test1']?.routes, {
+      version: 1,
+      hosts: {
+        'webapp1.local': {
+          upstreams: ['http://127.0.0.1:3000'],
+          hsts: { maxAge: 86_400 },
+          redirectHttps: true,
+          tls: { cert: '/srv/tls/webapp1.local.pem', key: '/srv/tls/webapp1.local.key' },
+        },
+        'webapp2.local': {
+          upstreams: ['http://127.0.0.1:3001'],
+          tls: { cert: '/srv/tls/webapp2.local.pem', key: '/srv/tls/webapp2.local.key' },
+        },
+      },
+    });
+    t.same(test2?.services['proxy-test2']?.routes?.hosts['webapp4.local'], {
+      upstreams: ['http://127.0.0.1:3003'],
+      tls: 'acme',
+    });
+    t.same(test1?.services['proxy-test1']?.config, { bindHost: '127.0.0.1', port: 8081, tlsPort: 8441 });
+    t.same(
+      test2?.services['proxy-test2']?.config,
+      { acme: {}, bindHost: '127.0.0.1', port: 8082, tlsPort: 8442 },
+      "test2 routes the acme host: its proxy runs an ACME client (the proxy's defaults: the target sets none)",
+    );
+    const plain = await planManifest({
+      files: { ...fixed, infrastructure: 'infrastructure-local.ts', ports: 'ports.json' },
+      cwd,
+    });
+    for (const webapp of ['webapp1', 'webapp2']) {
+      t.equal(
+        test1?.services[webapp]?.hash,
+        plain.manifest.targets.test1?.services[webapp]?.hash,
+        `${webapp} is the same instance with or without HTTPS: only the proxies change`,
+      );
+    }
+    const { ports } = await planPorts({
+      files: { ...fixed, services: 'services-https.ts', ports: 'ports.json' },
+      cwd,
+      extraParams: { tlsDir: '/srv/tls' },
+    });
+    t.equal(json(ports), await readFile(`${cwd}ports.json`, 'utf8'), 'the same ports as the plain example');
+  },
+);

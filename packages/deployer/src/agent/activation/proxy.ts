@@ -3,11 +3,45 @@ import { join } from 'node:path';
 import type { ServiceInstance } from '../../plan/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { formatHostPort } from '../readiness.js';
-import { checkOptionalHost, checkPort, isRecord } from '../validate.js';
+import { checkOptionalHost, checkPort, checkString, isRecord } from '../validate.js';
 import { resolvePackageBin } from './bins.js';
 import { type ActivationModule, canonicalJson, listenHost } from './types.js';
 
 export const ROUTES_FILE = 'routes.json';
+
+/** The proxy's ACME state (account key, certificates, renewal), kept in its service directory across restarts. */
+export const ACME_DIR = 'acme';
+
+/** `config.acme`: the target's ACME settings, each one optional (the proxy has defaults). */
+function checkAcme(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) return 'service.config.acme: must be an object';
+  for (const [key, setting] of Object.entries(value)) {
+    if (key !== 'directory' && key !== 'email' && key !== 'ca') {
+      return `service.config.acme.${key}: not an ACME setting (directory, email, ca)`;
+    }
+    const problem = checkString(setting, `service.config.acme.${key}`);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** `--listen-tls` and `--acme-*` for a proxy that serves TLS (config `tlsPort`) or uses ACME (config `acme`). */
+function tlsArgs(instance: ServiceInstance, host: string, serviceDir: string): string[] {
+  const { tlsPort, acme } = instance.config;
+  const args = typeof tlsPort === 'number' ? ['--listen-tls', formatHostPort(host, tlsPort)] : [];
+  if (isRecord(acme)) {
+    args.push('--acme-dir', join(serviceDir, ACME_DIR));
+    for (const [key, flag] of [
+      ['directory', '--acme-directory'],
+      ['email', '--acme-email'],
+      ['ca', '--acme-ca'],
+    ] as const) {
+      if (typeof acme[key] === 'string') args.push(flag, acme[key]);
+    }
+  }
+  return args;
+}
 
 /**
  * Node options the proxy is started with (it runs as `node <bin>`, so they can be given). A young generation capped
@@ -69,7 +103,9 @@ function postReload(port: number, timeoutMs = 5000): Promise<void> {
 }
 
 /**
- * `type: 'proxy'`: runs nodix-proxy with the instance's route table in `<service-dir>/routes.json`. Its admin
+ * `type: 'proxy'`: runs nodix-proxy with the instance's route table in `<service-dir>/routes.json`; with config
+ * `tlsPort` also a TLS listener on the same address, with config `acme` an ACME client whose state is kept in
+ * `<service-dir>/acme`. Certificates come with the route table (per host `tls`), so changing them is a reload. Its admin
  * listener is bound to loopback only (config `adminPort`, else a port the proxy picks and prints, kept in the state),
  * so the agent can ask it to reload and hear whether the new table was taken.
  */
@@ -85,6 +121,10 @@ export const proxyModule: ActivationModule = {
       (instance.config.adminPort === undefined
         ? undefined
         : checkPort(instance.config.adminPort, 'service.config.adminPort')) ??
+      (instance.config.tlsPort === undefined
+        ? undefined
+        : checkPort(instance.config.tlsPort, 'service.config.tlsPort')) ??
+      checkAcme(instance.config.acme) ??
       checkOptionalHost(instance)
     );
   },
@@ -104,6 +144,7 @@ export const proxyModule: ActivationModule = {
     const host = listenHost(instance, context);
     const port = instance.config.port as number;
     const adminPort = adminPortOf(context.runtime) as number;
+    const tlsPort = instance.config.tlsPort;
     return {
       command: process.execPath,
       args: [
@@ -115,15 +156,14 @@ export const proxyModule: ActivationModule = {
         formatHostPort('127.0.0.1', adminPort),
         '--routes',
         join(context.serviceDir, ROUTES_FILE),
+        ...tlsArgs(instance, host, context.serviceDir),
       ],
       env: { NODIX_SERVICE: instance.name },
-      listens:
-        adminPort === 0
-          ? [{ host, port }]
-          : [
-              { host, port },
-              { host: '127.0.0.1', port: adminPort },
-            ],
+      listens: [
+        { host, port },
+        ...(typeof tlsPort === 'number' ? [{ host, port: tlsPort }] : []),
+        ...(adminPort === 0 ? [] : [{ host: '127.0.0.1', port: adminPort }]),
+      ],
       readyLine: /nodix-proxy listening on \S+ \(admin (\S+)\)/,
     };
   },
