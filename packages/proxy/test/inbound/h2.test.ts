@@ -1,0 +1,307 @@
+/**
+ * HTTP/2 (inbound/h2.ts) with real clients (node:http2, curl --http2) over a real TLS socket, to real upstreams.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { constants } from 'node:http2';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { h2Request, h2Session, startTlsFront } from '../h2-client.js';
+import {
+  digest,
+  digestUpstream,
+  scrape,
+  startProxy,
+  startRawUpstream,
+  startUpstream,
+  table,
+  waitFor,
+} from '../helpers.js';
+
+const run = promisify(execFile);
+
+t.test(
+  'routes by :authority; the upstream gets an HTTP/1.1 request with Host, joined cookies, X-Forwarded-*',
+  async (t) => {
+    const a = await startUpstream(t);
+    const b = await startUpstream(t);
+    const { proxy } = await startProxy(
+      t,
+      table({ 'a.test': { upstreams: [a.origin] }, 'b.test': { upstreams: [b.origin] } }),
+    );
+    const front = await startTlsFront(t, proxy, ['a.test', 'b.test', 'nowhere.test']);
+    const session = await h2Session(t, front, 'a.test');
+    const res = await h2Request(session, {
+      ':path': '/x?y=1',
+      ':authority': 'a.test',
+      cookie: ['one=1', 'two=2'],
+      'x-forwarded-proto': 'http',
+      te: 'trailers',
+    });
+    t.equal(res.status, 200);
+    const seen = JSON.parse(res.body.toString());
+    t.equal(seen.url, '/x?y=1');
+    t.equal(seen.rawHeaders[0], 'host', 'Host first, as an HTTP/1.1 client sends it');
+    t.equal(seen.headers.host, 'a.test');
+    t.equal(
+      seen.headers.cookie,
+      'one=1; two=2',
+      'split cookie fields are joined with "; " (RFC 9113 §8.2.3)',
+    );
+    t.equal(seen.headers['x-forwarded-proto'], 'https');
+    t.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    t.equal(seen.headers['x-forwarded-host'], 'a.test');
+    t.match(seen.headers['x-request-id'], /^[0-9a-f]{8}-/);
+    t.equal(seen.headers.te, undefined, 'te is hop-by-hop');
+    t.equal(seen.headers['transfer-encoding'], undefined, 'a GET that ended with its HEADERS has no body');
+    t.equal(res.headers['x-request-id'], undefined);
+
+    // Another :authority on the same connection (the certificate covers both) goes to the other host.
+    const other = await h2Request(session, { ':path': '/', ':authority': 'b.test' });
+    t.equal(other.status, 200);
+    t.equal(b.requests.length, 1);
+
+    const unknown = await h2Request(session, { ':path': '/', ':authority': 'nowhere.test' });
+    t.equal(unknown.status, 404);
+    t.match(unknown.body.toString(), 'This web application is unavailable');
+    t.match(unknown.headers['x-request-id'], /^[0-9a-f]{8}-/);
+
+    const conflict = await h2Request(session, { ':path': '/', ':authority': 'a.test', host: 'b.test' });
+    t.equal(conflict.status, 400, 'a Host field naming another authority than :authority (RFC 9113 §8.3.1)');
+    const same = await h2Request(session, { ':path': '/', ':authority': 'a.test', host: 'A.test' });
+    t.equal(same.status, 200);
+    t.equal(JSON.parse(same.body.toString()).headers.host, 'A.test');
+
+    const connect = await h2Request(session, { ':method': 'CONNECT', ':authority': 'a.test:443' });
+    t.equal(connect.status, 405, 'CONNECT is refused');
+    t.equal(a.requests.length, 2, 'nothing refused reached the upstream');
+  },
+);
+
+t.test('curl --http2: routing, the unknown-host page, and HTTP/2 in the response', async (t) => {
+  const a = await startUpstream(t);
+  const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [a.origin] } }));
+  const front = await startTlsFront(t, proxy, ['a.test', 'z.test']);
+  const curl = async (host: string) => {
+    const { stdout } = await run('curl', [
+      '--http2',
+      '-sS',
+      '--cacert',
+      front.ca.certFile,
+      '--resolve',
+      `${host}:${front.port}:127.0.0.1`,
+      '-w',
+      '\n%{http_version} %{http_code}',
+      `https://${host}:${front.port}/p`,
+    ]);
+    const lines = stdout.split('\n');
+    return { status: lines.at(-1)!, body: lines.slice(0, -1).join('\n') };
+  };
+  const ok = await curl('a.test');
+  t.equal(ok.status, '2 200');
+  t.equal(JSON.parse(ok.body).headers.host, `a.test:${front.port}`);
+  const unknown = await curl('z.test');
+  t.equal(unknown.status, '2 404');
+  t.match(unknown.body, 'This web application is unavailable');
+});
+
+t.test(
+  'large bodies both ways arrive intact; a body without content-length goes upstream chunked',
+  async (t) => {
+    const sink = await digestUpstream(t);
+    const big = randomBytes(6 * 1024 * 1024 + 123);
+    const source = await startUpstream(t, (_req, res) => {
+      res.writeHead(200, { 'content-length': big.length });
+      res.end(big);
+    });
+    const { proxy } = await startProxy(
+      t,
+      table({ 'up.test': { upstreams: [sink.origin] }, 'down.test': { upstreams: [source.origin] } }),
+    );
+    const front = await startTlsFront(t, proxy, ['up.test', 'down.test']);
+    const session = await h2Session(t, front, 'up.test');
+    const upload = randomBytes(5 * 1024 * 1024 + 7);
+    const up = await h2Request(session, { ':method': 'POST', ':path': '/', ':authority': 'up.test' }, upload);
+    t.equal(up.status, 200);
+    t.equal(up.body.toString(), digest(upload));
+    t.equal(sink.requests[0]!.headers['transfer-encoding'], 'chunked');
+    const sized = await h2Request(
+      session,
+      { ':method': 'PUT', ':path': '/', ':authority': 'up.test', 'content-length': upload.length },
+      upload,
+    );
+    t.equal(sized.body.toString(), digest(upload));
+    t.equal(sink.requests[1]!.headers['content-length'], String(upload.length));
+    t.equal(sink.requests[1]!.headers['transfer-encoding'], undefined);
+
+    const session2 = await h2Session(t, front, 'down.test');
+    const down = await h2Request(session2, { ':path': '/', ':authority': 'down.test' });
+    t.equal(down.status, 200);
+    t.equal(digest(down.body), digest(big));
+  },
+);
+
+t.test('connection-specific response headers never reach the HTTP/2 client (RFC 9113 §8.2.2)', async (t) => {
+  const raw = await startRawUpstream(t, (socket, received) => {
+    if (!received.includes('\r\n\r\n')) return;
+    socket.end(
+      'HTTP/1.1 200 OK\r\nConnection: close, X-Private\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n' +
+        'Upgrade: h2c\r\nX-Private: secret\r\nX-Kept: yes\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
+  });
+  const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [raw.origin] } }));
+  const front = await startTlsFront(t, proxy, ['a.test']);
+  const session = await h2Session(t, front, 'a.test');
+  const res = await h2Request(session, { ':path': '/', ':authority': 'a.test' });
+  t.equal(res.status, 200);
+  t.equal(res.body.toString(), 'abc');
+  for (const name of [
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'upgrade',
+    'transfer-encoding',
+    'x-private',
+  ])
+    t.equal(res.headers[name], undefined, name);
+  t.equal(res.headers['x-kept'], 'yes');
+  t.same(res.headers['set-cookie'], ['a=1', 'b=2']);
+  t.match(raw.received[0], /^GET \/ HTTP\/1\.1\r\nhost: a\.test\r\n/);
+});
+
+t.test(
+  'a client reset mid-upload or mid-download aborts the upstream request and frees its socket',
+  async (t) => {
+    const aborted: string[] = [];
+    let uploading: IncomingMessage | null = null;
+    const up = await startUpstream(t, (req, res) => {
+      if (req.url === '/upload') {
+        // Read nothing until the client reset: its body backs up, so the reset comes before END_STREAM could.
+        uploading = req;
+        req.pause();
+        req.on('close', () => {
+          if (!req.complete) aborted.push('upload');
+        });
+        return;
+      }
+      if (req.url === '/download') {
+        res.writeHead(200);
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        const pump = () => {
+          while (res.write(chunk));
+        };
+        res.on('drain', pump);
+        res.on('close', () => {
+          if (!res.writableFinished) aborted.push('download');
+        });
+        pump();
+        return;
+      }
+      res.end('ok');
+    });
+    const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [up.origin] } }));
+    const front = await startTlsFront(t, proxy, ['a.test']);
+    const session = await h2Session(t, front, 'a.test');
+
+    const upload = session.request({ ':method': 'POST', ':path': '/upload', ':authority': 'a.test' });
+    upload.on('error', () => {});
+    upload.write(randomBytes(8 * 1024 * 1024));
+    await waitFor(() => up.requests.length === 1, 5000, 'the upload to reach the upstream');
+    upload.close(constants.NGHTTP2_CANCEL);
+    await waitFor(() => proxy.stats().inFlight === 0, 5000, 'the reset to reach the proxy');
+    // A paused socket notices no close: read what the proxy sent, up to its end.
+    uploading!.resume();
+    await waitFor(() => aborted.includes('upload'), 5000, 'the upstream upload to be aborted');
+
+    const download = session.request({ ':path': '/download', ':authority': 'a.test' });
+    download.on('error', () => {});
+    let received = 0;
+    await new Promise<void>((resolve) => {
+      download.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > 1024 * 1024) resolve();
+      });
+    });
+    download.close(constants.NGHTTP2_CANCEL);
+    await waitFor(() => aborted.includes('download'), 5000, 'the upstream download to be aborted');
+
+    await waitFor(() => proxy.stats().inFlight === 0, 5000, 'no request in flight');
+    await waitFor(() => up.sockets.size === 0, 5000, 'the aborted exchanges to close their upstream sockets');
+    const after = await h2Request(session, { ':path': '/', ':authority': 'a.test' });
+    t.equal(after.status, 200, 'the session and the pool still serve');
+    t.equal(after.body.toString(), 'ok');
+    t.equal(up.sockets.size, 1, 'one upstream socket for one request: none leaked');
+  },
+);
+
+t.test(
+  'more streams at once than max concurrent streams: all complete or are refused, none hangs',
+  async (t) => {
+    let active = 0;
+    let most = 0;
+    const up = await startUpstream(t, (_req, res) => {
+      active++;
+      most = Math.max(most, active);
+      setTimeout(() => {
+        active--;
+        res.end('done');
+      }, 20);
+    });
+    const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [up.origin] } }), {
+      h2: { maxConcurrentStreams: 4 },
+    });
+    const front = await startTlsFront(t, proxy, ['a.test']);
+    const session = await h2Session(t, front, 'a.test');
+    const results = await Promise.allSettled(
+      Array.from({ length: 60 }, () => h2Request(session, { ':path': '/', ':authority': 'a.test' })),
+    );
+    let done = 0;
+    for (const result of results) {
+      if (result.status === 'fulfilled') {
+        t.equal(result.value.status, 200);
+        done++;
+      } else {
+        t.match(String(result.reason), /REFUSED_STREAM|NGHTTP2_REFUSED_STREAM/, 'a refusal, nothing else');
+      }
+    }
+    t.ok(done >= 4, `${done} of 60 completed`);
+    t.ok(most <= 4, `the upstream saw at most 4 at once (${most})`);
+    t.equal(proxy.stats().inFlight, 0);
+  },
+);
+
+t.test('upstream down: the 502 page; access log and metrics count HTTP/2 requests', async (t) => {
+  const dead = await startUpstream(t);
+  await dead.close();
+  const live = await startUpstream(t);
+  const lines: string[] = [];
+  const log = new PassThrough();
+  log.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  const { proxy, adminPort } = await startProxy(
+    t,
+    table({ 'dead.test': { upstreams: [dead.origin] }, 'a.test': { upstreams: [live.origin] } }),
+    { accessLog: log, accessLogFormat: 'json' },
+  );
+  const front = await startTlsFront(t, proxy, ['a.test', 'dead.test']);
+  const session = await h2Session(t, front, 'a.test');
+  const res = await h2Request(session, { ':path': '/gone', ':authority': 'dead.test' });
+  t.equal(res.status, 502);
+  t.match(res.body.toString(), 'could not be reached');
+  const ok = await h2Request(session, { ':path': '/here', ':authority': 'a.test' });
+  t.equal(ok.status, 200);
+  await waitFor(() => lines.length >= 2, 5000, 'two access log lines');
+  const entries = lines.map((line) => JSON.parse(line));
+  const gone = entries.find((e) => e.path === '/gone');
+  const here = entries.find((e) => e.path === '/here');
+  t.match(gone, { status: 502, protocol: 'HTTP/2.0', host: 'dead.test' });
+  t.match(here, { status: 200, protocol: 'HTTP/2.0', host: 'a.test', vhost: 'a.test' });
+  t.equal(here.requestId, JSON.parse(ok.body.toString()).headers['x-request-id']);
+  const metrics = await scrape(adminPort!);
+  t.match(metrics, /nodix_proxy_h2_streams_total 2/);
+  t.match(metrics, /nodix_proxy_h2_sessions 1/);
+  t.match(metrics, /nodix_proxy_requests_total\{host="a.test",method="GET",code="200"\} 1/);
+  t.match(metrics, /nodix_proxy_requests_total\{host="dead.test",method="GET",code="502"\} 1/);
+});
