@@ -1,6 +1,6 @@
 /**
- * HTTP/2 test plumbing: a TLS front (node:tls, ALPN h2 and http/1.1, a certificate from certs.ts) that hands h2
- * sockets to the proxy's HTTP/2 handler, and a small node:http2 client. Closed in the test's teardown.
+ * HTTP/2 test plumbing: a proxy with its TLS listener (ALPN h2 and http/1.1, a certificate from certs.ts), and a
+ * small node:http2 client. Closed in the test's teardown.
  */
 import { once } from 'node:events';
 import {
@@ -11,44 +11,45 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Test } from 'tap';
-import type { NodixProxy } from '../src/index.js';
+import type { ProxyOptions } from '../src/index.js';
 import { type Ca, certDir, type Leaf, makeCa, makeLeaf } from './certs.js';
+import { type StartedProxy, startProxy, table } from './helpers.js';
 
-export interface TlsFront {
-  port: number;
+export interface TlsFront extends StartedProxy {
+  /** The proxy's TLS listener port. */
+  tlsPort: number;
   ca: Ca;
   leaf: Leaf;
 }
 
-/** A TLS listener on 127.0.0.1:0 for `names` whose h2 connections go to `proxy.h2`. */
-export async function startTlsFront(t: Test, proxy: NodixProxy, names: string[]): Promise<TlsFront> {
+/**
+ * A proxy with a TLS listener on 127.0.0.1:0 (HTTP/2 on unless `options.h2` says otherwise) for `hosts`: one
+ * certificate for every name of `hosts` and `extraNames`, which is also the default certificate (so names
+ * without a host still complete their handshake and get the unknown-host page).
+ */
+export async function startTlsFront(
+  t: Test,
+  hosts: Record<string, string>,
+  options: ProxyOptions = {},
+  extraNames: string[] = [],
+): Promise<TlsFront> {
   const ca = makeCa(certDir(t));
-  const leaf = makeLeaf(ca, { names });
-  const sockets = new Set<TLSSocket>();
-  const server = createTlsServer(
-    { cert: leaf.certPem, key: leaf.keyPem, ALPNProtocols: ['h2', 'http/1.1'] },
-    (socket: TLSSocket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      if (socket.alpnProtocol === 'h2' && proxy.h2 !== null) proxy.h2.handle(socket);
-      else socket.destroy();
-    },
+  const leaf = makeLeaf(ca, { names: [...Object.keys(hosts), ...extraNames] });
+  const tls = { cert: leaf.certFile, key: leaf.keyFile };
+  const routes = table(
+    Object.fromEntries(Object.entries(hosts).map(([name, origin]) => [name, { upstreams: [origin], tls }])),
+    { defaultTls: tls },
   );
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return { port: (server.address() as AddressInfo).port, ca, leaf };
+  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0', ...options });
+  const tlsPort = (started.proxy.tls!.server.address() as AddressInfo).port;
+  return { ...started, tlsPort, ca, leaf };
 }
 
 /** An HTTP/2 session to the front, for `servername`. */
 export async function h2Session(t: Test, front: TlsFront, servername: string): Promise<ClientHttp2Session> {
   // Requests name their :authority themselves; the connection goes to the front whatever the name.
-  const session = h2connect(`https://127.0.0.1:${front.port}`, { ca: front.ca.certPem, servername });
+  const session = h2connect(`https://127.0.0.1:${front.tlsPort}`, { ca: front.ca.certPem, servername });
   session.on('error', () => {});
   t.teardown(() => session.destroy());
   await once(session, 'connect');

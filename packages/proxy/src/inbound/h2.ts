@@ -120,9 +120,11 @@ export function createH2Handler(
     (session as PeeredSession)[kPeer] = nextPeer!;
     sessions.add(session);
     metrics.h2Sessions++;
+    metrics.openConnections++;
     session.on('close', () => {
       sessions.delete(session);
       metrics.h2Sessions--;
+      metrics.openConnections--;
     });
     // A session error (protocol error, socket reset) ends the session; its streams see 'close'.
     session.on('error', ignore);
@@ -142,7 +144,7 @@ export function createH2Handler(
   );
 
   return {
-    handle(socket: TLSSocket): void {
+    handle: (socket: TLSSocket): void => {
       nextPeer = peerOf(socket as Socket, ctx.trust);
       server.emit('connection', socket);
       nextPeer = null;
@@ -175,7 +177,10 @@ function handleStream(ctx: ForwardContext, stream: ServerHttp2Stream, flags: num
     return;
   }
   const status =
-    hostStatus !== 0 ? hostStatus : routeRequest(table, fwd, fwd.method, fwd.url, 11, raw.length >> 1);
+    hostStatus !== 0
+      ? hostStatus
+      : routeRequest(table, fwd, fwd.method, fwd.url, 11, raw.length >> 1, fwd.peer);
+  // 308 (redirectHttps) is for plain HTTP only: an h2 stream is always on TLS, so it never comes back here.
   if (status !== 0) {
     fwd.reject(status as ErrorStatus, fwd.host);
     return;
@@ -289,7 +294,7 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   }
 
   start(): void {
-    addForwardedHeaders(this, this.peer, this.host, 'https', this.requestId);
+    addForwardedHeaders(this, this.peer, this.host, this.peer.proto, this.requestId);
     this.ctx.inFlight++;
     this.stream.on('close', this.#onClose);
     if (this.hasBody) this.body = new StreamBody(this.stream, this.#aborted);
@@ -321,6 +326,9 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
         out[key] = Array.isArray(seen) ? [...seen, value] : [seen as string, value];
       else out[key] = `${seen as string}, ${value}`;
     }
+    // HSTS (TLS connections only, which every HTTP/2 one here is).
+    const hsts = this.vhost!.hsts;
+    if (hsts !== null) out['strict-transport-security'] = hsts;
     try {
       this.stream.respond(out);
     } catch {

@@ -111,6 +111,8 @@ export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthSettings> = { maxFail
 /** Everything the CLI runs with. */
 export interface ProxySettings {
   listen: ListenAddress;
+  /** The TLS listener; null (default): none. */
+  listenTls: ListenAddress | null;
   /** null: no admin listener (`off`). */
   adminListen: ListenAddress | null;
   /** Routes file; null: start with an empty table (every host unknown). */
@@ -172,6 +174,13 @@ export function parseListen(value: unknown): ListenAddress {
     throw new Error(`must be HOST:PORT with a port from 0 to 65535 (value was ${JSON.stringify(value)})`);
   }
   return { host, port: Number(portText) };
+}
+
+/** Like parseListen, but an empty value (the default) or `off` means no TLS listener: null. */
+export function parseTlsListen(value: unknown): ListenAddress | null {
+  if (value === null || value === undefined || value === '' || value === 'off' || value === false)
+    return null;
+  return parseListen(value);
 }
 
 /** Like parseListen, but `off` (or an empty value) means no listener: null. */
@@ -244,6 +253,7 @@ function addFormats(): void {
   integerFormat('nodix-proxy-h2-memory', ...H2_BOUNDS.maxSessionMemoryMb, ' MB');
   convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
   convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
+  convict.addFormat({ name: 'nodix-proxy-tls-listen', ...formatFrom(parseTlsListen) });
   convict.addFormat({
     name: 'nodix-proxy-workers',
     coerce: toInteger,
@@ -328,6 +338,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-listen',
     default: DEFAULT_LISTEN,
     doc: 'Traffic listener, HOST:PORT (port 0: any free port).',
+  },
+  {
+    key: 'listenTls',
+    flag: 'listen-tls',
+    format: 'nodix-proxy-tls-listen',
+    default: '',
+    doc: 'TLS (HTTPS) listener, HOST:PORT; empty: none. Certificates per host come from the route table (tls, defaultTls).',
   },
   {
     key: 'adminListen',
@@ -631,6 +648,7 @@ export function loadProxySettings(
   const accessLog = get('accessLog') as string;
   return {
     listen: parseListen(get('listen')),
+    listenTls: parseTlsListen(get('listenTls')),
     adminListen: parseAdminListen(get('adminListen')),
     routes: routes === '' ? null : routes,
     workers: workers === 'auto' ? availableParallelism() : workers,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
 import { createH2Handler, type H2Handler } from '../inbound/h2.js';
@@ -31,6 +32,13 @@ import {
 import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
+import {
+  type AcmeCertificates,
+  type CertificateStore,
+  certificateFiles,
+  loadCertificates,
+} from '../tls/certificates.js';
+import { TlsListener } from '../tls/listener.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import {
@@ -54,6 +62,18 @@ import {
 export interface ProxyOptions {
   /** Traffic listener: `HOST:PORT` or {host, port}. Default `0.0.0.0:8080`; port 0 picks a free port. */
   listen?: string | ListenAddress;
+  /**
+   * TLS listener: `HOST:PORT` or {host, port}; null or '' (default): none. Certificates come from the route
+   * table (`tls`, `defaultTls`) and, for `"acme"` hosts, from `acme`.
+   */
+  listenTls?: string | ListenAddress | null;
+  /** Supplies the certificates of `"tls": "acme"` hosts (tls/acme/). Default none. */
+  acme?: AcmeCertificates | null;
+  /**
+   * Relative certificate paths of a table not read from a file (`routeTable`, setRouteTable) are resolved against
+   * this directory (a cluster worker passes its primary's routes file directory). Default the working directory.
+   */
+  routeTableDir?: string;
   /** Admin listener: `HOST:PORT`, {host, port}, or `off`/null. Default `127.0.0.1:9090`. */
   adminListen?: string | ListenAddress | null;
   /** Host names the admin listener answers besides loopback and its own address (others get 421). */
@@ -101,6 +121,8 @@ export interface ProxyOptions {
 export interface ProxyAddresses {
   listen: ListenAddress;
   admin: ListenAddress | null;
+  /** The TLS listener's address, null without one. */
+  tls: ListenAddress | null;
 }
 
 export type { ReloadResult };
@@ -114,6 +136,8 @@ export interface NodixProxy {
   readonly adminServer: Server | null;
   /** HTTP/2 sessions over TLS sockets that negotiated `h2`; null when HTTP/2 is off (`h2.enabled: false`). */
   readonly h2: H2Handler | null;
+  /** The TLS listener (its `handlers` are where HTTP/2 and TLS-ALPN-01 plug in), null without `listenTls`. */
+  readonly tls: TlsListener | null;
   readonly metrics: ProxyMetrics;
   /** The table serving now (replaced, never mutated, by reloads). */
   readonly routeTable: RouteTable;
@@ -188,6 +212,10 @@ function accessLogFormat(value: unknown): AccessLogFormat {
 /** Creates a proxy (not listening yet). Options are checked here: a bad one throws ProxyConfigError. */
 export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const listenAddress = option('listen', parseListen, options.listen ?? DEFAULT_LISTEN);
+  const tlsAddress =
+    options.listenTls === undefined || options.listenTls === null || options.listenTls === ''
+      ? null
+      : option('listenTls', parseListen, options.listenTls);
   const adminAddress = option(
     'adminListen',
     parseAdminListen,
@@ -241,7 +269,11 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     initial = parseRouteTable(text, routesFile);
     initialText = text;
   } else {
-    initial = validateRouteTable(options.routeTable ?? EMPTY_TABLE, 'createProxy({ routeTable })');
+    initial = validateRouteTable(
+      options.routeTable ?? EMPTY_TABLE,
+      'createProxy({ routeTable })',
+      options.routeTableDir,
+    );
   }
 
   const accessLog: AccessLog | null =
@@ -261,19 +293,36 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     inFlight: 0,
     logError,
     underscoresInHeaders: options.underscoresInHeaders ?? false,
+    httpsPort: tlsAddress === null || tlsAddress.port === 443 ? '' : `:${tlsAddress.port}`,
     upgradeTimeoutMs: timeouts.upgradeMs,
     upgradeSockets: new Set<Duplex>(),
   };
   metrics.upstreams = () => ctx.table.upstreams;
 
-  /** Puts a validated table into service (in-flight requests finish on the one they started with). */
+  // The TLS listener, when there is one, and the certificates of the table serving now.
+  let tls: TlsListener | null = null;
+  /** The table's certificates, read and checked (throws RouteTableError); null without a TLS listener. */
+  const certificatesOf = (validated: ValidatedRouteTable): CertificateStore | null =>
+    tls === null
+      ? null
+      : loadCertificates(validated, {
+          previous: tls.certificates,
+          warn: (line) => log(`[proxy] ${line}`),
+        });
+
+  /**
+   * Puts a validated table into service (in-flight requests finish on the one they started with). Its
+   * certificates are read first: a bad one throws RouteTableError and nothing changes.
+   */
   const install = (validated: ValidatedRouteTable, source: string): ReloadResult => {
+    const certificates = certificatesOf(validated);
     const next = buildRouteTable(validated, ctx.table, buildContext);
     const old = ctx.table;
     ctx.table = next;
     // Heads remembered under the old table are no use any more, and would keep its hosts and pools alive.
     for (const conn of fastConnections) conn.forgetHeads();
     retireRouteTable(old, next, buildContext);
+    if (certificates !== null) tls?.setCertificates(certificates);
     log(`[proxy] route table applied: ${next.hosts.length} hosts from ${source}`);
     return { hosts: next.hosts.length, source, changed: true };
   };
@@ -292,6 +341,9 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
           recordReload: (ok) => metrics.recordReload(ok),
           log,
           logPrefix: '[proxy]',
+          initialTable: initial,
+          // With a TLS listener, certificate files are watched too (renewals replace them in place).
+          dependencies: tlsAddress === null ? undefined : certificateFiles,
         });
   const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> =>
     reloader === null
@@ -312,6 +364,23 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`),
       )
     : null;
+  if (tlsAddress !== null) {
+    tls = new TlsListener({
+      // After the handshake, an HTTP/1.1 connection is the traffic server's like a plain one.
+      handOver: (socket: TLSSocket) => server.emit('connection', socket),
+      metrics,
+      log,
+      handshakeTimeoutMs: timeouts.headerMs,
+      maxConnections: limits.maxConnections,
+      acme: options.acme ?? null,
+    });
+    const tlsListener = tls;
+    metrics.tls.notAfter = () => tlsListener.notAfter();
+    // The first table's certificates: a bad one is the caller's mistake, thrown from here like a bad table.
+    tls.setCertificates(certificatesOf(initial)!);
+    // ALPN offers h2 while this is set (tls/listener.ts).
+    if (h2 !== null) tls.handlers.h2 = h2.handle;
+  }
 
   let adminServer: Server | null = null;
   const adminBackend: AdminBackend = {
@@ -386,6 +455,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     const forced = ctx.inFlight > 0;
     server.closeAllConnections();
     for (const conn of fastConnections) conn.socket.destroy();
+    if (tls !== null) {
+      const tlsServer = tls.server;
+      await new Promise<void>((resolve) => {
+        if (!tlsServer.listening) resolve();
+        else tlsServer.close(() => resolve());
+      });
+    }
     for (const socket of ctx.upgradeSockets) socket.destroy();
     h2?.destroy();
     await serverClosed;
@@ -406,6 +482,9 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     server,
     adminServer,
     h2,
+    get tls() {
+      return tls;
+    },
     metrics,
     get routeTable() {
       return ctx.table;
@@ -415,16 +494,21 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       state = 'listening';
       const bound = await listenOn(server, listenAddress);
       let admin: ListenAddress | null = null;
-      if (adminServer !== null && adminAddress !== null) {
-        try {
-          admin = await listenOn(adminServer, adminAddress);
-        } catch (err) {
-          await new Promise((resolve) => server.close(resolve));
-          throw err;
+      let tlsBound: ListenAddress | null = null;
+      try {
+        if (tls !== null && tlsAddress !== null) {
+          tlsBound = await listenOn(tls.server as unknown as Server, tlsAddress);
+          // Redirects name the port really bound (port 0 picks one).
+          ctx.httpsPort = tlsBound.port === 443 ? '' : `:${tlsBound.port}`;
         }
+        if (adminServer !== null && adminAddress !== null) admin = await listenOn(adminServer, adminAddress);
+      } catch (err) {
+        await new Promise((resolve) => server.close(resolve));
+        if (tls?.server.listening) await new Promise((resolve) => tls?.server.close(resolve));
+        throw err;
       }
       if (watchEnabled) reloader?.watch();
-      return { listen: bound, admin };
+      return { listen: bound, admin, tls: tlsBound };
     },
     close(closeOptions = {}) {
       if (closing !== null) return closing;
@@ -436,16 +520,15 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       return reloadFromFile(false);
     },
     setRouteTable(config: unknown, source = 'setRouteTable()') {
-      let validated: ValidatedRouteTable;
+      let result: ReloadResult;
       try {
-        validated = validateRouteTable(config, source);
+        result = install(validateRouteTable(config, source, options.routeTableDir), source);
       } catch (err) {
         metrics.recordReload(false);
         if (err instanceof RouteTableError)
           log(`[proxy] route table rejected, the last good one keeps serving: ${err.message}`);
         throw err;
       }
-      const result = install(validated, source);
       metrics.recordReload(true);
       return result;
     },

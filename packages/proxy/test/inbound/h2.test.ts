@@ -27,11 +27,7 @@ t.test(
   async (t) => {
     const a = await startUpstream(t);
     const b = await startUpstream(t);
-    const { proxy } = await startProxy(
-      t,
-      table({ 'a.test': { upstreams: [a.origin] }, 'b.test': { upstreams: [b.origin] } }),
-    );
-    const front = await startTlsFront(t, proxy, ['a.test', 'b.test', 'nowhere.test']);
+    const front = await startTlsFront(t, { 'a.test': a.origin, 'b.test': b.origin }, {}, ['nowhere.test']);
     const session = await h2Session(t, front, 'a.test');
     const res = await h2Request(session, {
       ':path': '/x?y=1',
@@ -58,12 +54,22 @@ t.test(
     t.equal(seen.headers['transfer-encoding'], undefined, 'a GET that ended with its HEADERS has no body');
     t.equal(res.headers['x-request-id'], undefined);
 
-    // Another :authority on the same connection (the certificate covers both) goes to the other host.
-    const other = await h2Request(session, { ':path': '/', ':authority': 'b.test' });
+    // Another :authority on the same connection (the certificate covers both): 421, the client must connect
+    // with that name (RFC 9110 §15.5.20), which routes it.
+    const misdirected = await h2Request(session, { ':path': '/', ':authority': 'b.test' });
+    t.equal(misdirected.status, 421, ':authority other than the SNI name');
+    t.equal(b.requests.length, 0);
+    const other = await h2Request(await h2Session(t, front, 'b.test'), {
+      ':path': '/',
+      ':authority': 'b.test',
+    });
     t.equal(other.status, 200);
     t.equal(b.requests.length, 1);
 
-    const unknown = await h2Request(session, { ':path': '/', ':authority': 'nowhere.test' });
+    const unknown = await h2Request(await h2Session(t, front, 'nowhere.test'), {
+      ':path': '/',
+      ':authority': 'nowhere.test',
+    });
     t.equal(unknown.status, 404);
     t.match(unknown.body.toString(), 'This web application is unavailable');
     t.match(unknown.headers['x-request-id'], /^[0-9a-f]{8}-/);
@@ -82,8 +88,7 @@ t.test(
 
 t.test('curl --http2: routing, the unknown-host page, and HTTP/2 in the response', async (t) => {
   const a = await startUpstream(t);
-  const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [a.origin] } }));
-  const front = await startTlsFront(t, proxy, ['a.test', 'z.test']);
+  const front = await startTlsFront(t, { 'a.test': a.origin }, {}, ['z.test']);
   const curl = async (host: string) => {
     const { stdout } = await run('curl', [
       '--http2',
@@ -91,17 +96,17 @@ t.test('curl --http2: routing, the unknown-host page, and HTTP/2 in the response
       '--cacert',
       front.ca.certFile,
       '--resolve',
-      `${host}:${front.port}:127.0.0.1`,
+      `${host}:${front.tlsPort}:127.0.0.1`,
       '-w',
       '\n%{http_version} %{http_code}',
-      `https://${host}:${front.port}/p`,
+      `https://${host}:${front.tlsPort}/p`,
     ]);
     const lines = stdout.split('\n');
     return { status: lines.at(-1)!, body: lines.slice(0, -1).join('\n') };
   };
   const ok = await curl('a.test');
   t.equal(ok.status, '2 200');
-  t.equal(JSON.parse(ok.body).headers.host, `a.test:${front.port}`);
+  t.equal(JSON.parse(ok.body).headers.host, `a.test:${front.tlsPort}`);
   const unknown = await curl('z.test');
   t.equal(unknown.status, '2 404');
   t.match(unknown.body, 'This web application is unavailable');
@@ -116,11 +121,7 @@ t.test(
       res.writeHead(200, { 'content-length': big.length });
       res.end(big);
     });
-    const { proxy } = await startProxy(
-      t,
-      table({ 'up.test': { upstreams: [sink.origin] }, 'down.test': { upstreams: [source.origin] } }),
-    );
-    const front = await startTlsFront(t, proxy, ['up.test', 'down.test']);
+    const front = await startTlsFront(t, { 'up.test': sink.origin, 'down.test': source.origin });
     const session = await h2Session(t, front, 'up.test');
     const upload = randomBytes(5 * 1024 * 1024 + 7);
     const up = await h2Request(session, { ':method': 'POST', ':path': '/', ':authority': 'up.test' }, upload);
@@ -152,8 +153,7 @@ t.test('connection-specific response headers never reach the HTTP/2 client (RFC 
         'Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
     );
   });
-  const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [raw.origin] } }));
-  const front = await startTlsFront(t, proxy, ['a.test']);
+  const front = await startTlsFront(t, { 'a.test': raw.origin });
   const session = await h2Session(t, front, 'a.test');
   const res = await h2Request(session, { ':path': '/', ':authority': 'a.test' });
   t.equal(res.status, 200);
@@ -202,8 +202,8 @@ t.test(
       }
       res.end('ok');
     });
-    const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [up.origin] } }));
-    const front = await startTlsFront(t, proxy, ['a.test']);
+    const front = await startTlsFront(t, { 'a.test': up.origin });
+    const proxy = front.proxy;
     const session = await h2Session(t, front, 'a.test');
 
     const upload = session.request({ ':method': 'POST', ':path': '/upload', ':authority': 'a.test' });
@@ -250,10 +250,8 @@ t.test(
         res.end('done');
       }, 20);
     });
-    const { proxy } = await startProxy(t, table({ 'a.test': { upstreams: [up.origin] } }), {
-      h2: { maxConcurrentStreams: 4 },
-    });
-    const front = await startTlsFront(t, proxy, ['a.test']);
+    const front = await startTlsFront(t, { 'a.test': up.origin }, { h2: { maxConcurrentStreams: 4 } });
+    const proxy = front.proxy;
     const session = await h2Session(t, front, 'a.test');
     const results = await Promise.allSettled(
       Array.from({ length: 60 }, () => h2Request(session, { ':path': '/', ':authority': 'a.test' })),
@@ -280,14 +278,15 @@ t.test('upstream down: the 502 page; access log and metrics count HTTP/2 request
   const lines: string[] = [];
   const log = new PassThrough();
   log.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
-  const { proxy, adminPort } = await startProxy(
+  const front = await startTlsFront(
     t,
-    table({ 'dead.test': { upstreams: [dead.origin] }, 'a.test': { upstreams: [live.origin] } }),
+    { 'dead.test': dead.origin, 'a.test': live.origin },
     { accessLog: log, accessLogFormat: 'json' },
   );
-  const front = await startTlsFront(t, proxy, ['a.test', 'dead.test']);
+  const adminPort = front.adminPort;
   const session = await h2Session(t, front, 'a.test');
-  const res = await h2Request(session, { ':path': '/gone', ':authority': 'dead.test' });
+  const dead2 = await h2Session(t, front, 'dead.test');
+  const res = await h2Request(dead2, { ':path': '/gone', ':authority': 'dead.test' });
   t.equal(res.status, 502);
   t.match(res.body.toString(), 'could not be reached');
   const ok = await h2Request(session, { ':path': '/here', ':authority': 'a.test' });
@@ -301,7 +300,39 @@ t.test('upstream down: the 502 page; access log and metrics count HTTP/2 request
   t.equal(here.requestId, JSON.parse(ok.body.toString()).headers['x-request-id']);
   const metrics = await scrape(adminPort!);
   t.match(metrics, /nodix_proxy_h2_streams_total 2/);
-  t.match(metrics, /nodix_proxy_h2_sessions 1/);
+  t.match(metrics, /nodix_proxy_h2_sessions 2/);
   t.match(metrics, /nodix_proxy_requests_total\{host="a.test",method="GET",code="200"\} 1/);
   t.match(metrics, /nodix_proxy_requests_total\{host="dead.test",method="GET",code="502"\} 1/);
 });
+
+t.test(
+  'HTTP/1.1 on the same TLS listener still works; with --h2 off only http/1.1 is negotiated',
+  async (t) => {
+    const a = await startUpstream(t);
+    const curl = async (port: number, ca: string, flag: string) => {
+      const { stdout } = await run('curl', [
+        flag,
+        '-sS',
+        '--cacert',
+        ca,
+        '--resolve',
+        `a.test:${port}:127.0.0.1`,
+        '-w',
+        '\n%{http_version} %{http_code}',
+        `https://a.test:${port}/`,
+      ]);
+      const lines = stdout.split('\n');
+      return { status: lines.at(-1)!, body: JSON.parse(lines.slice(0, -1).join('\n')) };
+    };
+    const on = await startTlsFront(t, { 'a.test': a.origin });
+    const h1 = await curl(on.tlsPort, on.ca.certFile, '--http1.1');
+    t.equal(h1.status, '1.1 200');
+    t.equal(h1.body.headers['x-forwarded-proto'], 'https');
+    t.equal((await curl(on.tlsPort, on.ca.certFile, '--http2')).status, '2 200');
+
+    const off = await startTlsFront(t, { 'a.test': a.origin }, { h2: { enabled: false } });
+    t.equal(off.proxy.h2, null);
+    const fallback = await curl(off.tlsPort, off.ca.certFile, '--http2');
+    t.equal(fallback.status, '1.1 200', 'curl --http2 falls back to HTTP/1.1 when h2 is not offered');
+  },
+);
