@@ -13,10 +13,8 @@ import {
   digest,
   digestUpstream,
   scrape,
-  startProxy,
   startRawUpstream,
   startUpstream,
-  table,
   waitFor,
 } from '../helpers.js';
 
