@@ -8,15 +8,9 @@ import { constants } from 'node:http2';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { createProxy } from '../../src/index.js';
 import { h2Request, h2Session, startTlsFront } from '../h2-client.js';
-import {
-  digest,
-  digestUpstream,
-  scrape,
-  startRawUpstream,
-  startUpstream,
-  waitFor,
-} from '../helpers.js';
+import { digest, digestUpstream, scrape, startRawUpstream, startUpstream, waitFor } from '../helpers.js';
 
 const run = promisify(execFile);
 
@@ -332,5 +326,40 @@ t.test(
     t.equal(off.proxy.h2, null);
     const fallback = await curl(off.tlsPort, off.ca.certFile, '--http2');
     t.equal(fallback.status, '1.1 200', 'curl --http2 falls back to HTTP/1.1 when h2 is not offered');
+  },
+);
+
+t.test('createProxy checks the h2 options', async (t) => {
+  t.throws(() => createProxy({ h2: { maxConcurrentStreams: 0 } }), {
+    name: 'ProxyConfigError',
+    message: /h2\.maxConcurrentStreams/,
+  });
+  t.throws(() => createProxy({ h2: { initialWindowSize: 100 } }), /h2\.initialWindowSize must be from 1024/);
+  t.throws(() => createProxy({ h2: { bogus: 1 } as never }), /unknown option h2\.bogus/);
+});
+
+t.test(
+  'graceful shutdown: GOAWAY to the session, the open stream finishes, new streams are refused',
+  async (t) => {
+    let release: (() => void) | null = null;
+    const up = await startUpstream(t, (_req, res) => {
+      release = () => res.end('late');
+    });
+    const front = await startTlsFront(t, { 'a.test': up.origin });
+    const session = await h2Session(t, front, 'a.test');
+    const pending = h2Request(session, { ':path': '/', ':authority': 'a.test' });
+    await waitFor(() => release !== null, 5000, 'the request to reach the upstream');
+    const goaway = new Promise((resolve) => session.once('goaway', resolve));
+    const closed = front.proxy.close({ timeoutMs: 5000 });
+    await goaway;
+    await t.rejects(
+      h2Request(session, { ':path': '/', ':authority': 'a.test' }),
+      'no new stream after GOAWAY',
+    );
+    release!();
+    const res = await pending;
+    t.equal(res.status, 200);
+    t.equal(res.body.toString(), 'late', 'the stream open at GOAWAY completed');
+    await closed;
   },
 );
