@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { constants } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -361,5 +362,72 @@ t.test(
     t.equal(res.status, 200);
     t.equal(res.body.toString(), 'late', 'the stream open at GOAWAY completed');
     await closed;
+  },
+);
+
+t.test(
+  'the same request over HTTP/1.1 and HTTP/2 reaches the upstream as the same bytes (request id aside)',
+  async (t) => {
+    const raw = await startRawUpstream(t, (socket, received) => {
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1 || received.length < end + 4 + 5) return;
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const front = await startTlsFront(t, { 'a.test': raw.origin });
+    const body = Buffer.from('hello');
+    const h1 = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: front.tlsPort,
+          servername: 'a.test',
+          ca: front.ca.certPem,
+          method: 'POST',
+          path: '/p?q=1',
+          setHost: false,
+          agent: false,
+          headers: [
+            'host',
+            'a.test',
+            'content-length',
+            '5',
+            'cookie',
+            'a=1; b=2',
+            'user-agent',
+            'diff/1',
+            'x_under',
+            'dropped',
+          ],
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    t.equal(h1, 200);
+    const session = await h2Session(t, front, 'a.test');
+    const h2 = await h2Request(
+      session,
+      {
+        ':method': 'POST',
+        ':path': '/p?q=1',
+        ':authority': 'a.test',
+        'content-length': '5',
+        cookie: ['a=1', 'b=2'],
+        'user-agent': 'diff/1',
+        x_under: 'dropped',
+      },
+      body,
+    );
+    t.equal(h2.status, 200);
+    t.equal(raw.received.length, 2);
+    const withoutId = (text: string) => text.replace(/x-request-id: \S+\r\n/, 'x-request-id: ID\r\n');
+    t.equal(withoutId(raw.received[1]!), withoutId(raw.received[0]!));
+    t.match(raw.received[0], /^POST \/p\?q=1 HTTP\/1\.1\r\nhost: a\.test\r\n/);
+    t.match(raw.received[0], /x-forwarded-proto: https\r\n/);
+    t.notMatch(raw.received[0], /x_under/);
   },
 );
