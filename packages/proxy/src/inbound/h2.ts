@@ -39,7 +39,7 @@ import {
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { CLIENT_GONE } from '../errors.js';
-import { type ErrorStatus, sendErrorPageOnStream, statusForError } from '../http/error-pages.js';
+import { type ErrorStatus, sendErrorPageOnStream } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   CONNECTION,
@@ -53,23 +53,14 @@ import {
   UPGRADE,
 } from '../http/headers.js';
 import type { H2Settings } from '../lifecycle/config.js';
-import type { HostStats } from '../observe/metrics.js';
-import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
-import {
-  type AttemptState,
-  dispatchAttempt,
-  failureStatus,
-  retryTarget,
-  settleAttempt,
-  startAttempt,
-} from '../upstream/attempt.js';
-import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
-import type { Upstream } from '../upstream/pool.js';
+import { settleAttempt, startAttempt } from '../upstream/attempt.js';
+import { RequestHeadText } from '../upstream/client.js';
+import { ForwardedRequest } from './forwarded-request.js';
 import type { ForwardContext } from './node-path.js';
 import { StreamBody } from './request-body.js';
-import { MAX_HEADER_LINES, RoutedRequest, routeRequest } from './route.js';
+import { MAX_HEADER_LINES, routeRequest } from './route.js';
 
 export interface H2Handler {
   /** Runs HTTP/2 on a TLSSocket that negotiated ALPN `h2` (the TLS listener's `TlsHandlers.h2`). */
@@ -188,26 +179,11 @@ function handleStream(ctx: ForwardContext, stream: ServerHttp2Stream, flags: num
   fwd.start();
 }
 
-class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
-  readonly ctx: ForwardContext;
+class H2Forward extends ForwardedRequest {
   readonly stream: ServerHttp2Stream;
-  readonly table: RouteTable;
-  readonly startedAt: number;
-  readonly peer: Peer;
   method = 'GET';
   url = '/';
-  upstream: Upstream | null = null;
-  upstreamHead: RequestHeadText | null = null;
-  call: UpstreamCall | null = null;
-  settled = true;
-  retried = false;
-  body: StreamBody | null = null;
-  clientGone = false;
-  listeningForDrain = false;
-  requestId = '';
-  upstreamStart = 0;
-  upstreamSeconds = -1;
-  bytesOut = 0;
+  /** The status answered (the upstream's, or the proxy's own). */
   status = 0;
 
   constructor(
@@ -217,12 +193,8 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     startedAt: number,
     peer: Peer,
   ) {
-    super();
-    this.ctx = ctx;
+    super(ctx, table, startedAt, peer);
     this.stream = stream;
-    this.table = table;
-    this.startedAt = startedAt;
-    this.peer = peer;
   }
 
   /**
@@ -283,14 +255,14 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
       this.method === 'HEAD',
       this.requestId,
     );
-    this.#record(this.ctx.metrics.unknown, status);
+    this.record(this.ctx.metrics.unknown, status);
   }
 
   /** CONNECT asks for a tunnel, which this proxy does not make. */
   refuseConnect(): void {
     this.status = 405;
     this.stream.respond({ [HTTP2_HEADER_STATUS]: 405, 'x-request-id': this.requestId }, { endStream: true });
-    this.#record(this.ctx.metrics.unknown, 405);
+    this.record(this.ctx.metrics.unknown, 405);
   }
 
   start(): void {
@@ -301,14 +273,10 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     const head = new RequestHeadText(this.method, this.path, this.headers, this.body !== null);
     this.upstreamHead = head;
     const failed = startAttempt(this, this.group!, this.peer.address, this.method, head, this.body);
-    if (failed !== null) this.#fail(failed);
+    if (failed !== null) this.fail(failed);
   }
 
-  retryOn(upstream: Upstream): void {
-    dispatchAttempt(this, upstream, this.method, this.upstreamHead!, this.body);
-  }
-
-  // --- upstream response handler (upstream/client.ts) ---
+  // --- upstream response handler (upstream/client.ts); onError: forwarded-request.ts ---
 
   onHeaders(statusCode: number, headers: string[]): boolean {
     this.upstream!.answered();
@@ -346,7 +314,7 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     if (stream.write(chunk)) return true;
     if (!this.listeningForDrain) {
       this.listeningForDrain = true;
-      stream.on('drain', this.#onDrain);
+      stream.on('drain', this.onDrain);
     }
     return false;
   }
@@ -356,40 +324,18 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     if (!this.stream.writableEnded) this.stream.end();
   }
 
-  onError(err: Error): void {
-    settleAttempt(this, this.method, this.clientGone ? 499 : statusForError(err));
-    if (this.clientGone) return;
-    const next = retryTarget(
-      this,
-      err,
-      this.group!,
-      this.peer.address,
-      this.method,
-      this.body,
-      this.stream.headersSent,
-    );
-    if (next !== null) {
-      process.nextTick(retry, this, next);
-      return;
-    }
-    this.#fail(err);
+  get responseStarted(): boolean {
+    return this.stream.headersSent;
   }
 
-  #fail(err: Error): void {
+  fail(err: Error): void {
     const stream = this.stream;
     if (stream.headersSent) {
       // Too late for a status: reset the stream so the client sees an incomplete response, not a complete one.
       if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    const status = failureStatus(
-      err,
-      this.vhost?.key ?? this.host,
-      this.method,
-      this.path,
-      this.upstream,
-      this.ctx.logError,
-    );
+    const status = this.failureStatus(err);
     this.status = status;
     sendErrorPageOnStream(
       stream,
@@ -404,10 +350,6 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   /** The client reset the stream (its body is incomplete, whatever 'end' said). */
   #aborted = (): boolean => this.stream.aborted || this.stream.rstCode !== NGHTTP2_NO_ERROR;
 
-  #onDrain = (): void => {
-    this.call?.resume();
-  };
-
   #onClose = (): void => {
     const stream = this.stream;
     this.ctx.inFlight--;
@@ -417,31 +359,11 @@ class H2Forward extends RoutedRequest implements AttemptState, RecordedRequest {
       this.clientGone = true;
       if (!this.settled) this.call?.abort(CLIENT_GONE);
     }
-    this.#record(this.vhost!.stats, complete ? this.status : 499);
+    this.record(this.vhost!.stats, complete ? this.status : 499);
   };
 
-  #record(stats: HostStats, status: number): void {
-    recordRequest(stats, this.ctx.accessLog, this, status);
-  }
-
-  // --- observe/record.ts RecordedRequest ---
+  // --- observe/record.ts RecordedRequest (the rest: forwarded-request.ts) ---
   get httpVersion(): string {
     return '2.0';
   }
-  get clientAddress(): string {
-    return this.peer.address;
-  }
-  get hostHeader(): string {
-    return this.host;
-  }
-  get vhostKey(): string | undefined {
-    return this.vhost?.key;
-  }
-  get bytesIn(): number {
-    return this.body?.bytes ?? 0;
-  }
-}
-
-function retry(fwd: H2Forward, upstream: Upstream): void {
-  if (!fwd.clientGone) fwd.retryOn(upstream);
 }
