@@ -4,7 +4,7 @@
  * over 10 connections (10 each).
  */
 import { hostName } from '../lib/route-table.js';
-import { throughputVsNginx } from './proxy.js';
+import { proxyCostFigures, throughputVsNginx } from './proxy.js';
 import type { HttpScenario } from './types.js';
 
 export const proxyH2Scenarios: HttpScenario[] = [
@@ -29,13 +29,8 @@ export const proxyH2Scenarios: HttpScenario[] = [
     },
     figures: [
       throughputVsNginx(0.6),
-      {
-        kind: 'ratio',
-        label: 'CPU per request nodix-proxy / nginx',
-        metric: 'cpuMicrosPerRequest',
-        of: 'nodix-proxy',
-        over: 'nginx',
-      },
+      // p99 is h2load's max here, and there is no direct setup: CPU and memory only.
+      ...proxyCostFigures.filter((f) => f.metric === 'cpuMicrosPerRequest'),
       {
         kind: 'absolute',
         label: 'nodix-proxy CPU µs per request',
@@ -48,13 +43,7 @@ export const proxyH2Scenarios: HttpScenario[] = [
         metric: 'cpuMicrosPerRequest',
         setup: 'nginx',
       },
-      {
-        kind: 'absolute',
-        label: 'nodix-proxy RSS per worker under load (MB)',
-        metric: 'processHwmMaxMB',
-        setup: 'nodix-proxy',
-        target: { max: 100 },
-      },
+      ...proxyCostFigures.filter((f) => f.metric === 'processHwmMaxMB'),
       {
         kind: 'absolute',
         label: 'nginx RSS, whole tree, under load (MB)',
