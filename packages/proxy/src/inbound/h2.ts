@@ -185,6 +185,8 @@ class H2Forward extends ForwardedRequest {
   url = '/';
   /** The status answered (the upstream's, or the proxy's own). */
   status = 0;
+  /** The response body's length as the upstream framed it; -1: chunked or until close. */
+  length = -1;
 
   constructor(
     ctx: ForwardContext,
@@ -278,8 +280,9 @@ class H2Forward extends ForwardedRequest {
 
   // --- upstream response handler (upstream/client.ts); onError: forwarded-request.ts ---
 
-  onHeaders(statusCode: number, headers: string[]): boolean {
+  onHeaders(statusCode: number, headers: string[], length: number): boolean {
     this.upstream!.answered();
+    this.length = length;
     if (this.clientGone || this.stream.destroyed) return false;
     const out: OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: statusCode };
     for (let i = 0; i < headers.length; i += 2) {
@@ -311,6 +314,11 @@ class H2Forward extends ForwardedRequest {
     this.bytesOut += chunk.length;
     const stream = this.stream;
     if (stream.writableEnded) return true; // HEAD, 204, 304: node:http2 ended the stream with the headers
+    if (this.bytesOut === this.length) {
+      // The body's last bytes: DATA with END_STREAM in one frame, not a DATA and an empty one after it.
+      stream.end(chunk);
+      return true;
+    }
     if (stream.write(chunk)) return true;
     if (!this.listeningForDrain) {
       this.listeningForDrain = true;
