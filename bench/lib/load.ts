@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { findH2load, H2LOAD_MISSING, h2loadArgs, parseH2loadOutput } from './h2load.js';
 import type { Pinning } from './pinning.js';
 import { sampleMemory, treeCpuMicros } from './proc-stats.js';
 import { startProcess } from './processes.js';
@@ -22,8 +23,13 @@ export interface LoadOptions {
   bodyBytes: number;
   /** When set, a response with another body counts as a mismatch (an error). */
   expectBody?: string;
-  /** `autocannon` (default) or `wrk`, which replays `corpusFile` instead of `hosts`/`method`/`bodyBytes`. */
-  generator?: 'autocannon' | 'wrk';
+  /**
+   * `autocannon` (default); `wrk`, which replays `corpusFile` instead of `hosts`/`method`/`bodyBytes`; or
+   * `h2load` (HTTP/2 over TLS, GET of `hosts[0]`, `streams` per connection; lib/h2load.ts).
+   */
+  generator?: 'autocannon' | 'wrk' | 'h2load';
+  /** h2load only: concurrent streams per connection (`-m`). */
+  streams?: number;
   /** wrk only: raw request heads concatenated, each ending in CRLF CRLF (`corpus.ts`). */
   corpusFile?: string;
 }
@@ -70,6 +76,11 @@ export function findWrk(): string | undefined {
  * carries the duration wrk measured itself. One thread (`-t1`): the connections share one position in the corpus.
  */
 export function generatorCommand(options: LoadOptions): { command: string; args: string[]; ready: RegExp } {
+  if (options.generator === 'h2load') {
+    const h2load = findH2load();
+    if (!h2load) throw new Error(H2LOAD_MISSING);
+    return { command: h2load, args: h2loadArgs(options), ready: /^starting benchmark/ };
+  }
   if (options.generator !== 'wrk')
     return {
       command: process.execPath,
@@ -165,7 +176,10 @@ export async function runLoad(
   let result: LoadResult;
   try {
     if (worker.exit?.code !== 0) throw new Error('non-zero exit');
-    result = parseResultLine(worker.outputTail());
+    result =
+      options.generator === 'h2load'
+        ? parseH2loadOutput(worker.outputTail())
+        : parseResultLine(worker.outputTail());
   } catch (error) {
     throw new Error(
       `load generator failed (exit code ${worker.exit?.code}, ${(error as Error).message}):\n${worker.outputTail()}`,

@@ -11,6 +11,7 @@ import { startNginx } from './nginx.js';
 import type { Pinning } from './pinning.js';
 import { type RunningProcess, startProcess } from './processes.js';
 import { buildRouteTable, writeRouteTableAtomically } from './route-table.js';
+import { benchCertificate } from './tls-cert.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
@@ -180,6 +181,17 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
     );
   };
   const server = spec.server;
+  /** The certificate for every host of `table` (spec.tls), and the table with it on every host. */
+  const withTls = (table: RouteTableConfig) => {
+    const tls = benchCertificate(ctx.dir, Object.keys(table.hosts));
+    notes.push('HTTPS: one ECDSA P-256 certificate for every host, TLS 1.2/1.3, ALPN h2 and http/1.1');
+    const hosts = Object.fromEntries(
+      Object.entries(table.hosts).map(([name, host]) => [name, { ...host, tls }]),
+    );
+    return { tls, table: { ...table, hosts } };
+  };
+  if (spec.tls && server.kind !== 'nginx' && server.kind !== 'nodix-proxy')
+    throw new Error(`${spec.name}: only nginx and nodix-proxy setups serve HTTPS`);
   switch (server.kind) {
     case 'direct': {
       const backend = backends[0];
@@ -203,9 +215,11 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
       return served(proc, `nodix-webapp --name ${server.name} --port 0 --host 127.0.0.1`, notes);
     }
     case 'nginx': {
-      const { proc, port } = await startNginx(ctx.dir, routes(), pinning, ctx.maxConnections);
+      const plain = routes();
+      const tls = spec.tls ? withTls(plain).tls : undefined;
+      const { proc, port } = await startNginx(ctx.dir, plain, pinning, ctx.maxConnections, tls);
       return {
-        url: `http://127.0.0.1:${port}/`,
+        url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`,
         measuredPids: [proc.pid],
         proc,
         description: commandLine(
@@ -232,21 +246,25 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
     case 'nodix-proxy': {
       const bin = requireBuilt('proxy', 'nodix-proxy.js');
       const file = join(ctx.dir, `routes-${index}.json`);
-      const table = routes();
+      const table = spec.tls ? withTls(routes()).table : routes();
       await writeRouteTableAtomically(file, table);
-      const extra = spec.proxyArgs ?? [];
+      const extra = [...(spec.tls ? ['--listen-tls', '127.0.0.1:0'] : []), ...(spec.proxyArgs ?? [])];
       if (extra.length > 0) notes.push(`nodix-proxy ${extra.join(' ')}`);
       const proc = await startProcess({
         label: spec.name,
         command: process.execPath,
         args: [bin, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--routes', file, ...extra],
         prefix: pinning.serverPrefix,
-        ready: { line: /nodix-proxy listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/ },
+        ready: {
+          line: /nodix-proxy listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)(?:, TLS on 127\.0\.0\.1:(\d+))?/,
+        },
         // A 10 000-host table is parsed and validated before the proxy says it is ready.
         readyTimeoutMs: 60_000,
       });
+      const shown = `nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE${extra.length > 0 ? ` ${extra.join(' ')}` : ''}`;
       return {
-        ...served(proc, 'nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE', notes),
+        ...served(proc, shown, notes),
+        ...(spec.tls ? { url: `https://127.0.0.1:${proc.readyMatch[3]}/` } : {}),
         ...(spec.reloadEveryMs
           ? {
               during: reloadLoop(

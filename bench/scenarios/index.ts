@@ -5,6 +5,7 @@
 import { deployScenarios, deploySshScenarios } from './deploy.js';
 import { planningScenarios } from './planning.js';
 import { proxyScenarios } from './proxy.js';
+import { proxyH2Scenarios } from './proxy-h2.js';
 import { proxyVariedScenarios } from './proxy-varied.js';
 import type { Scenario } from './types.js';
 import { webappScenarios } from './webapp.js';
@@ -15,5 +16,6 @@ export const scenarios: Scenario[] = [
   ...planningScenarios, // issue 4
   ...deployScenarios, // issue 5
   ...proxyVariedScenarios, // issue 10
+  ...proxyH2Scenarios, // issue 11
   ...deploySshScenarios, // issue 13
 ];

@@ -36,6 +36,11 @@ export interface SetupSpec {
   reloadEveryMs?: number;
   /** nodix-proxy only: more command-line settings (the idle scenario's keep-alive timeout). */
   proxyArgs?: string[];
+  /**
+   * nodix-proxy and nginx only: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with one certificate the harness makes
+   * for every host of the table (ECDSA P-256), TLS 1.2 and 1.3; the load goes to the TLS port.
+   */
+  tls?: boolean;
 }
 
 export interface LoadSpec {
@@ -51,7 +56,9 @@ export interface LoadSpec {
    * corpus's every request once per connection and starts every connection at the same index, so connections
    * would replay it in lockstep. Default `autocannon`.
    */
-  generator?: 'autocannon' | 'wrk';
+  generator?: 'autocannon' | 'wrk' | 'h2load';
+  /** h2load only: concurrent streams per connection. */
+  streams?: number;
   /** The seeded request heads to replay (`lib/corpus.ts`), built once per scenario run. */
   corpus?: CorpusOptions;
 }

@@ -1,8 +1,8 @@
 /**
  * Every response the proxy writes itself comes from here: `statusForError` is the one place that turns an
  * upstream failure into a status, and the writers below the one place that writes the proxy's own answers —
- * error pages through a ServerResponse (`sendErrorPage`), as bytes (`errorResponse`, the fast path) or on a raw
- * socket (`sendErrorPageOnSocket`, upgrades), and the short bodiless refusals (`sendPlainOnSocket`: node:http's
+ * error pages through a ServerResponse (`sendErrorPage`), as bytes (`errorResponse`, the fast path), on a raw
+ * socket (`sendErrorPageOnSocket`, upgrades) or an HTTP/2 stream (`sendErrorPageOnStream`), and the short bodiless refusals (`sendPlainOnSocket`: node:http's
  * parse errors, 408 timeouts; `PLAIN_RESPONSES`, which the fast path writes as is). Reason phrases come from one
  * table (`REASONS`).
  *
@@ -248,6 +248,38 @@ export function sendErrorPage(
     headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** What `sendErrorPageOnStream` needs of an HTTP/2 stream (node:http2's ServerHttp2Stream). */
+export interface ResponseStream {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  respond(headers: Record<string, string | number>, options?: { endStream?: boolean }): void;
+  end(body?: Buffer): void;
+}
+
+/** The same pages on an HTTP/2 stream (inbound/h2.ts): the session goes on, so nothing is closed. */
+export function sendErrorPageOnStream(
+  stream: ResponseStream,
+  status: ErrorStatus,
+  host: string,
+  pages: ErrorPages,
+  headOnly: boolean,
+  requestId: string,
+): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const body = pages.render(status, host, requestId);
+  stream.respond(
+    {
+      ':status': status,
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': body.length,
+      'cache-control': 'no-store',
+      'x-request-id': requestId,
+    },
+    { endStream: headOnly },
+  );
+  if (!headOnly) stream.end(body);
 }
 
 /**

@@ -25,31 +25,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLIENT_GONE } from '../errors.js';
-import { type ErrorStatus, sendErrorPage, sendRedirect, statusForError } from '../http/error-pages.js';
-import {
-  addForwardedHeaders,
-  type Peer,
-  peerOf,
-  readRequestHead,
-  trustedRequestId,
-} from '../http/headers.js';
+import { type ErrorStatus, sendErrorPage, sendRedirect } from '../http/error-pages.js';
+import { addForwardedHeaders, peerOf, readRequestHead, trustedRequestId } from '../http/headers.js';
 import type { AccessLog } from '../observe/access-log.js';
-import type { HostStats, ProxyMetrics } from '../observe/metrics.js';
-import { type RecordedRequest, recordRequest } from '../observe/record.js';
+import type { ProxyMetrics } from '../observe/metrics.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
-import {
-  type AttemptState,
-  dispatchAttempt,
-  failureStatus,
-  retryTarget,
-  settleAttempt,
-  startAttempt,
-} from '../upstream/attempt.js';
-import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
-import type { Upstream } from '../upstream/pool.js';
+import { settleAttempt, startAttempt } from '../upstream/attempt.js';
+import { RequestHeadText } from '../upstream/client.js';
+import { ForwardedRequest } from './forwarded-request.js';
 import { StreamBody } from './request-body.js';
-import { RoutedRequest, redirectLocation, routeRequest, versionOf } from './route.js';
+import { redirectLocation, routeRequest, versionOf } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -89,31 +75,9 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   fwd.start();
 }
 
-class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
-  readonly ctx: ForwardContext;
+class Forward extends ForwardedRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly table: RouteTable;
-  readonly startedAt: number;
-  peer: Peer;
-  upstream: Upstream | null = null;
-  /** The head written upstream, built once (kept for a retry). */
-  upstreamHead: RequestHeadText | null = null;
-  /** The current attempt upstream: aborts it, or resumes reading it after the client drained. */
-  call: UpstreamCall | null = null;
-  /** The current attempt finished (completed or failed); its `active` count was returned. */
-  settled = true;
-  retried = false;
-  /** The request body as the upstream client reads it; created with the first attempt, kept for a retry. */
-  body: StreamBody | null = null;
-  clientGone = false;
-  listeningForDrain = false;
-  /** A trusted proxy's X-Request-Id, or one made here; set right after the head is read. */
-  requestId = '';
-  /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
-  upstreamStart = 0;
-  upstreamSeconds = -1;
-  bytesOut = 0;
 
   constructor(
     ctx: ForwardContext,
@@ -122,25 +86,21 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     table: RouteTable,
     startedAt: number,
   ) {
-    super();
-    this.ctx = ctx;
+    super(ctx, table, startedAt, peerOf(req.socket, ctx.trust));
     this.req = req;
     this.res = res;
-    this.table = table;
-    this.startedAt = startedAt;
-    this.peer = peerOf(req.socket, ctx.trust);
   }
 
   /** Answers without contacting an upstream (inbound/route.ts). */
   reject(status: ErrorStatus, host: string): void {
     sendErrorPage(this.req, this.res, status, host, this.table.pages, this.requestId);
-    this.#record(this.ctx.metrics.unknown, status);
+    this.record(this.ctx.metrics.unknown, status);
   }
 
   /** A `redirectHttps` host on plain HTTP (inbound/route.ts). */
   redirect(): void {
     sendRedirect(this.res, redirectLocation(this, this.ctx.httpsPort), this.requestId);
-    this.#record(this.vhost!.stats, 308);
+    this.record(this.vhost!.stats, 308);
   }
 
   start(): void {
@@ -152,14 +112,10 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     const head = new RequestHeadText(method, this.path, this.headers, this.body !== null);
     this.upstreamHead = head;
     const failed = startAttempt(this, this.group!, this.peer.address, method, head, this.body);
-    if (failed !== null) this.#fail(failed);
+    if (failed !== null) this.fail(failed);
   }
 
-  retryOn(upstream: Upstream): void {
-    dispatchAttempt(this, upstream, this.req.method!, this.upstreamHead!, this.body);
-  }
-
-  // --- upstream response handler (upstream/client.ts) ---
+  // --- upstream response handler (upstream/client.ts); onError: forwarded-request.ts ---
 
   onHeaders(statusCode: number, headers: string[]): boolean {
     this.upstream!.answered();
@@ -183,7 +139,7 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     if (this.res.write(chunk)) return true;
     if (!this.listeningForDrain) {
       this.listeningForDrain = true;
-      this.res.on('drain', this.#onDrain);
+      this.res.on('drain', this.onDrain);
     }
     return false;
   }
@@ -194,46 +150,19 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     this.res.end();
   }
 
-  onError(err: Error): void {
-    settleAttempt(this, this.req.method!, this.clientGone ? 499 : statusForError(err));
-    if (this.clientGone) return;
-    const next = retryTarget(
-      this,
-      err,
-      this.group!,
-      this.peer.address,
-      this.req.method!,
-      this.body,
-      this.res.headersSent,
-    );
-    if (next !== null) {
-      process.nextTick(retry, this, next);
-      return;
-    }
-    this.#fail(err);
+  get responseStarted(): boolean {
+    return this.res.headersSent;
   }
 
-  #fail(err: Error): void {
+  fail(err: Error): void {
     const res = this.res;
     if (res.headersSent) {
       // Too late for a status: cut the connection so the client sees a truncated response, not a complete one.
       res.destroy();
       return;
     }
-    const status = failureStatus(
-      err,
-      this.vhost?.key ?? this.host,
-      this.req.method!,
-      this.path,
-      this.upstream,
-      this.ctx.logError,
-    );
-    sendErrorPage(this.req, res, status, this.host, this.table.pages, this.requestId);
+    sendErrorPage(this.req, res, this.failureStatus(err), this.host, this.table.pages, this.requestId);
   }
-
-  #onDrain = (): void => {
-    this.call?.resume();
-  };
 
   #onClose = (): void => {
     const res = this.res;
@@ -244,14 +173,10 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
       if (!this.settled) this.call?.abort(CLIENT_GONE);
     }
     // 499 as nginx logs it: the client closed the connection before the response was complete.
-    this.#record(this.vhost!.stats, res.writableFinished ? res.statusCode : 499);
+    this.record(this.vhost!.stats, res.writableFinished ? res.statusCode : 499);
   };
 
-  #record(stats: HostStats, status: number): void {
-    recordRequest(stats, this.ctx.accessLog, this, status);
-  }
-
-  // --- observe/record.ts RecordedRequest ---
+  // --- observe/record.ts RecordedRequest (the rest: forwarded-request.ts) ---
   get method(): string {
     return this.req.method!;
   }
@@ -261,20 +186,4 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   get httpVersion(): string {
     return this.req.httpVersion;
   }
-  get clientAddress(): string {
-    return this.peer.address;
-  }
-  get hostHeader(): string {
-    return this.host;
-  }
-  get vhostKey(): string | undefined {
-    return this.vhost?.key;
-  }
-  get bytesIn(): number {
-    return this.body?.bytes ?? 0;
-  }
-}
-
-function retry(fwd: Forward, upstream: Upstream): void {
-  if (!fwd.clientGone) fwd.retryOn(upstream);
 }

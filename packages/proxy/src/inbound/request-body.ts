@@ -34,9 +34,19 @@ export class StreamBody implements RequestBody {
   /** Body bytes read from the client so far (metrics, access log). */
   bytes = 0;
 
-  constructor(stream: Readable) {
+  /**
+   * `aborted`: for a stream whose 'end' does not prove the body complete. node:http2 ends the readable side of
+   * a stream the client reset (RST_STREAM) as well, and says it was aborted only in a callback that may come
+   * after 'end'. With `aborted` given, 'end' is believed one macrotask later unless the stream was aborted by
+   * then: a reset body is `gone()`, never ended, which would let the upstream take a truncated upload for a
+   * complete one.
+   */
+  constructor(stream: Readable, aborted: (() => boolean) | null = null) {
     this.stream = stream;
+    this.aborted = aborted;
   }
+
+  readonly aborted: (() => boolean) | null;
 
   get readableDidRead(): boolean {
     return this.stream.readableDidRead;
@@ -76,7 +86,14 @@ export class StreamBody implements RequestBody {
   };
 
   #onEnd = (): void => {
-    this.sink?.end();
+    if (this.aborted === null) this.sink?.end();
+    else if (this.aborted()) this.sink?.gone();
+    else setImmediate(this.#confirmEnd);
+  };
+
+  #confirmEnd = (): void => {
+    if (this.aborted!()) this.sink?.gone();
+    else this.sink?.end();
   };
 
   #onGone = (): void => {

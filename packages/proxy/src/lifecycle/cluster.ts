@@ -53,6 +53,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     accessLog: settings.accessLog,
     accessLogFormat: settings.accessLogFormat,
     adminAllowedHosts: settings.adminAllowedHosts,
+    h2: settings.h2,
   };
 }
 

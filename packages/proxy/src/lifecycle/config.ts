@@ -47,6 +47,18 @@ export interface ProxyLimits {
   maxUpstreamConnections: number;
 }
 
+/** HTTP/2 on the TLS listener (inbound/h2.ts). */
+export interface H2Settings {
+  /** Offer `h2` in ALPN (next to `http/1.1`). */
+  enabled: boolean;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open at once on one connection; more are refused. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a client may send on a stream before the proxy reads them. */
+  initialWindowSize: number;
+  /** Memory one HTTP/2 session may hold, MB; past it new streams are refused (ENHANCE_YOUR_CALM). */
+  maxSessionMemoryMb: number;
+}
+
 export interface PassiveHealthSettings {
   /** Consecutive failed connects after which an upstream is skipped. */
   maxFails: number;
@@ -75,6 +87,25 @@ export const DEFAULT_LIMITS: Readonly<ProxyLimits> = {
   maxUpstreamConnections: 256,
 };
 
+/**
+ * HTTP/2 defaults: 128 streams (nginx's http2_max_concurrent_streams); the protocol's own initial window of
+ * 64 KiB - 1, so a stream holds at most that much unread request body per stream (a session at most 128 times
+ * that, bounded again by the session memory); node:http2's 10 MB session memory.
+ */
+export const DEFAULT_H2_SETTINGS: Readonly<H2Settings> = {
+  enabled: true,
+  maxConcurrentStreams: 128,
+  initialWindowSize: 65_535,
+  maxSessionMemoryMb: 10,
+};
+
+/** The ranges the numeric h2 settings may take (flags, environment, config file and createProxy alike). */
+export const H2_BOUNDS = {
+  maxConcurrentStreams: [1, 10_000],
+  initialWindowSize: [1024, 16_777_216],
+  maxSessionMemoryMb: [1, 1024],
+} as const;
+
 export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthSettings> = { maxFails: 3, cooldownMs: 10_000 };
 
 /** Everything the CLI runs with. */
@@ -101,6 +132,7 @@ export interface ProxySettings {
   accessLogFormat: AccessLogFormat;
   /** Host names the admin listener answers besides loopback and its own address. */
   adminAllowedHosts: string[];
+  h2: H2Settings;
 }
 
 /** `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces). Throws an Error saying what is wrong. */
@@ -216,6 +248,9 @@ function addFormats(): void {
   integerFormat('nodix-proxy-count', 0, 10_000_000, '');
   integerFormat('nodix-proxy-header-size', 1024, 1_048_576, ' bytes');
   integerFormat('nodix-proxy-fails', 1, 1000, '');
+  integerFormat('nodix-proxy-h2-streams', ...H2_BOUNDS.maxConcurrentStreams, '');
+  integerFormat('nodix-proxy-h2-window', ...H2_BOUNDS.initialWindowSize, ' bytes');
+  integerFormat('nodix-proxy-h2-memory', ...H2_BOUNDS.maxSessionMemoryMb, ' MB');
   convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
   convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
   convict.addFormat({ name: 'nodix-proxy-tls-listen', ...formatFrom(parseTlsListen) });
@@ -472,6 +507,34 @@ export const SETTINGS: readonly SettingRow[] = [
     default: DEFAULT_PASSIVE_HEALTH.cooldownMs,
     doc: 'ms a failing upstream is skipped (route table may override).',
   },
+  {
+    key: 'h2.enabled',
+    flag: 'h2',
+    format: 'nodix-proxy-boolean',
+    default: DEFAULT_H2_SETTINGS.enabled,
+    doc: 'Offer HTTP/2 (ALPN h2) on the TLS listener next to HTTP/1.1 (true/false).',
+  },
+  {
+    key: 'h2.maxConcurrentStreams',
+    flag: 'h2-max-concurrent-streams',
+    format: 'nodix-proxy-h2-streams',
+    default: DEFAULT_H2_SETTINGS.maxConcurrentStreams,
+    doc: 'HTTP/2 streams a client may have open at once per connection (more are refused, REFUSED_STREAM).',
+  },
+  {
+    key: 'h2.initialWindowSize',
+    flag: 'h2-initial-window-size',
+    format: 'nodix-proxy-h2-window',
+    default: DEFAULT_H2_SETTINGS.initialWindowSize,
+    doc: 'HTTP/2 initial stream window, bytes: request body a client may send ahead of the upstream reading it.',
+  },
+  {
+    key: 'h2.maxSessionMemory',
+    flag: 'h2-max-session-memory',
+    format: 'nodix-proxy-h2-memory',
+    default: DEFAULT_H2_SETTINGS.maxSessionMemoryMb,
+    doc: 'MB one HTTP/2 connection may hold; past it new streams are refused (ENHANCE_YOUR_CALM).',
+  },
 ];
 
 /**
@@ -602,6 +665,12 @@ export function loadProxySettings(
     accessLog: accessLog === '' ? null : accessLog,
     accessLogFormat: get('accessLogFormat') as AccessLogFormat,
     adminAllowedHosts: get('adminAllowedHosts') as string[],
+    h2: {
+      enabled: get('h2.enabled') as boolean,
+      maxConcurrentStreams: get('h2.maxConcurrentStreams') as number,
+      initialWindowSize: get('h2.initialWindowSize') as number,
+      maxSessionMemoryMb: get('h2.maxSessionMemory') as number,
+    },
   };
 }
 

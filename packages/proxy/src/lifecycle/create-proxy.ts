@@ -11,6 +11,7 @@ import type { Duplex, Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
+import { createH2Handler, type H2Handler } from '../inbound/h2.js';
 import { createTrafficServer } from '../inbound/server.js';
 import { createTrustedProxies } from '../inbound/trust.js';
 import type { UpgradeContext } from '../inbound/upgrade.js';
@@ -43,10 +44,13 @@ import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admi
 import {
   checkTimeouts,
   DEFAULT_ADMIN_LISTEN,
+  DEFAULT_H2_SETTINGS,
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
   DEFAULT_PASSIVE_HEALTH,
   DEFAULT_TIMEOUTS,
+  H2_BOUNDS,
+  type H2Settings,
   type ListenAddress,
   type PassiveHealthSettings,
   type ProxyLimits,
@@ -103,6 +107,8 @@ export interface ProxyOptions {
    * every request to node:http's parser, which the differential tests use to compare the two request paths.
    */
   fastPath?: boolean;
+  /** HTTP/2 on the TLS listener (inbound/h2.ts); defaults: DEFAULT_H2_SETTINGS. */
+  h2?: Partial<H2Settings>;
   metrics?: {
     /** prom-client default process metrics. Default true. */
     defaultMetrics?: boolean;
@@ -128,6 +134,8 @@ export interface NodixProxy {
    */
   readonly server: Server;
   readonly adminServer: Server | null;
+  /** HTTP/2 sessions over TLS sockets that negotiated `h2`; null when HTTP/2 is off (`h2.enabled: false`). */
+  readonly h2: H2Handler | null;
   /** The TLS listener (its `handlers` are where HTTP/2 and TLS-ALPN-01 plug in), null without `listenTls`. */
   readonly tls: TlsListener | null;
   readonly metrics: ProxyMetrics;
@@ -178,6 +186,23 @@ function merged<T extends object>(
   return out;
 }
 
+/** The h2 options over their defaults; bounds as in lifecycle/config.ts. */
+function h2Options(given: Partial<H2Settings> | undefined): H2Settings {
+  const { enabled, ...numbers } = given ?? {};
+  const { enabled: _on, ...defaults } = DEFAULT_H2_SETTINGS;
+  const checked = merged('h2', defaults, numbers, () => 1);
+  for (const [key, [min, max]] of Object.entries(H2_BOUNDS)) {
+    const value = checked[key as keyof typeof checked];
+    if (value < min || value > max)
+      throw new ProxyConfigError(`createProxy: h2.${key} must be from ${min} to ${max} (value was ${value})`);
+  }
+  if (enabled !== undefined && typeof enabled !== 'boolean')
+    throw new ProxyConfigError(
+      `createProxy: h2.enabled must be a boolean (value was ${JSON.stringify(enabled)})`,
+    );
+  return { enabled: enabled ?? DEFAULT_H2_SETTINGS.enabled, ...checked };
+}
+
 function accessLogFormat(value: unknown): AccessLogFormat {
   if (!(ACCESS_LOG_FORMATS as readonly unknown[]).includes(value))
     throw new Error(`must be one of ${ACCESS_LOG_FORMATS.join(', ')} (value was ${JSON.stringify(value)})`);
@@ -201,6 +226,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   );
   checkTimeouts(timeouts);
   const limits = merged('limits', DEFAULT_LIMITS, options.limits, (k) => (k === 'maxHeaderSize' ? 1024 : 0));
+  const h2Settings = h2Options(options.h2);
   const passive = merged('health', DEFAULT_PASSIVE_HEALTH, options.health, (k) => (k === 'maxFails' ? 1 : 0));
   const trust = createTrustedProxies(options.trustedProxies ?? []);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -333,6 +359,11 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     fastPath: options.fastPath ?? true,
   });
 
+  const h2: H2Handler | null = h2Settings.enabled
+    ? createH2Handler(ctx, h2Settings, limits.maxHeaderSize, timeouts.keepAliveMs, (err) =>
+        log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`),
+      )
+    : null;
   if (tlsAddress !== null) {
     tls = new TlsListener({
       // After the handshake, an HTTP/1.1 connection is the traffic server's like a plain one.
@@ -347,6 +378,8 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     metrics.tls.notAfter = () => tlsListener.notAfter();
     // The first table's certificates: a bad one is the caller's mistake, thrown from here like a bad table.
     tls.setCertificates(certificatesOf(initial)!);
+    // ALPN offers h2 while this is set (tls/listener.ts).
+    if (h2 !== null) tls.handlers.h2 = h2.handle;
   }
 
   let adminServer: Server | null = null;
@@ -410,6 +443,8 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       for (const conn of fastConnections) if (conn.idle) conn.close();
     };
     closeIdle();
+    // HTTP/2: GOAWAY on every session; their open streams finish (counted in ctx.inFlight).
+    h2?.close();
     const deadline = Date.now() + timeoutMs;
     // In-flight requests finish; their responses carry `Connection: close` (inbound/node-path.ts), and connections that
     // went idle meanwhile are closed on every turn of this loop.
@@ -428,6 +463,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       });
     }
     for (const socket of ctx.upgradeSockets) socket.destroy();
+    h2?.destroy();
     await serverClosed;
     retireRouteTable(ctx.table, null, buildContext);
     await pools.closeAll(forced);
@@ -445,6 +481,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const proxy: NodixProxy = {
     server,
     adminServer,
+    h2,
     get tls() {
       return tls;
     },

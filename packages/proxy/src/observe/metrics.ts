@@ -176,6 +176,9 @@ export class ProxyMetrics {
   readonly tls = new TlsStats();
   /** Client connections currently open; bumped per connection, not per request. */
   openConnections = 0;
+  /** HTTP/2 sessions open now, and streams (requests) received over HTTP/2 so far (inbound/h2.ts). */
+  h2Sessions = 0;
+  h2Streams = 0;
   /** Where upstream_up reads the current table's upstreams from; set by the proxy. */
   upstreams: () => Iterable<Upstream> = () => [];
   readonly #hosts = new Map<string, HostStats>();
@@ -311,6 +314,28 @@ export class ProxyMetrics {
             aggregator: 'sum',
           },
           () => [{ labels: {}, value: this.openConnections }],
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_h2_sessions',
+            help: 'HTTP/2 connections (sessions) currently open.',
+            type: 'gauge',
+            aggregator: 'sum',
+          },
+          () => [{ labels: {}, value: this.h2Sessions }],
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_h2_streams_total',
+            help: 'HTTP/2 streams (requests) received; their outcomes are counted in nodix_proxy_requests_total.',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [{ labels: {}, value: this.h2Streams }],
         ),
       );
       const tls = this.tls;

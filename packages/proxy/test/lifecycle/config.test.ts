@@ -189,3 +189,35 @@ t.test('listen addresses', async (t) => {
   t.equal(formatAddress('::1', 80), '[::1]:80');
   t.equal(formatAddress('127.0.0.1', 80), '127.0.0.1:80');
 });
+
+t.test(
+  'h2 settings: defaults, flag, environment and config file; bounded, a bad value names the key',
+  async (t) => {
+    t.same(loadProxySettings([], {}).h2, {
+      enabled: true,
+      maxConcurrentStreams: 128,
+      initialWindowSize: 65_535,
+      maxSessionMemoryMb: 10,
+    });
+    t.equal(loadProxySettings(['--h2', 'false'], {}).h2.enabled, false);
+    t.equal(
+      loadProxySettings([], { NODIX_PROXY_H2_MAX_CONCURRENT_STREAMS: '32' }).h2.maxConcurrentStreams,
+      32,
+    );
+    const file = join(tempDir(t), 'proxy.json');
+    writeFileSync(file, JSON.stringify({ h2: { initialWindowSize: 1_048_576, maxSessionMemory: 64 } }));
+    const fromFile = loadProxySettings([], {}, file).h2;
+    t.equal(fromFile.initialWindowSize, 1_048_576);
+    t.equal(fromFile.maxSessionMemoryMb, 64);
+    t.throws(() => loadProxySettings(['--h2-max-concurrent-streams', '0'], {}), {
+      name: 'ProxyConfigError',
+      message: /h2\.maxConcurrentStreams.*out of range.*1 to 10000/,
+    });
+    t.throws(
+      () => loadProxySettings(['--h2-initial-window-size', '2147483648'], {}),
+      /h2\.initialWindowSize/,
+    );
+    t.throws(() => loadProxySettings([], { NODIX_PROXY_H2_MAX_SESSION_MEMORY: '0' }), /h2\.maxSessionMemory/);
+    t.throws(() => loadProxySettings(['--h2', 'maybe'], {}), /h2\.enabled/);
+  },
+);

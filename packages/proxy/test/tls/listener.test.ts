@@ -49,7 +49,7 @@ t.test('SNI picks the certificate: exact names (ECDSA and RSA), wildcard, longes
     ca: ca.certPem,
     ALPNProtocols: ['h2', 'http/1.1'],
   });
-  t.equal(alpn.alpn, 'http/1.1', 'h2 is not offered until an h2 handler is set');
+  t.equal(alpn.alpn, 'h2', 'h2 is offered (HTTP/2 is on by default; off: inbound/h2.test.ts)');
 });
 
 t.test('a name with no certificate and no defaultTls gets the unrecognized_name alert', async (t) => {

@@ -1,0 +1,52 @@
+/**
+ * The HTTPS scenarios' certificate: one self-signed ECDSA P-256 certificate for every host of the setup's route
+ * table, made with openssl in the scenario's temp dir, served alike by nodix-proxy and nginx.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BenchCertificate {
+  cert: string;
+  key: string;
+}
+
+/** Makes (once per directory and name list) the certificate for `names`. */
+export function benchCertificate(dir: string, names: readonly string[]): BenchCertificate {
+  const stem = join(dir, `tls-${names.length}`);
+  const cert = `${stem}.crt`;
+  const key = `${stem}.key`;
+  if (existsSync(cert) && existsSync(key)) return { cert, key };
+  const san = names.map((name) => `DNS:${name}`).join(',');
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${names[0] ?? 'bench.local'}`,
+        '-addext',
+        `subjectAltName=${san}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
+    throw new Error(
+      `openssl could not make the benchmark certificate: ${stderr || (error as Error).message}`,
+    );
+  }
+  return { cert, key };
+}
