@@ -66,7 +66,6 @@ import {
   X_FORWARDED_PROTO,
   X_REQUEST_ID,
 } from '../http/headers.js';
-import type { HostStats } from '../observe/metrics.js';
 import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
@@ -712,6 +711,7 @@ class FastRequest implements AttemptState, RecordedRequest {
   /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
   upstreamStart = 0;
   upstreamSeconds = -1;
+  settledAt = 0;
   /** `x-request-id: <id>` CRLF, sent after the shared upstream head; '' when a trusted proxy's id is in it. */
   idLine = '';
   bytesOut = 0;
@@ -741,6 +741,8 @@ class FastRequest implements AttemptState, RecordedRequest {
       parsed.upstreamHead!,
       this.body,
       this.idLine,
+      // Sent in the same turn as its head was read: one clock reading for both.
+      this.startedAt,
     );
     if (failed !== null) this.fail(failed);
   }
@@ -825,7 +827,8 @@ class FastRequest implements AttemptState, RecordedRequest {
     } else if (this.chunked) {
       socket.write('0\r\n\r\n', 'latin1');
     }
-    this.finish(this.status, this.keepAlive);
+    // The request ends as its attempt settled: the same clock reading.
+    this.finish(this.status, this.keepAlive, this.settledAt);
   }
 
   onError(err: Error): void {
@@ -903,7 +906,8 @@ class FastRequest implements AttemptState, RecordedRequest {
     if (!this.settled) this.call?.abort(CLIENT_GONE);
   }
 
-  finish(status: number, keepAlive: boolean): void {
+  /** `now`: performance.now() if the caller read it just before. */
+  finish(status: number, keepAlive: boolean, now = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
     const body = this.body;
@@ -914,12 +918,8 @@ class FastRequest implements AttemptState, RecordedRequest {
     }
     const ctx = this.conn.host.ctx;
     ctx.inFlight--;
-    this.record(this.parsed.vhost!.stats, status);
+    recordRequest(this.parsed.vhost!.stats, ctx.accessLog, this, status, now);
     if (status !== 499) this.conn.done(reusable);
-  }
-
-  record(stats: HostStats, status: number): void {
-    recordRequest(stats, this.conn.host.ctx.accessLog, this, status);
   }
 
   // --- observe/record.ts RecordedRequest ---

@@ -110,6 +110,7 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
   upstreamStart = 0;
   upstreamSeconds = -1;
+  settledAt = 0;
   bytesOut = 0;
 
   constructor(
