@@ -786,16 +786,18 @@ class FastRequest implements AttemptState, RecordedRequest {
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    this.bytesOut += chunk.length;
+  onData(input: Buffer): boolean {
+    this.bytesOut += input.length;
     const socket = this.conn.socket;
     const head = this.head;
-    if (head !== null && !this.chunked && chunk.length <= SMALL_BODY) {
+    if (head !== null && !this.chunked && input.length <= SMALL_BODY) {
       // A small body and its head as one string in one plain write: cheaper than a corked writev of two.
       this.head = null;
       this.wrote = true;
-      return socket.write(head + chunk.toString('latin1'), 'latin1');
+      return socket.write(head + input.toString('latin1'), 'latin1');
     }
+    // The upstream client's read buffer is reused by its next read; a write may wait in the socket's queue.
+    const chunk = Buffer.from(input);
     socket.cork();
     if (head !== null) {
       this.head = null;
