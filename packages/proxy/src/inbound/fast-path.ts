@@ -66,7 +66,6 @@ import {
   X_FORWARDED_PROTO,
   X_REQUEST_ID,
 } from '../http/headers.js';
-import type { HostStats } from '../observe/metrics.js';
 import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
@@ -447,13 +446,6 @@ for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
 
 /**
- * What no head the fast path takes contains: a control character other than HTAB, a CR not followed by LF, or a
- * LF not preceded by CR (headerColon's rule per line, and the request line's, checked over the whole head at once).
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-const FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|[^\r]\n/;
-
-/**
  * The method a request line starts with, when it is one whose requests carry no body unless they say so (GET, HEAD,
  * DELETE, OPTIONS, POST, PUT, PATCH; others go to node:http) and `sp` is the space after it; else null.
  */
@@ -491,7 +483,7 @@ function parseRequest(
   underscores: boolean,
   logged: boolean,
 ): ParsedRequest | null {
-  if (logged || FORBIDDEN.test(text)) return parseRequestByLines(text, table, peer, underscores);
+  if (logged) return parseRequestByLines(text, table, peer, underscores);
   const lineEnd = text.indexOf('\r\n');
   // No header line, so no Host: node:http's path answers 400.
   if (lineEnd === -1) return null;
@@ -533,10 +525,18 @@ function parseRequest(
       text.charCodeAt(end - 1) === 0x09
     )
       return null;
-    let start = colon + 1;
-    while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+    // The value: no control character but HTAB (so no CR or LF that is not a line's end, no obs-fold: headerColon's
+    // rule), and where it starts and stops without optional whitespace, in one pass.
+    let start = -1;
     let stop = end;
-    while (stop > start && (text.charCodeAt(stop - 1) === 0x20 || text.charCodeAt(stop - 1) === 0x09)) stop--;
+    for (let i = colon + 1; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x09) continue;
+      if (c < 0x20 || c === 0x7f) return null;
+      if (start === -1) start = i;
+      stop = i + 1;
+    }
+    if (start === -1) start = end;
     let keep = true;
     switch (underscore ? UNDERSCORE : headerKindAt(text, pos, colon)) {
       case PASS:
@@ -711,6 +711,7 @@ class FastRequest implements AttemptState, RecordedRequest {
   /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
   upstreamStart = 0;
   upstreamSeconds = -1;
+  settledAt = 0;
   /** `x-request-id: <id>` CRLF, sent after the shared upstream head; '' when a trusted proxy's id is in it. */
   idLine = '';
   bytesOut = 0;
@@ -740,6 +741,8 @@ class FastRequest implements AttemptState, RecordedRequest {
       parsed.upstreamHead!,
       this.body,
       this.idLine,
+      // Sent in the same turn as its head was read: one clock reading for both.
+      this.startedAt,
     );
     if (failed !== null) this.fail(failed);
   }
@@ -786,16 +789,18 @@ class FastRequest implements AttemptState, RecordedRequest {
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    this.bytesOut += chunk.length;
+  onData(input: Buffer): boolean {
+    this.bytesOut += input.length;
     const socket = this.conn.socket;
     const head = this.head;
-    if (head !== null && !this.chunked && chunk.length <= SMALL_BODY) {
+    if (head !== null && !this.chunked && input.length <= SMALL_BODY) {
       // A small body and its head as one string in one plain write: cheaper than a corked writev of two.
       this.head = null;
       this.wrote = true;
-      return socket.write(head + chunk.toString('latin1'), 'latin1');
+      return socket.write(head + input.toString('latin1'), 'latin1');
     }
+    // The upstream client's read buffer is reused by its next read; a write may wait in the socket's queue.
+    const chunk = Buffer.from(input);
     socket.cork();
     if (head !== null) {
       this.head = null;
@@ -827,7 +832,8 @@ class FastRequest implements AttemptState, RecordedRequest {
     } else if (this.chunked) {
       socket.write('0\r\n\r\n', 'latin1');
     }
-    this.finish(this.status, this.keepAlive);
+    // The request ends as its attempt settled: the same clock reading.
+    this.finish(this.status, this.keepAlive, this.settledAt);
   }
 
   onError(err: Error): void {
@@ -905,7 +911,8 @@ class FastRequest implements AttemptState, RecordedRequest {
     if (!this.settled) this.call?.abort(CLIENT_GONE);
   }
 
-  finish(status: number, keepAlive: boolean): void {
+  /** `now`: performance.now() if the caller read it just before. */
+  finish(status: number, keepAlive: boolean, now = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
     const body = this.body;
@@ -916,12 +923,8 @@ class FastRequest implements AttemptState, RecordedRequest {
     }
     const ctx = this.conn.host.ctx;
     ctx.inFlight--;
-    this.record(this.parsed.vhost!.stats, status);
+    recordRequest(this.parsed.vhost!.stats, ctx.accessLog, this, status, now);
     if (status !== 499) this.conn.done(reusable);
-  }
-
-  record(stats: HostStats, status: number): void {
-    recordRequest(stats, this.conn.host.ctx.accessLog, this, status);
   }
 
   // --- observe/record.ts RecordedRequest ---

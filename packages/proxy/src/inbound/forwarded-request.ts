@@ -48,6 +48,8 @@ export abstract class ForwardedRequest extends RoutedRequest implements AttemptS
   /** When the current attempt was sent upstream; how long it took once it settled (-1: none yet). */
   upstreamStart = 0;
   upstreamSeconds = -1;
+  /** When the current attempt settled (attempt.ts), reused as the request's end time instead of a fresh clock reading. */
+  settledAt = 0;
   bytesOut = 0;
 
   abstract readonly method: string;

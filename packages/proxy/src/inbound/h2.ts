@@ -310,10 +310,12 @@ class H2Forward extends ForwardedRequest {
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    this.bytesOut += chunk.length;
+  onData(upstreamChunk: Buffer): boolean {
+    this.bytesOut += upstreamChunk.length;
     const stream = this.stream;
     if (stream.writableEnded) return true; // HEAD, 204, 304: node:http2 ended the stream with the headers
+    // A copy: the upstream client's read buffer is reused by its next read, and the stream queues what it gets.
+    const chunk = Buffer.from(upstreamChunk);
     if (this.bytesOut === this.length) {
       // The body's last bytes: DATA with END_STREAM in one frame, not a DATA and an empty one after it.
       stream.end(chunk);

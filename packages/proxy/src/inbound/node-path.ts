@@ -136,7 +136,8 @@ class Forward extends ForwardedRequest {
 
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    if (this.res.write(chunk)) return true;
+    // A copy: the upstream client's read buffer is reused by its next read, and res.write may queue what it gets.
+    if (this.res.write(Buffer.from(chunk))) return true;
     if (!this.listeningForDrain) {
       this.listeningForDrain = true;
       this.res.on('drain', this.onDrain);

@@ -71,8 +71,8 @@ const NO_BUCKETS: number[] = [];
  * idle host costs one small object.
  */
 export class HostStats {
-  /** Request counts keyed by methodIndex * 1000 + status. */
-  counts: ReadonlyMap<number, number> = NO_COUNTS;
+  /** Request counts keyed by methodIndex * 1000 + status, but for the current run (see `record`). */
+  #counts: ReadonlyMap<number, number> = NO_COUNTS;
   /** Per-bucket (not cumulative) observation counts; the last slot is +Inf. Empty until the first `record`. */
   buckets: number[] = NO_BUCKETS;
   sum = 0;
@@ -80,13 +80,25 @@ export class HostStats {
   /** Body bytes received from clients / sent to them (virtual hosts only). */
   bytesIn = 0;
   bytesOut = 0;
+  /**
+   * The current run of requests with one method and status (nearly all of a host's are `GET 200`): counted here
+   * and added to the Map when another pair comes or somebody reads `counts`, so a request costs no Map update.
+   */
+  #runMethod = '';
+  #runStatus = 0;
+  #runCount = 0;
 
-  /** hot path — one Map update, a short bucket scan, two additions (plus two allocations, once per host). */
+  /** hot path — two comparisons and an increment, a short bucket scan, two additions (allocations once per host). */
   record(method: string, status: number, seconds: number): void {
-    if (this.counts === NO_COUNTS) this.#allocate();
-    const counts = this.counts as Map<number, number>;
-    const key = (METHOD_INDEX.get(method) ?? OTHER_METHOD) * 1000 + status;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (method === this.#runMethod && status === this.#runStatus) {
+      this.#runCount++;
+    } else {
+      this.#endRun();
+      this.#runMethod = method;
+      this.#runStatus = status;
+      this.#runCount = 1;
+    }
+    if (this.buckets === NO_BUCKETS) this.buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
     this.buckets[i]!++;
@@ -94,10 +106,19 @@ export class HostStats {
     this.count++;
   }
 
-  #allocate(): void {
-    this.counts = new Map<number, number>();
-    // Small integers: V8 keeps them unboxed in the array (as compact as a typed array, without its buffer).
-    this.buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  /** Request counts keyed by methodIndex * 1000 + status (read at scrape time). */
+  get counts(): ReadonlyMap<number, number> {
+    this.#endRun();
+    return this.#counts;
+  }
+
+  #endRun(): void {
+    if (this.#runCount === 0) return;
+    if (this.#counts === NO_COUNTS) this.#counts = new Map<number, number>();
+    const counts = this.#counts as Map<number, number>;
+    const key = (METHOD_INDEX.get(this.#runMethod) ?? OTHER_METHOD) * 1000 + this.#runStatus;
+    counts.set(key, (counts.get(key) ?? 0) + this.#runCount);
+    this.#runCount = 0;
   }
 }
 

@@ -35,14 +35,18 @@ export interface RecordedRequest {
   readonly headers: readonly string[];
 }
 
-/** Records `request`, which ended with `status` (499: the client went away first), on `stats` and the log. */
+/**
+ * Records `request`, which ended with `status` (499: the client went away first), on `stats` and the log. `now`:
+ * performance.now() if the caller read it just before (when the upstream attempt settled).
+ */
 export function recordRequest(
   stats: HostStats,
   accessLog: AccessLog | null,
   request: RecordedRequest,
   status: number,
+  now = performance.now(),
 ): void {
-  const seconds = (performance.now() - request.startedAt) / 1000;
+  const seconds = (now - request.startedAt) / 1000;
   stats.record(request.method, status, seconds);
   const bytesIn = request.bytesIn;
   const bytesOut = request.bytesOut;

@@ -28,6 +28,8 @@ export interface AttemptState extends ResponseHandler {
   upstreamStart: number;
   /** Seconds the last settled attempt took (the access log's upstream time); -1 before any. */
   upstreamSeconds: number;
+  /** performance.now() when the last attempt settled: a request that ends right then reads no clock again. */
+  settledAt: number;
 }
 
 /**
@@ -42,14 +44,18 @@ export function startAttempt(
   head: RequestHeadText,
   body: RequestBody | null,
   extra = '',
+  now = performance.now(),
 ): NoHealthyUpstreamError | null {
   const upstream = group.pick(clientAddress, null);
   if (upstream === null) return new NoHealthyUpstreamError(group.label);
-  dispatchAttempt(state, upstream, method, head, body, extra);
+  dispatchAttempt(state, upstream, method, head, body, extra, now);
   return null;
 }
 
-/** `extra`: header lines sent after `head`'s own (the fast path's per-request X-Request-Id; see client.ts). */
+/**
+ * `extra`: header lines sent after `head`'s own (the fast path's per-request X-Request-Id; see client.ts). `now`:
+ * performance.now() if the caller read it just before (the fast path, when the request's head was read).
+ */
 export function dispatchAttempt(
   state: AttemptState,
   upstream: Upstream,
@@ -57,11 +63,12 @@ export function dispatchAttempt(
   head: RequestHeadText,
   body: RequestBody | null,
   extra = '',
+  now = performance.now(),
 ): void {
   state.upstream = upstream;
   state.settled = false;
   upstream.active++;
-  state.upstreamStart = performance.now();
+  state.upstreamStart = now;
   state.call = upstream.pool.send(method, head, body, state, extra);
 }
 
@@ -74,7 +81,9 @@ export function settleAttempt(state: AttemptState, method: string, status: numbe
   state.settled = true;
   const upstream = state.upstream!;
   upstream.active--;
-  state.upstreamSeconds = (performance.now() - state.upstreamStart) / 1000;
+  const now = performance.now();
+  state.settledAt = now;
+  state.upstreamSeconds = (now - state.upstreamStart) / 1000;
   upstream.stats.record(method, status, state.upstreamSeconds);
 }
 

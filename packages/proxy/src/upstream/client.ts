@@ -16,8 +16,9 @@
  *   client keeps its origin's last final head and what it parsed from it, so the same head text again (an
  *   origin's answers differ mostly in their Date) is one string comparison;
  * - hop-by-hop headers are dropped in the same pass, so the handler gets exactly what `res.writeHead` takes;
- * - body bytes are passed on as slices of the buffer the socket read (Content-Length counted down, chunked
- *   framing walked, never copied); the proxy's writer re-frames for its client;
+ * - plain sockets read into one shared buffer (net's `onread`, see READ_BUFFER) instead of a fresh 64 KB one per
+ *   read passed through a Readable stream; body bytes are passed on as slices of it (Content-Length counted down,
+ *   chunked framing walked), which the proxy's writer copies or writes as it re-frames for its client;
  * - timers are three per connection, created once and `refresh()`ed: upstream headers, upstream body silence,
  *   keep-alive idle.
  *
@@ -74,7 +75,11 @@ export interface ResponseHandler {
    * head text: a handler may keep its own serialisation of it there (`clientHead`).
    */
   onHeaders(status: number, headers: string[], length: number, head: ResponseHead): boolean;
-  /** A body chunk (a slice of the read buffer, valid until it is written). false: pause until `resume()`. */
+  /**
+   * A body chunk: a slice of the buffer the upstream socket reads into, valid only until this returns (the next
+   * read overwrites it). A handler that keeps it, or writes it where it may wait in a queue, copies it first.
+   * false: pause until `resume()`.
+   */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   /** Once, instead of onComplete, with the reason; after `abort(err)` with that err. */
@@ -252,6 +257,24 @@ class BodyPump implements BodySink {
   }
 }
 
+/**
+ * Where every plain upstream socket reads into (net's `onread`): one buffer for all of them. Node's default reads
+ * allocate a 64 KB buffer per read, trim it to the bytes read and leave it to the GC, and hand it over through
+ * the Readable stream's push, 'data' event and nextTick bookkeeping; a response is read here and passed on (or
+ * copied) before the callback returns, so one buffer serves every connection in turn. What a handler keeps of a
+ * chunk, it copies (ResponseHandler.onData). TLS sockets read the usual way.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const kConnection = Symbol('nodix.upstreamConnection');
+type UpstreamSocket = Socket & { [kConnection]: Connection };
+
+// hot path: every read of a plain upstream socket.
+function onUpstreamRead(this: Socket, nread: number): boolean {
+  (this as UpstreamSocket)[kConnection].onData(READ_BUFFER.subarray(0, nread));
+  // Reading stops through socket.pause() (Connection.deliver), which resume() undoes; false here would not be.
+  return true;
+}
+
 /** One socket to the origin and the state of the response being read from it. */
 class Connection {
   readonly client: UpstreamClient;
@@ -291,11 +314,19 @@ class Connection {
           servername: isIP(target.host) === 0 ? target.host : undefined,
           ALPNProtocols: ['http/1.1'],
         })
-      : netConnect({ host: target.host, port: target.port, noDelay: true });
+      : netConnect({
+          host: target.host,
+          port: target.port,
+          noDelay: true,
+          onread: { buffer: READ_BUFFER, callback: onUpstreamRead },
+        });
     this.socket = socket;
-    if (target.secure) socket.setNoDelay(true);
+    (socket as UpstreamSocket)[kConnection] = this;
+    if (target.secure) {
+      socket.setNoDelay(true);
+      socket.on('data', this.onData);
+    }
     socket.on(target.secure ? 'secureConnect' : 'connect', this.onConnect);
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
