@@ -40,6 +40,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
   return {
     listen: settings.listen,
     listenTls: settings.listenTls,
+    tlsSessionResumption: settings.tlsSessionResumption,
     adminListen: settings.adminListen,
     routes: settings.routes,
     // Workers get the table as JSON: its relative certificate paths are the routes file's.

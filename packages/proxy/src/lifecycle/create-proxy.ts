@@ -63,6 +63,11 @@ export interface ProxyOptions {
    * table (`tls`, `defaultTls`) and, for `"acme"` hosts, from `acme`.
    */
   listenTls?: string | ListenAddress | null;
+  /**
+   * TLS session resumption (session tickets). Default true; false makes every handshake a full one (the
+   * handshake benchmark compares full handshakes with nginx's `ssl_session_tickets off`).
+   */
+  tlsSessionResumption?: boolean;
   /** Supplies the certificates of `"tls": "acme"` hosts (tls/acme/). Default none. */
   acme?: AcmeCertificates | null;
   /**
@@ -282,6 +287,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       : loadCertificates(validated, {
           previous: tls.certificates,
           warn: (line) => log(`[proxy] ${line}`),
+          sessionResumption: options.tlsSessionResumption ?? true,
         });
 
   /**
@@ -342,6 +348,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       handshakeTimeoutMs: timeouts.headerMs,
       maxConnections: limits.maxConnections,
       acme: options.acme ?? null,
+      sessionResumption: options.tlsSessionResumption ?? true,
     });
     const tlsListener = tls;
     metrics.tls.notAfter = () => tlsListener.notAfter();

@@ -21,9 +21,9 @@ import type { ProxyMetrics, TlsFailureReason } from '../observe/metrics.js';
 import {
   type AcmeCertificates,
   type CertificateStore,
+  contextSettings,
   type LoadedCertificate,
   NO_CERTIFICATES,
-  TLS_SETTINGS,
 } from './certificates.js';
 
 export interface TlsHandlers {
@@ -44,6 +44,8 @@ export interface TlsListenerOptions {
   maxConnections: number;
   /** The ACME manager supplying `"acme"` hosts' certificates, or null. */
   acme: AcmeCertificates | null;
+  /** Session tickets (resumption); false makes every handshake a full one. */
+  sessionResumption: boolean;
 }
 
 /** `unrecognized_name` (112) as a fatal alert record: content type 21, TLS 1.2 record version, length 2. */
@@ -63,6 +65,7 @@ export class TlsListener {
   readonly #metrics: ProxyMetrics;
   readonly #log: (line: string) => void;
   #acmeWarned = '';
+  readonly #settings: ReturnType<typeof contextSettings>;
 
   constructor(options: TlsListenerOptions) {
     this.#metrics = options.metrics;
@@ -70,8 +73,9 @@ export class TlsListener {
     this.acme = options.acme;
     const listener = this;
     const metrics = options.metrics;
+    this.#settings = contextSettings(options.sessionResumption);
     this.server = createServer({
-      ...TLS_SETTINGS,
+      ...this.#settings,
       noDelay: true,
       handshakeTimeout: options.handshakeTimeoutMs,
       // `this` is the TLSSocket being handshaken (node calls it as the socket's method): needed for the alert.
@@ -106,8 +110,12 @@ export class TlsListener {
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       // unknown_name was counted when it was refused; its socket errors too when the client resets.
       if ((socket as TLSSocket & { [kRefused]?: boolean })[kRefused] === true) return;
+      const reason = failureReason(err);
+      // Without SNI and without a default certificate OpenSSL has no certificate to offer: that is a name problem.
       const noName = !socket.servername && listener.#store.defaultCertificate === null;
-      metrics.tls.failed(noName ? 'unknown_name' : failureReason(err));
+      metrics.tls.failed(
+        noName && (reason === 'no_shared_cipher' || reason === 'other') ? 'unknown_name' : reason,
+      );
     });
   }
 
@@ -124,8 +132,8 @@ export class TlsListener {
       // The server's own context serves handshakes without SNI (and names SNICallback leaves to it).
       this.server.setSecureContext(
         certificate === null
-          ? { ...TLS_SETTINGS }
-          : { ...TLS_SETTINGS, cert: certificate.certPem, key: certificate.keyPem },
+          ? { ...this.#settings }
+          : { ...this.#settings, cert: certificate.certPem, key: certificate.keyPem },
       );
     }
     this.#acmeNamesChanged();
