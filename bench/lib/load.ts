@@ -26,6 +26,11 @@ export interface LoadOptions {
   generator?: 'autocannon' | 'wrk';
   /** wrk only: raw request heads concatenated, each ending in CRLF CRLF (`corpus.ts`). */
   corpusFile?: string;
+  /**
+   * HTTPS loads (wrk, `url` an https URL): `keep-alive` GETs, or `new-connection`, a TLS connection per request
+   * (`Connection: close`, so wrk reconnects after every answer).
+   */
+  https?: 'keep-alive' | 'new-connection';
 }
 
 export interface LoadResult {
@@ -52,6 +57,7 @@ export interface MeasuredLoad extends LoadResult {
 
 const workerPath = fileURLToPath(new URL('./load-worker.ts', import.meta.url));
 const replayScriptPath = fileURLToPath(new URL('./replay-corpus.lua', import.meta.url));
+const summaryScriptPath = fileURLToPath(new URL('./wrk-summary.lua', import.meta.url));
 
 export const WRK_MISSING =
   "wrk is not installed: the corpus scenarios replay their requests with Debian's wrk (`apt-get install wrk`)";
@@ -78,8 +84,25 @@ export function generatorCommand(options: LoadOptions): { command: string; args:
     };
   const wrk = findWrk();
   if (!wrk) throw new Error(WRK_MISSING);
-  if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
   const seconds = Math.max(1, Math.round(options.durationSeconds));
+  if (options.https !== undefined) {
+    return {
+      command: wrk,
+      args: [
+        '-t1',
+        `-c${options.connections}`,
+        `-d${seconds}s`,
+        '--timeout',
+        '10s',
+        ...(options.https === 'new-connection' ? ['-H', 'Connection: close'] : []),
+        '-s',
+        summaryScriptPath,
+        options.url,
+      ],
+      ready: /^Running \S+ test @ /,
+    };
+  }
+  if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
   return {
     command: wrk,
     args: [

@@ -11,8 +11,11 @@
  *   requests and autocannon's reconnect then shows up as latency that has nothing to do with proxying.
  * - `client_body_buffer_size` above the 64 KB POST body so bodies stay in memory instead of temp files.
  * - every path (pid, logs, temp dirs) inside the harness's temp dir: no root path is read or written.
+ * - HTTPS (issue 11's scenarios): the proxy's own protocols, ciphers and curves (TLS_SETTINGS, imported, so the
+ *   two cannot drift apart), the same certificate, and no session resumption (`ssl_session_cache off`,
+ *   `ssl_session_tickets off`; the proxy runs with `--tls-session-resumption false`).
  */
-import type { RouteTableConfig } from '@nodix/proxy';
+import { type RouteTableConfig, TLS_SETTINGS } from '@nodix/proxy';
 
 export interface NginxConfigOptions {
   /** Temp dir used as nginx's prefix: pid file, error log and body temp dirs live here. */
@@ -27,6 +30,22 @@ export interface NginxConfigOptions {
    * connection table at start, so a larger one would change every other scenario's memory figures.
    */
   maxConnections?: number;
+  /** Listen with TLS, serving this certificate for every name. */
+  tls?: { cert: string; key: string };
+}
+
+/** The http-level TLS directives matching nodix-proxy's settings. */
+function sslDirectives(tls: { cert: string; key: string }): string {
+  const protocols = TLS_SETTINGS.minVersion === 'TLSv1.2' ? 'TLSv1.2 TLSv1.3' : 'TLSv1.3';
+  return `  ssl_certificate ${tls.cert};
+  ssl_certificate_key ${tls.key};
+  ssl_protocols ${protocols};
+  ssl_ciphers ${TLS_SETTINGS.ciphers};
+  ssl_prefer_server_ciphers ${TLS_SETTINGS.honorCipherOrder ? 'on' : 'off'};
+  ssl_ecdh_curve ${TLS_SETTINGS.ecdhCurve};
+  ssl_session_cache off;
+  ssl_session_tickets off;
+`;
 }
 
 /** `http://127.0.0.1:3001` → `127.0.0.1:3001`; nginx's `server` directive wants host:port. */
@@ -44,6 +63,7 @@ function upstreamName(index: number): string {
 
 export function buildNginxConfig(options: NginxConfigOptions): string {
   const { dir, listenPort, routes } = options;
+  const listen = `127.0.0.1:${listenPort}${options.tls ? ' ssl' : ''}`;
   const keepalive = options.upstreamKeepalive ?? 128;
   const workerConnections = Math.max(4096, options.maxConnections ?? 0);
   const rlimit = options.maxConnections ? `worker_rlimit_nofile ${workerConnections};\n` : '';
@@ -58,7 +78,7 @@ export function buildNginxConfig(options: NginxConfigOptions): string {
       groups.set(key, group);
     }
     serverBlocks.push(
-      `  server { listen 127.0.0.1:${listenPort}; server_name ${host}; location / { proxy_pass http://${upstreamName(group)}; } }`,
+      `  server { listen ${listen}; server_name ${host}; location / { proxy_pass http://${upstreamName(group)}; } }`,
     );
   }
   const upstreamBlocks = [...groups].map(
@@ -102,11 +122,11 @@ http {
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
   proxy_set_header X-Forwarded-Proto $scheme;
   proxy_set_header X-Forwarded-Host $host;
-
+${options.tls ? sslDirectives(options.tls) : ''}
 ${upstreamBlocks.join('\n')}
 
   # Unknown host: 404, as nodix-proxy answers.
-  server { listen 127.0.0.1:${listenPort} default_server; return 404; }
+  server { listen ${listen} default_server; return 404; }
 ${serverBlocks.join('\n')}
 }
 `;

@@ -47,6 +47,7 @@ export async function startNginx(
   routes: RouteTableConfig,
   pinning: Pinning,
   maxConnections?: number,
+  tls?: { cert: string; key: string },
 ): Promise<{ proc: RunningProcess; port: number }> {
   const nginx = findNginx();
   if (!nginx) throw new Error(NGINX_MISSING);
@@ -61,6 +62,7 @@ export async function startNginx(
       listenPort: port,
       routes,
       ...(maxConnections ? { maxConnections } : {}),
+      ...(tls ? { tls } : {}),
     }),
   );
   const proc = await startProcess({

@@ -2,10 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TLS_CIPHERS } from '@nodix/proxy';
 import t from 'tap';
 import { findNginx, NGINX_MISSING } from '../lib/nginx.js';
 import { buildNginxConfig } from '../lib/nginx-config.js';
 import { buildRouteTable } from '../lib/route-table.js';
+import { makeBenchCertificate } from '../lib/setups.js';
 
 const backends = ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'];
 
@@ -76,3 +78,32 @@ t.test('nginx accepts the generated config (nginx -t)', async (t) => {
     t.equal(check.status, 0, `maxConnections ${maxConnections}: ${check.stderr}`);
   }
 });
+
+t.test(
+  'HTTPS: ssl listeners with the proxy protocols, ciphers and curves, no session resumption',
+  async (t) => {
+    const nginx = findNginx();
+    if (!nginx) {
+      t.fail(NGINX_MISSING);
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-nginx-test-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const tls = makeBenchCertificate(dir);
+    const routes = buildRouteTable(2, backends);
+    const text = buildNginxConfig({ dir, listenPort: 8443, routes, tls });
+    t.match(text, /server \{ listen 127\.0\.0\.1:8443 ssl; server_name webapp1\.local;/);
+    t.match(text, /listen 127\.0\.0\.1:8443 ssl default_server;/);
+    t.match(text, /^ {2}ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
+    t.match(text, new RegExp(`^ {2}ssl_ciphers ${TLS_CIPHERS};$`, 'm'));
+    t.match(text, /^ {2}ssl_session_cache off;$/m);
+    t.match(text, /^ {2}ssl_session_tickets off;$/m);
+    t.match(text, /^ {2}ssl_ecdh_curve X25519:prime256v1:secp384r1;$/m);
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, text);
+    const check = spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
+      encoding: 'utf8',
+    });
+    t.equal(check.status, 0, check.stderr);
+  },
+);
