@@ -133,3 +133,62 @@ t.test('--help documents the TLS settings', async (t) => {
   t.match(help.stdout(), /env NODIX_PROXY_LISTEN_TLS/);
   t.match(help.stdout(), /--tls-session-resumption VALUE/);
 });
+
+t.test(
+  '--workers 2 with --listen-tls: relative certificate paths, the bound TLS port, a bad key refused once',
+  async (t) => {
+    const dir = certDir(t);
+    const ca = makeCa(dir);
+    const first = makeLeaf(ca, { names: ['a.test'] });
+    place(dir, first);
+    const upstream = await startUpstream(t);
+    const routes = routesWith(dir, upstream.origin);
+    const proxy = run(t, [
+      '--workers',
+      '2',
+      '--listen',
+      '127.0.0.1:0',
+      '--admin-listen',
+      '127.0.0.1:0',
+      '--listen-tls',
+      '127.0.0.1:0',
+      '--routes',
+      routes,
+      '--watch',
+      'false',
+    ]);
+    let tlsPort = 0;
+    let adminPort = 0;
+    await waitFor(() => {
+      const m =
+        /^nodix-proxy listening on 127\.0\.0\.1:\d+ \(admin 127\.0\.0\.1:(\d+)\), TLS on 127\.0\.0\.1:(\d+)\n$/.exec(
+          proxy.stdout(),
+        );
+      if (m) {
+        adminPort = Number(m[1]);
+        tlsPort = Number(m[2]);
+      }
+      return m !== null;
+    }, 20_000);
+    t.not(tlsPort, 0, 'the port the workers bound, not 0');
+    for (let i = 0; i < 4; i++) {
+      const reply = await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem });
+      t.equal(reply.status, 200);
+    }
+    // A key that does not match: the primary refuses the table before any worker gets it.
+    const other = makeLeaf(ca, { names: ['a.test'] });
+    copyFileSync(other.keyFile, join(dir, 'a.key'));
+    const res = await fetch(`http://127.0.0.1:${adminPort}/reload`, {
+      method: 'POST',
+      headers: { 'x-nodix-admin': '1' },
+    });
+    t.equal(res.status, 422);
+    t.match(
+      (await res.json()).error,
+      /a\.key: hosts\["a\.test"\]\.tls\.key: the key does not match the certificate/,
+    );
+    t.equal((await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem })).status, 200, 'still serving');
+    proxy.child.kill('SIGTERM');
+    t.equal(await proxy.exit, 0);
+  },
+);
