@@ -184,7 +184,7 @@ t.test(
     });
     t.equal(res.status, 422);
     t.match(
-      (await res.json()).error,
+      ((await res.json()) as { error: string }).error,
       /a\.key: hosts\["a\.test"\]\.tls\.key: the key does not match the certificate/,
     );
     t.equal((await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem })).status, 200, 'still serving');
