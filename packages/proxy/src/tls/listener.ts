@@ -29,7 +29,12 @@ import {
 export interface TlsHandlers {
   /** An ALPN-h2 connection, after the handshake. Null: h2 not offered in ALPN. */
   h2: ((socket: TLSSocket) => void) | null;
-  /** TLS-ALPN-01 (RFC 8737): the challenge certificate for a name, if an order is pending for it. */
+  /**
+   * TLS-ALPN-01 (RFC 8737): the challenge certificate for a name, if an order is pending for it. Asked first, for
+   * every handshake's SNI name (node's SNICallback runs before ALPN is known): answer undefined at once unless a
+   * validation for that name is under way. `acme-tls/1` is offered in ALPN while this is set; such a connection
+   * is closed right after its handshake.
+   */
   acmeAlpnContext: ((servername: string) => SecureContext | undefined) | null;
 }
 

@@ -3,6 +3,9 @@
  * certificate chosen per SNI name (exact, wildcard, default, none), the unrecognized_name alert, 421 for a Host
  * that is not the SNI name, X-Forwarded-Proto on every request path, and the handshake metrics.
  */
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { connect } from 'node:tls';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
@@ -234,4 +237,26 @@ t.test('session resumption: on by default, off with tlsSessionResumption false',
   const off = await setup(t, false, { tlsSessionResumption: false });
   t.equal(await resumed(off.tlsPort, off.ca.certPem, 'TLSv1.3'), false, 'TLS 1.3: a full handshake');
   t.equal(await resumed(off.tlsPort, off.ca.certPem, 'TLSv1.2'), false, 'TLS 1.2: a full handshake');
+});
+
+t.test('a WebSocket upgrade over TLS: X-Forwarded-Proto https, bytes flow both ways', async (t) => {
+  const { tlsPort, ca, upstream } = await setup(t, false);
+  const seen: string[] = [];
+  upstream.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    seen.push(String(req.headers['x-forwarded-proto']));
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+  });
+  const socket = connect({ host: '127.0.0.1', port: tlsPort, servername: 'a.test', ca: ca.certPem });
+  t.teardown(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  socket.write('GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString();
+    if (received.includes('\r\n\r\n') && !received.includes('ping')) socket.write('ping');
+  });
+  await waitFor(() => received.includes('ping'), 5000, 'the echo');
+  t.match(received, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  t.same(seen, ['https']);
 });
