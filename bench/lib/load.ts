@@ -85,42 +85,26 @@ export function generatorCommand(options: LoadOptions): { command: string; args:
   const wrk = findWrk();
   if (!wrk) throw new Error(WRK_MISSING);
   const seconds = Math.max(1, Math.round(options.durationSeconds));
+  const common = [
+    '-t1',
+    `-c${options.connections}`,
+    `-d${seconds}s`,
+    // autocannon's default; wrk's own (2 s) would count a slow answer as a failure sooner than the other loads.
+    '--timeout',
+    '10s',
+  ];
+  // Printed once every thread has run init() (the corpus is read), right before the load starts. wrk writes the
+  // duration its own way (`10s`, `1m`, `1.50m`).
+  const ready = /^Running \S+ test @ /;
   if (options.https !== undefined) {
-    return {
-      command: wrk,
-      args: [
-        '-t1',
-        `-c${options.connections}`,
-        `-d${seconds}s`,
-        '--timeout',
-        '10s',
-        ...(options.https === 'new-connection' ? ['-H', 'Connection: close'] : []),
-        '-s',
-        summaryScriptPath,
-        options.url,
-      ],
-      ready: /^Running \S+ test @ /,
-    };
+    const close = options.https === 'new-connection' ? ['-H', 'Connection: close'] : [];
+    return { command: wrk, args: [...common, ...close, '-s', summaryScriptPath, options.url], ready };
   }
   if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
   return {
     command: wrk,
-    args: [
-      '-t1',
-      `-c${options.connections}`,
-      `-d${seconds}s`,
-      // autocannon's default; wrk's own (2 s) would count a slow answer as a failure sooner than the other loads.
-      '--timeout',
-      '10s',
-      '-s',
-      replayScriptPath,
-      options.url,
-      '--',
-      options.corpusFile,
-    ],
-    // Printed once every thread has run init() (the corpus is read), right before the load starts. wrk writes the
-    // duration its own way (`10s`, `1m`, `1.50m`).
-    ready: /^Running \S+ test @ /,
+    args: [...common, '-s', replayScriptPath, options.url, '--', options.corpusFile],
+    ready,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { certDir, type Leaf, makeCa, makeLeaf } from '../certs.js';
 import { run } from '../child.js';
 import { sleep, startUpstream, table, waitFor } from '../helpers.js';
@@ -17,6 +17,29 @@ function routesWith(dir: string, origin: string): string {
     JSON.stringify(table({ 'a.test': { upstreams: [origin], tls: { cert: 'a.crt', key: 'a.key' } } })),
   );
   return file;
+}
+
+/**
+ * The bin with `--listen 127.0.0.1:0 --listen-tls 127.0.0.1:0 --routes ROUTES --watch false` and `extra`, once it
+ * printed its ready line: the TLS port and the admin port (0 with `--admin-listen off`).
+ */
+async function startTlsBin(t: Test, routes: string, extra: string[]) {
+  const proxy = run(t, [
+    '--listen',
+    '127.0.0.1:0',
+    '--listen-tls',
+    '127.0.0.1:0',
+    '--routes',
+    routes,
+    '--watch',
+    'false',
+    ...extra,
+  ]);
+  const line =
+    /^nodix-proxy listening on 127\.0\.0\.1:\d+ \(admin (?:off|127\.0\.0\.1:(\d+))\), TLS on 127\.0\.0\.1:(\d+)\n$/;
+  await waitFor(() => line.test(proxy.stdout()), 20_000, 'the ready line');
+  const m = line.exec(proxy.stdout())!;
+  return { proxy, adminPort: Number(m[1] ?? 0), tlsPort: Number(m[2]) };
 }
 
 function place(dir: string, leaf: Leaf): void {
@@ -34,26 +57,7 @@ t.test(
     place(dir, first);
     const upstream = await startUpstream(t);
     const routes = routesWith(dir, upstream.origin);
-    const proxy = run(t, [
-      '--listen',
-      '127.0.0.1:0',
-      '--admin-listen',
-      'off',
-      '--listen-tls',
-      '127.0.0.1:0',
-      '--routes',
-      routes,
-      '--watch',
-      'false',
-    ]);
-    let tlsPort = 0;
-    await waitFor(() => {
-      const m = /^nodix-proxy listening on 127\.0\.0\.1:\d+ \(admin off\), TLS on 127\.0\.0\.1:(\d+)\n$/.exec(
-        proxy.stdout(),
-      );
-      if (m) tlsPort = Number(m[1]);
-      return m !== null;
-    }, 15_000);
+    const { proxy, tlsPort } = await startTlsBin(t, routes, ['--admin-listen', 'off']);
     const reply = await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem });
     t.equal(reply.status, 200);
     t.equal(JSON.parse(reply.body).headers['x-forwarded-proto'], 'https');
@@ -143,33 +147,12 @@ t.test(
     place(dir, first);
     const upstream = await startUpstream(t);
     const routes = routesWith(dir, upstream.origin);
-    const proxy = run(t, [
+    const { proxy, tlsPort, adminPort } = await startTlsBin(t, routes, [
       '--workers',
       '2',
-      '--listen',
-      '127.0.0.1:0',
       '--admin-listen',
       '127.0.0.1:0',
-      '--listen-tls',
-      '127.0.0.1:0',
-      '--routes',
-      routes,
-      '--watch',
-      'false',
     ]);
-    let tlsPort = 0;
-    let adminPort = 0;
-    await waitFor(() => {
-      const m =
-        /^nodix-proxy listening on 127\.0\.0\.1:\d+ \(admin 127\.0\.0\.1:(\d+)\), TLS on 127\.0\.0\.1:(\d+)\n$/.exec(
-          proxy.stdout(),
-        );
-      if (m) {
-        adminPort = Number(m[1]);
-        tlsPort = Number(m[2]);
-      }
-      return m !== null;
-    }, 20_000);
     t.not(tlsPort, 0, 'the port the workers bound, not 0');
     for (let i = 0; i < 4; i++) {
       const reply = await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem });
