@@ -412,6 +412,8 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       if (!server.listening) resolve();
       else server.close(() => resolve());
     });
+    // TLS connections are the traffic server's once their handshake is done (closed below like plain ones).
+    const tlsClosing = tls?.close() ?? null;
     const closeIdle = () => {
       server.closeIdleConnections();
       for (const conn of fastConnections) if (conn.idle) conn.close();
@@ -427,15 +429,11 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     const forced = ctx.inFlight > 0;
     server.closeAllConnections();
     for (const conn of fastConnections) conn.socket.destroy();
-    if (tls !== null) {
-      const tlsServer = tls.server;
-      await new Promise<void>((resolve) => {
-        if (!tlsServer.listening) resolve();
-        else tlsServer.close(() => resolve());
-      });
-    }
     for (const socket of ctx.upgradeSockets) socket.destroy();
+    // What is left of the TLS listener's: handshakes in progress (and HTTP/2 sessions, whose owner closes them).
+    tlsClosing?.closeAll();
     await serverClosed;
+    await tlsClosing?.closed;
     retireRouteTable(ctx.table, null, buildContext);
     await pools.closeAll(forced);
     if (adminServer !== null) {

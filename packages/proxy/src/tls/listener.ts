@@ -70,6 +70,8 @@ export class TlsListener {
   readonly #metrics: ProxyMetrics;
   readonly #log: (line: string) => void;
   #acmeWarned = '';
+  /** TCP connections of the listener, from the accept on (handshakes included): what close() ends. */
+  readonly #sockets = new Set<Socket>();
   readonly #settings: ReturnType<typeof contextSettings>;
 
   constructor(options: TlsListenerOptions) {
@@ -100,6 +102,11 @@ export class TlsListener {
       },
     });
     if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
+    const sockets = this.#sockets;
+    this.server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     this.server.on('secureConnection', (socket: TLSSocket) => {
       metrics.tls.handshake(socket.getProtocol() ?? 'unknown');
       const alpn = socket.alpnProtocol;
@@ -142,6 +149,24 @@ export class TlsListener {
       );
     }
     this.#acmeNamesChanged();
+  }
+
+  /**
+   * Stops accepting and resolves once every connection of the listener is gone. `closeAll` ends the ones still
+   * open (handshakes in progress, connections nobody else closes); until it is called they may finish.
+   */
+  close(): { closed: Promise<void>; closeAll(): void } {
+    const server = this.server;
+    const closed = new Promise<void>((resolve) => {
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
+    return {
+      closed,
+      closeAll: () => {
+        for (const socket of this.#sockets) socket.destroy();
+      },
+    };
   }
 
   get certificates(): CertificateStore {

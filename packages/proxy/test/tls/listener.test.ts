@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { connect } from 'node:tls';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
@@ -259,4 +259,27 @@ t.test('a WebSocket upgrade over TLS: X-Forwarded-Proto https, bytes flow both w
   await waitFor(() => received.includes('ping'), 5000, 'the echo');
   t.match(received, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
   t.same(seen, ['https']);
+});
+
+t.test('close() ends handshakes in progress and upgraded TLS connections', async (t) => {
+  const { tlsPort, ca, upstream, proxy } = await setup(t, false);
+  upstream.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    socket.on('error', () => {});
+  });
+  // A TCP connection that never sends a ClientHello: without close() ending it, close() would wait for its
+  // handshake timeout (the header timeout, 20 s).
+  const silent = netConnect(tlsPort, '127.0.0.1');
+  silent.on('error', () => {});
+  await once(silent, 'connect');
+  const upgraded = connect({ host: '127.0.0.1', port: tlsPort, servername: 'a.test', ca: ca.certPem });
+  upgraded.on('error', () => {});
+  await once(upgraded, 'secureConnect');
+  upgraded.write('GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  await once(upgraded, 'data');
+  await waitFor(() => proxy.stats().upgrades === 1);
+  const closedBoth = Promise.all([once(silent, 'close'), once(upgraded, 'close')]);
+  await proxy.close({ timeoutMs: 0 });
+  await closedBoth;
+  t.equal(proxy.tls!.server.listening, false);
 });
