@@ -83,6 +83,12 @@ t.test('defaultTls serves unknown names and handshakes without SNI', async (t) =
   t.equal(noSni.cert.subjectaltname, 'DNS:default.test');
   const known = await handshake(tlsPort, { servername: 'a.test', ca: ca.certPem });
   t.equal(known.cert.subjectaltname, 'DNS:a.test', 'a known name still gets its own');
+  // node copies an SNI context's certificate next to the default one (one per key type), and OpenSSL then picks
+  // by the client's preference: an RSA host beside an ECDSA default must still get its own only.
+  const rsa = await handshake(tlsPort, { servername: 'b.test', ca: ca.certPem });
+  t.equal(rsa.cert.subjectaltname, 'DNS:b.test', 'an RSA host beside an ECDSA default certificate');
+  const rsa12 = await handshake(tlsPort, { servername: 'x.w.test', ca: ca.certPem, maxVersion: 'TLSv1.2' });
+  t.equal(rsa12.cert.subjectaltname, 'DNS:*.w.test', 'the same under TLS 1.2');
   const s = await sClient(tlsPort, null);
   t.match(s.stdout, /subject=CN = default.test/, 'openssl without SNI gets the default certificate');
 });
