@@ -48,6 +48,7 @@ export type * from './route-table/types.js';
 export { type ValidatedRouteTable, validateRouteTable } from './route-table/validate.js';
 export {
   type AcmeCertificates,
+  type CertificateSource,
   type CertificateStore,
   loadCertificates,
   TLS_CIPHERS,

@@ -34,6 +34,9 @@ export interface AcmeCertificates {
   setNames?(names: readonly string[]): void;
 }
 
+/** The contract's name for the same hook (TLS-CONTRACT.md: "a CertificateSource hook the ACME manager uses"). */
+export type CertificateSource = AcmeCertificates;
+
 /**
  * Mozilla's "intermediate" configuration (TLS 1.2 suites; TLS 1.3 suites are OpenSSL's defaults, all of which it
  * allows): forward secrecy and AEAD only. The DHE suites of the list are left out: they need DH parameters,
