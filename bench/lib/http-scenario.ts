@@ -17,7 +17,13 @@ import type {
   SetupResult,
   SetupSummary,
 } from './result-types.js';
-import { type Backend, type StartedSetup, startBackends, startSetup } from './setups.js';
+import {
+  type Backend,
+  makeBenchCertificate,
+  type StartedSetup,
+  startBackends,
+  startSetup,
+} from './setups.js';
 import { median, sameRoundRatios, verdict } from './stats.js';
 
 const MB = 1024 * 1024;
@@ -133,8 +139,11 @@ export async function runHttpScenario(
   let corpusFacts: Record<string, number> | undefined;
 
   try {
-    if ((loadSpec.generator === 'wrk') !== (corpus !== undefined))
-      throw new Error(`${scenario.name}: a corpus is replayed by wrk, and wrk replays only a corpus`);
+    if ((loadSpec.generator === 'wrk') !== (corpus !== undefined || loadSpec.https !== undefined))
+      throw new Error(
+        `${scenario.name}: a corpus is replayed by wrk, and wrk replays only a corpus or loads HTTPS`,
+      );
+    const tls = loadSpec.https === undefined ? undefined : makeBenchCertificate(dir);
     if (corpus) {
       const heads = buildCorpus(corpus);
       corpusFile = join(dir, 'corpus.http');
@@ -154,7 +163,7 @@ export async function runHttpScenario(
     }
     for (const [index, spec] of scenario.setups.entries()) {
       try {
-        const setup = await startSetup(spec, index, { dir, pinning, backends });
+        const setup = await startSetup(spec, index, { dir, pinning, backends, ...(tls ? { tls } : {}) });
         if (setup.proc && !procs.includes(setup.proc)) procs.push(setup.proc);
         live[index] = setup;
         results[index]!.server = setup.description;

@@ -32,6 +32,11 @@ export interface LoadOptions {
   streams?: number;
   /** wrk only: raw request heads concatenated, each ending in CRLF CRLF (`corpus.ts`). */
   corpusFile?: string;
+  /**
+   * HTTPS loads (wrk, `url` an https URL): `keep-alive` GETs, or `new-connection`, a TLS connection per request
+   * (`Connection: close`, so wrk reconnects after every answer).
+   */
+  https?: 'keep-alive' | 'new-connection';
 }
 
 export interface LoadResult {
@@ -58,6 +63,7 @@ export interface MeasuredLoad extends LoadResult {
 
 const workerPath = fileURLToPath(new URL('./load-worker.ts', import.meta.url));
 const replayScriptPath = fileURLToPath(new URL('./replay-corpus.lua', import.meta.url));
+const summaryScriptPath = fileURLToPath(new URL('./wrk-summary.lua', import.meta.url));
 
 export const WRK_MISSING =
   "wrk is not installed: the corpus scenarios replay their requests with Debian's wrk (`apt-get install wrk`)";
@@ -89,26 +95,27 @@ export function generatorCommand(options: LoadOptions): { command: string; args:
     };
   const wrk = findWrk();
   if (!wrk) throw new Error(WRK_MISSING);
-  if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
   const seconds = Math.max(1, Math.round(options.durationSeconds));
+  const common = [
+    '-t1',
+    `-c${options.connections}`,
+    `-d${seconds}s`,
+    // autocannon's default; wrk's own (2 s) would count a slow answer as a failure sooner than the other loads.
+    '--timeout',
+    '10s',
+  ];
+  // Printed once every thread has run init() (the corpus is read), right before the load starts. wrk writes the
+  // duration its own way (`10s`, `1m`, `1.50m`).
+  const ready = /^Running \S+ test @ /;
+  if (options.https !== undefined) {
+    const close = options.https === 'new-connection' ? ['-H', 'Connection: close'] : [];
+    return { command: wrk, args: [...common, ...close, '-s', summaryScriptPath, options.url], ready };
+  }
+  if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
   return {
     command: wrk,
-    args: [
-      '-t1',
-      `-c${options.connections}`,
-      `-d${seconds}s`,
-      // autocannon's default; wrk's own (2 s) would count a slow answer as a failure sooner than the other loads.
-      '--timeout',
-      '10s',
-      '-s',
-      replayScriptPath,
-      options.url,
-      '--',
-      options.corpusFile,
-    ],
-    // Printed once every thread has run init() (the corpus is read), right before the load starts. wrk writes the
-    // duration its own way (`10s`, `1m`, `1.50m`).
-    ready: /^Running \S+ test @ /,
+    args: [...common, '-s', replayScriptPath, options.url, '--', options.corpusFile],
+    ready,
   };
 }
 

@@ -11,8 +11,11 @@
  *   requests and autocannon's reconnect then shows up as latency that has nothing to do with proxying.
  * - `client_body_buffer_size` above the 64 KB POST body so bodies stay in memory instead of temp files.
  * - every path (pid, logs, temp dirs) inside the harness's temp dir: no root path is read or written.
+ * - HTTPS (issue 11's scenarios): the proxy's own protocols, ciphers and curves (TLS_SETTINGS, imported, so the
+ *   two cannot drift apart), the same certificate, and no session resumption (`ssl_session_cache off`,
+ *   `ssl_session_tickets off`; the proxy runs with `--tls-session-resumption false`).
  */
-import type { RouteTableConfig } from '@nodix/proxy';
+import { type RouteTableConfig, TLS_SETTINGS } from '@nodix/proxy';
 
 export interface NginxConfigOptions {
   /** Temp dir used as nginx's prefix: pid file, error log and body temp dirs live here. */
@@ -27,11 +30,24 @@ export interface NginxConfigOptions {
    * connection table at start, so a larger one would change every other scenario's memory figures.
    */
   maxConnections?: number;
-  /**
-   * Serve HTTPS with this certificate instead of plain HTTP: `listen ... ssl http2` (nginx 1.22's spelling of
-   * `http2 on`), TLS 1.2 and 1.3 as nodix-proxy's listener, HTTP/2 and HTTP/1.1 by ALPN.
-   */
+  /** Listen with TLS (TLS 1.2 and 1.3, as nodix-proxy's listener), serving this certificate for every name. */
   tls?: { cert: string; key: string };
+  /** With `tls`: HTTP/2 and HTTP/1.1 by ALPN (`listen ... ssl http2`, nginx 1.22's spelling of `http2 on`). */
+  http2?: boolean;
+}
+
+/** The http-level TLS directives matching nodix-proxy's settings. */
+function sslDirectives(tls: { cert: string; key: string }): string {
+  const protocols = TLS_SETTINGS.minVersion === 'TLSv1.2' ? 'TLSv1.2 TLSv1.3' : 'TLSv1.3';
+  return `  ssl_certificate ${tls.cert};
+  ssl_certificate_key ${tls.key};
+  ssl_protocols ${protocols};
+  ssl_ciphers ${TLS_SETTINGS.ciphers};
+  ssl_prefer_server_ciphers ${TLS_SETTINGS.honorCipherOrder ? 'on' : 'off'};
+  ssl_ecdh_curve ${TLS_SETTINGS.ecdhCurve};
+  ssl_session_cache off;
+  ssl_session_tickets off;
+`;
 }
 
 /** `http://127.0.0.1:3001` → `127.0.0.1:3001`; nginx's `server` directive wants host:port. */
@@ -49,18 +65,10 @@ function upstreamName(index: number): string {
 
 export function buildNginxConfig(options: NginxConfigOptions): string {
   const { dir, listenPort, routes } = options;
+  const listen = `127.0.0.1:${listenPort}${options.tls ? (options.http2 ? ' ssl http2' : ' ssl') : ''}`;
   const keepalive = options.upstreamKeepalive ?? 128;
   const workerConnections = Math.max(4096, options.maxConnections ?? 0);
   const rlimit = options.maxConnections ? `worker_rlimit_nofile ${workerConnections};\n` : '';
-  const listen = options.tls ? `127.0.0.1:${listenPort} ssl http2` : `127.0.0.1:${listenPort}`;
-  const tlsLines = options.tls
-    ? `  ssl_certificate ${options.tls.cert};
-  ssl_certificate_key ${options.tls.key};
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_prefer_server_ciphers off;
-  ssl_ecdh_curve X25519:prime256v1:secp384r1;
-`
-    : '';
   const groups = new Map<string, number>();
   const serverBlocks: string[] = [];
   for (const [host, vhost] of Object.entries(routes.hosts)) {
@@ -116,7 +124,7 @@ http {
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
   proxy_set_header X-Forwarded-Proto $scheme;
   proxy_set_header X-Forwarded-Host $host;
-${tlsLines}
+${options.tls ? sslDirectives(options.tls) : ''}
 ${upstreamBlocks.join('\n')}
 
   # Unknown host: 404, as nodix-proxy answers.

@@ -48,6 +48,7 @@ export async function startNginx(
   pinning: Pinning,
   maxConnections?: number,
   tls?: { cert: string; key: string },
+  http2 = false,
 ): Promise<{ proc: RunningProcess; port: number }> {
   const nginx = findNginx();
   if (!nginx) throw new Error(NGINX_MISSING);
@@ -62,7 +63,7 @@ export async function startNginx(
       listenPort: port,
       routes,
       ...(maxConnections ? { maxConnections } : {}),
-      ...(tls ? { tls } : {}),
+      ...(tls ? { tls, http2 } : {}),
     }),
   );
   const proc = await startProcess({

@@ -7,11 +7,10 @@
 -- the corpus and never replay it in lockstep. Heads are sent as they are: wrk adds nothing (the Host is in each).
 -- wrk calls request() once before the load to check the request parses (and to count the requests in it: it
 -- pipelines that many), so the load starts at the second head; each head holds exactly one request.
--- done() prints one `RESULT {json}` line with the fields of LoadResult in bench/lib/load.ts.
+-- done() (wrk-summary.lua) prints one `RESULT {json}` line with the fields of LoadResult in bench/lib/load.ts.
 
--- Line-buffered stdout (set before anything is printed, which is when C allows it): wrk's "Running ..." line is
--- the harness's sign that the load starts, and into a pipe stdio would hold it back until wrk exits.
-io.stdout:setvbuf("line")
+-- done() and the line-buffered stdout: wrk-summary.lua, next to this file.
+dofile(string.match(debug.getinfo(1, "S").source, "^@(.*/)") .. "wrk-summary.lua")
 
 local heads = {}
 local count = 0
@@ -43,20 +42,4 @@ end
 function request()
   index = index % count + 1
   return heads[index]
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  local seconds = summary.duration / 1e6
-  io.write(string.format(
-    'RESULT {"requests":%d,"durationSeconds":%.6f,"requestsPerSecond":%.3f,"latencyP50Ms":%.3f,' ..
-    '"latencyP99Ms":%.3f,"errors":%d,"timeouts":%d,"non2xx":%d,"mismatches":0,"statusCodes":{}}\n',
-    summary.requests,
-    seconds,
-    seconds > 0 and summary.requests / seconds or 0,
-    latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout,
-    e.timeout,
-    e.status))
 end

@@ -2,7 +2,8 @@
  * Starting one compared setup of an HTTP scenario: the server (or nothing, for `direct`), where to send the load,
  * which process trees to measure, and what to run alongside the load (reloads).
  */
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RouteTableConfig } from '@nodix/proxy';
@@ -29,6 +30,53 @@ export interface SetupContext {
   backends: Backend[];
   /** Connections a server must be able to hold at once (nginx's `worker_connections`); default: nginx's 4096. */
   maxConnections?: number;
+  /** HTTPS scenarios: the certificate every setup serves (makeBenchCertificate). */
+  tls?: BenchCertificate;
+}
+
+export interface BenchCertificate {
+  cert: string;
+  key: string;
+}
+
+/**
+ * The HTTPS scenarios' certificate: self-signed ECDSA P-256 (what a current certificate is) for 127.0.0.1, the
+ * address wrk connects to and names in SNI and Host. Made with openssl in the scenario's temp dir.
+ */
+export function makeBenchCertificate(dir: string): BenchCertificate {
+  const cert = join(dir, 'bench.crt');
+  const key = join(dir, 'bench.key');
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '2',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`openssl could not make the benchmark certificate: ${made.stderr}`);
+  chmodSync(key, 0o600);
+  return { cert, key };
+}
+
+/** The HTTPS scenarios' route table: 127.0.0.1 (the name wrk sends) to the first backend, over TLS. */
+function httpsRouteTable(backend: Backend, tls: BenchCertificate): RouteTableConfig {
+  return { version: 1, hosts: { '127.0.0.1': { upstreams: [backend.origin], tls } }, defaultTls: tls };
 }
 
 export interface StartedSetup {
@@ -173,6 +221,12 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
   const { pinning, backends } = ctx;
   const notes: string[] = [];
   const routes = () => {
+    if (ctx.tls !== undefined) {
+      const backend = backends[0];
+      if (!backend) throw new Error('an HTTPS scenario needs a backend');
+      notes.push('route table: 127.0.0.1 over TLS to the first backend');
+      return httpsRouteTable(backend, ctx.tls);
+    }
     const hosts = spec.routeHosts ?? 4;
     notes.push(`route table: ${hosts} hosts over ${backends.length} backend(s)`);
     return buildRouteTable(
@@ -216,15 +270,23 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
     }
     case 'nginx': {
       const plain = routes();
-      const tls = spec.tls ? withTls(plain).tls : undefined;
-      const { proc, port } = await startNginx(ctx.dir, plain, pinning, ctx.maxConnections, tls);
+      const tls = ctx.tls ?? (spec.tls ? withTls(plain).tls : undefined);
+      // spec.tls (proxy-h2): HTTP/2 by ALPN beside HTTP/1.1, as nodix-proxy's TLS listener offers.
+      const { proc, port } = await startNginx(
+        ctx.dir,
+        plain,
+        pinning,
+        ctx.maxConnections,
+        tls,
+        spec.tls === true,
+      );
       return {
         url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`,
         measuredPids: [proc.pid],
         proc,
         description: commandLine(
           proc,
-          'nginx, 1 worker, upstream keepalive (config: bench/lib/nginx-config.ts)',
+          `nginx, 1 worker, upstream keepalive${tls ? `, ssl${spec.tls ? ' http2' : ''} (TLS 1.2/1.3, the same ciphers, session cache and tickets off)` : ''} (config: bench/lib/nginx-config.ts)`,
         ),
         notes,
       };
@@ -248,7 +310,10 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
       const file = join(ctx.dir, `routes-${index}.json`);
       const table = spec.tls ? withTls(routes()).table : routes();
       await writeRouteTableAtomically(file, table);
-      const extra = [...(spec.tls ? ['--listen-tls', '127.0.0.1:0'] : []), ...(spec.proxyArgs ?? [])];
+      // HTTPS: the TLS listener, session resumption off as in nginx's config.
+      const tlsArgs =
+        ctx.tls || spec.tls ? ['--listen-tls', '127.0.0.1:0', '--tls-session-resumption', 'false'] : [];
+      const extra = [...tlsArgs, ...(spec.proxyArgs ?? [])];
       if (extra.length > 0) notes.push(`nodix-proxy ${extra.join(' ')}`);
       const proc = await startProcess({
         label: spec.name,
@@ -262,9 +327,10 @@ export async function startSetup(spec: SetupSpec, index: number, ctx: SetupConte
         readyTimeoutMs: 60_000,
       });
       const shown = `nodix-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --routes FILE${extra.length > 0 ? ` ${extra.join(' ')}` : ''}`;
+      const tlsPort = proc.readyMatch[3];
       return {
         ...served(proc, shown, notes),
-        ...(spec.tls ? { url: `https://127.0.0.1:${proc.readyMatch[3]}/` } : {}),
+        ...(tlsPort !== undefined ? { url: `https://127.0.0.1:${tlsPort}/` } : {}),
         ...(spec.reloadEveryMs
           ? {
               during: reloadLoop(

@@ -73,6 +73,19 @@ const proxyTargets: FigureSpec[] = [
 
 const backends = [hostName(1), hostName(2)];
 
+/** HTTPS with wrk to 127.0.0.1 (the name in the certificate and the route table; lib/setups.ts). */
+function httpsLoad(connections: number, https: 'keep-alive' | 'new-connection'): HttpScenario['load'] {
+  return { connections, hosts: ['127.0.0.1'], method: 'GET', bodyBytes: 0, generator: 'wrk', https };
+}
+
+/** Issue 11: throughput against nginx over TLS, with the cost figures (there is no TLS `direct`). */
+function tlsFigures(min: number): FigureSpec[] {
+  return [
+    throughputVsNginx(min),
+    ...proxyCostFigures.filter((figure) => figure.kind !== 'ratio' || figure.over !== 'direct'),
+  ];
+}
+
 /** GET with one Host over 100 connections, every answer checked byte for byte. */
 const oneHostGet: HttpScenario['load'] = {
   connections: 100,
@@ -232,5 +245,27 @@ export const proxyScenarios: HttpScenario[] = [
         over: 'nodix-proxy',
       },
     ],
+  },
+  {
+    kind: 'http',
+    name: 'proxy-tls',
+    issue: 11,
+    description:
+      'HTTPS keep-alive GETs (wrk): nodix-proxy --listen-tls vs nginx ssl, the same ECDSA certificate, TLS 1.2/1.3, ciphers',
+    backends,
+    setups: [nodix, nginx],
+    load: httpsLoad(100, 'keep-alive'),
+    figures: tlsFigures(0.75),
+  },
+  {
+    kind: 'http',
+    name: 'proxy-tls-handshakes',
+    issue: 11,
+    description:
+      'a new TLS connection per request (wrk, Connection: close), session resumption off on both: nodix-proxy vs nginx',
+    backends,
+    setups: [nodix, nginx],
+    load: httpsLoad(50, 'new-connection'),
+    figures: tlsFigures(0.7),
   },
 ];

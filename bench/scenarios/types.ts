@@ -61,6 +61,13 @@ export interface LoadSpec {
   streams?: number;
   /** The seeded request heads to replay (`lib/corpus.ts`), built once per scenario run. */
   corpus?: CorpusOptions;
+  /**
+   * HTTPS (issue 11): the setups listen with TLS (nodix-proxy `--listen-tls`, nginx `listen ... ssl`) with the
+   * same certificate, protocols and ciphers, session resumption off on both; wrk loads `https://127.0.0.1:PORT/`
+   * (`generator` must be `wrk`; `hosts` is `['127.0.0.1']`, the name in the certificate and the route table).
+   * `keep-alive`: GETs on kept connections; `new-connection`: `Connection: close`, a full handshake per request.
+   */
+  https?: 'keep-alive' | 'new-connection';
 }
 
 /** Figures a setup's summary provides, for ratios and absolute targets. */

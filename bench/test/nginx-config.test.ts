@@ -2,12 +2,33 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import { TLS_CIPHERS } from '@nodix/proxy';
+import t, { type Test } from 'tap';
 import { findNginx, NGINX_MISSING } from '../lib/nginx.js';
 import { buildNginxConfig } from '../lib/nginx-config.js';
 import { buildRouteTable } from '../lib/route-table.js';
+import { makeBenchCertificate } from '../lib/setups.js';
 
 const backends = ['http://127.0.0.1:3001', 'http://127.0.0.1:3002'];
+
+/** Debian's nginx and a temp dir removed at teardown; null (and a failure) without nginx. */
+function nginxAndDir(t: Test): { nginx: string; dir: string } | null {
+  const nginx = findNginx();
+  if (!nginx) {
+    t.fail(NGINX_MISSING);
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-nginx-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return { nginx, dir };
+}
+
+/** `nginx -t` on `conf`, with `dir` as its prefix (nothing outside it is touched). */
+function nginxTest(nginx: string, dir: string, conf: string) {
+  return spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
+    encoding: 'utf8',
+  });
+}
 
 t.test('one worker, keep-alive both ways, every path inside the temp dir', async (t) => {
   const text = buildNginxConfig({ dir: '/tmp/x', listenPort: 8080, routes: buildRouteTable(4, backends) });
@@ -56,13 +77,9 @@ t.test('only http upstreams', async (t) => {
 });
 
 t.test('nginx accepts the generated config (nginx -t)', async (t) => {
-  const nginx = findNginx();
-  if (!nginx) {
-    t.fail(NGINX_MISSING);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-nginx-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const found = nginxAndDir(t);
+  if (found === null) return;
+  const { nginx, dir } = found;
   const conf = join(dir, 'nginx.conf');
   for (const maxConnections of [undefined, 12_048]) {
     const routes = buildRouteTable(10_000, backends);
@@ -70,9 +87,30 @@ t.test('nginx accepts the generated config (nginx -t)', async (t) => {
       conf,
       buildNginxConfig({ dir, listenPort: 1, routes, ...(maxConnections ? { maxConnections } : {}) }),
     );
-    const check = spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
-      encoding: 'utf8',
-    });
+    const check = nginxTest(nginx, dir, conf);
     t.equal(check.status, 0, `maxConnections ${maxConnections}: ${check.stderr}`);
   }
 });
+
+t.test(
+  'HTTPS: ssl listeners with the proxy protocols, ciphers and curves, no session resumption',
+  async (t) => {
+    const found = nginxAndDir(t);
+    if (found === null) return;
+    const { nginx, dir } = found;
+    const tls = makeBenchCertificate(dir);
+    const routes = buildRouteTable(2, backends);
+    const text = buildNginxConfig({ dir, listenPort: 8443, routes, tls });
+    t.match(text, /server \{ listen 127\.0\.0\.1:8443 ssl; server_name webapp1\.local;/);
+    t.match(text, /listen 127\.0\.0\.1:8443 ssl default_server;/);
+    t.match(text, /^ {2}ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
+    t.match(text, new RegExp(`^ {2}ssl_ciphers ${TLS_CIPHERS};$`, 'm'));
+    t.match(text, /^ {2}ssl_session_cache off;$/m);
+    t.match(text, /^ {2}ssl_session_tickets off;$/m);
+    t.match(text, /^ {2}ssl_ecdh_curve X25519:prime256v1:secp384r1;$/m);
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, text);
+    const check = nginxTest(nginx, dir, conf);
+    t.equal(check.status, 0, check.stderr);
+  },
+);

@@ -137,3 +137,29 @@ t.test('wrk replays the corpus byte for byte, in order, wrapping around', async 
     'trailing bytes without CRLF CRLF: error',
   );
 });
+
+t.test(
+  'the HTTPS wrk command line: wrk-summary.lua, Connection: close for a handshake per request',
+  async (t) => {
+    if (!findWrk()) {
+      t.fail(WRK_MISSING);
+      return;
+    }
+    const base: LoadOptions = {
+      url: 'https://127.0.0.1:8443/',
+      connections: 50,
+      durationSeconds: 1.5,
+      hosts: ['127.0.0.1'],
+      method: 'GET',
+      bodyBytes: 0,
+      generator: 'wrk',
+    };
+    const keepAlive = generatorCommand({ ...base, https: 'keep-alive' });
+    t.same(keepAlive.args.slice(0, 5), ['-t1', '-c50', '-d2s', '--timeout', '10s']);
+    t.notOk(keepAlive.args.includes('Connection: close'));
+    t.match(keepAlive.args.at(-2) ?? '', /wrk-summary\.lua$/);
+    t.equal(keepAlive.args.at(-1), 'https://127.0.0.1:8443/');
+    const handshakes = generatorCommand({ ...base, https: 'new-connection' });
+    t.same(handshakes.args.slice(5, 7), ['-H', 'Connection: close']);
+  },
+);

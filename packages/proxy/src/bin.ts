@@ -158,7 +158,7 @@ async function runCluster(settings: ProxySettings): Promise<void> {
     const e = err as NodeJS.ErrnoException;
     return fail(`cannot start: ${e.code ?? e.message}`, 1);
   }
-  process.stdout.write(readyLine(primary.listen, primary.admin, settings.listenTls));
+  process.stdout.write(readyLine(primary.listen, primary.admin, primary.tls));
   const onHangup = () => {
     primary.reload().catch(() => {});
   };

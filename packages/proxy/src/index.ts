@@ -46,3 +46,12 @@ export { BAD_HOST, lookupHost, normaliseHost } from './route-table/host.js';
 export { loadRouteTableFile, parseRouteTable } from './route-table/load.js';
 export type * from './route-table/types.js';
 export { type ValidatedRouteTable, validateRouteTable } from './route-table/validate.js';
+export {
+  type AcmeCertificates,
+  type CertificateSource,
+  type CertificateStore,
+  loadCertificates,
+  TLS_CIPHERS,
+  TLS_SETTINGS,
+} from './tls/certificates.js';
+export { type TlsHandlers, TlsListener } from './tls/listener.js';

@@ -393,7 +393,9 @@ export class FastConnection {
   onEnd(): void {
     this.current?.clientClosed();
     this.current = null;
-    this.socket.end();
+    // Not twice: after close() (a `Connection: close` answer) end() again builds an ERR_STREAM_ALREADY_FINISHED,
+    // stack trace and all, once per connection; a TLS socket (allowHalfOpen off) has ended itself by now too.
+    if (!this.socket.writableEnded) this.socket.end();
   }
 
   onClose(): void {

@@ -31,7 +31,7 @@ type ToWorker =
   | { type: 'nodix-proxy:stats'; id: number };
 type FromWorker =
   | { type: 'nodix-proxy:hello' }
-  | { type: 'nodix-proxy:ready'; address: ListenAddress }
+  | { type: 'nodix-proxy:ready'; address: ListenAddress; tls: ListenAddress | null }
   | { type: 'nodix-proxy:applied'; id: number; ok: boolean; error?: string }
   | { type: 'nodix-proxy:stats'; id: number; inFlight: number; openConnections: number };
 
@@ -40,6 +40,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
   return {
     listen: settings.listen,
     listenTls: settings.listenTls,
+    tlsSessionResumption: settings.tlsSessionResumption,
     adminListen: settings.adminListen,
     routes: settings.routes,
     // Workers get the table as JSON: its relative certificate paths are the routes file's.
@@ -60,6 +61,8 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
 export interface ClusterPrimary {
   listen: ListenAddress;
   admin: ListenAddress | null;
+  /** The TLS listener's address, null without one. */
+  tls: ListenAddress | null;
   reload(): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
@@ -162,6 +165,8 @@ export async function startPrimary(
   });
   let readyCount = 0;
   let boundAddress: ListenAddress | null = null;
+  /** The TLS listener's address as the workers bound it (port 0 is one shared port). */
+  let tlsAddress: ListenAddress | null = null;
 
   const fork = (index: number): void => {
     const worker = cluster.fork({ [SETTINGS_ENV]: JSON.stringify(settings) });
@@ -176,6 +181,7 @@ export async function startPrimary(
         else distribute([worker]);
       } else if (message?.type === 'nodix-proxy:ready') {
         boundAddress ??= message.address;
+        tlsAddress ??= message.tls ?? null;
         if (++readyCount === settings.workers) readyResolve?.(message.address);
       } else if (message?.type === 'nodix-proxy:applied') {
         settle(worker, message.id, message.ok ? undefined : (message.error ?? 'failed'));
@@ -289,6 +295,7 @@ export async function startPrimary(
   return {
     listen: address,
     admin: adminAddress,
+    tls: tlsAddress,
     reload: () => reload(false),
     async close() {
       shuttingDown = true;
@@ -375,7 +382,7 @@ export function runWorker(log: (line: string) => void, onListening: () => void =
         started.listen().then(
           (addresses) => {
             reply({ type: 'nodix-proxy:applied', id: message.id, ok: true });
-            reply({ type: 'nodix-proxy:ready', address: addresses.listen });
+            reply({ type: 'nodix-proxy:ready', address: addresses.listen, tls: addresses.tls });
             onListening();
           },
           (err: NodeJS.ErrnoException) => {

@@ -113,6 +113,8 @@ export interface ProxySettings {
   listen: ListenAddress;
   /** The TLS listener; null (default): none. */
   listenTls: ListenAddress | null;
+  /** TLS session resumption with session tickets (default true). */
+  tlsSessionResumption: boolean;
   /** null: no admin listener (`off`). */
   adminListen: ListenAddress | null;
   /** Routes file; null: start with an empty table (every host unknown). */
@@ -345,6 +347,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-tls-listen',
     default: '',
     doc: 'TLS (HTTPS) listener, HOST:PORT; empty: none. Certificates per host come from the route table (tls, defaultTls).',
+  },
+  {
+    key: 'tlsSessionResumption',
+    flag: 'tls-session-resumption',
+    format: 'nodix-proxy-boolean',
+    default: true,
+    doc: 'Let TLS clients resume sessions (session tickets); false: a full handshake every time (true/false).',
   },
   {
     key: 'adminListen',
@@ -649,6 +658,7 @@ export function loadProxySettings(
   return {
     listen: parseListen(get('listen')),
     listenTls: parseTlsListen(get('listenTls')),
+    tlsSessionResumption: get('tlsSessionResumption') as boolean,
     adminListen: parseAdminListen(get('adminListen')),
     routes: routes === '' ? null : routes,
     workers: workers === 'auto' ? availableParallelism() : workers,

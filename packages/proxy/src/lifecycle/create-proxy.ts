@@ -67,6 +67,11 @@ export interface ProxyOptions {
    * table (`tls`, `defaultTls`) and, for `"acme"` hosts, from `acme`.
    */
   listenTls?: string | ListenAddress | null;
+  /**
+   * TLS session resumption (session tickets). Default true; false makes every handshake a full one (the
+   * handshake benchmark compares full handshakes with nginx's `ssl_session_tickets off`).
+   */
+  tlsSessionResumption?: boolean;
   /** Supplies the certificates of `"tls": "acme"` hosts (tls/acme/). Default none. */
   acme?: AcmeCertificates | null;
   /**
@@ -308,6 +313,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       : loadCertificates(validated, {
           previous: tls.certificates,
           warn: (line) => log(`[proxy] ${line}`),
+          sessionResumption: options.tlsSessionResumption ?? true,
         });
 
   /**
@@ -373,6 +379,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       handshakeTimeoutMs: timeouts.headerMs,
       maxConnections: limits.maxConnections,
       acme: options.acme ?? null,
+      sessionResumption: options.tlsSessionResumption ?? true,
     });
     const tlsListener = tls;
     metrics.tls.notAfter = () => tlsListener.notAfter();
@@ -438,6 +445,8 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       if (!server.listening) resolve();
       else server.close(() => resolve());
     });
+    // TLS connections are the traffic server's once their handshake is done (closed below like plain ones).
+    const tlsClosing = tls?.close() ?? null;
     const closeIdle = () => {
       server.closeIdleConnections();
       for (const conn of fastConnections) if (conn.idle) conn.close();
@@ -455,16 +464,12 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     const forced = ctx.inFlight > 0;
     server.closeAllConnections();
     for (const conn of fastConnections) conn.socket.destroy();
-    if (tls !== null) {
-      const tlsServer = tls.server;
-      await new Promise<void>((resolve) => {
-        if (!tlsServer.listening) resolve();
-        else tlsServer.close(() => resolve());
-      });
-    }
     for (const socket of ctx.upgradeSockets) socket.destroy();
     h2?.destroy();
+    // What is left of the TLS listener's: handshakes in progress (and HTTP/2 sessions, whose owner closes them).
+    tlsClosing?.closeAll();
     await serverClosed;
+    await tlsClosing?.closed;
     retireRouteTable(ctx.table, null, buildContext);
     await pools.closeAll(forced);
     if (adminServer !== null) {

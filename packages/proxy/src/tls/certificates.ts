@@ -13,7 +13,7 @@
  * A certificate whose files did not change since the last table keeps its SecureContext (the comparison is by
  * content, so a renewal that replaces the files in place is picked up by the next reload).
  */
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { constants, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { RouteTableError } from '../errors.js';
@@ -33,6 +33,9 @@ export interface AcmeCertificates {
   /** The names whose hosts say `"tls": "acme"` in the table now serving; called on every table change. */
   setNames?(names: readonly string[]): void;
 }
+
+/** The contract's name for the same hook (TLS-CONTRACT.md: "a CertificateSource hook the ACME manager uses"). */
+export type CertificateSource = AcmeCertificates;
 
 /**
  * Mozilla's "intermediate" configuration (TLS 1.2 suites; TLS 1.3 suites are OpenSSL's defaults, all of which it
@@ -57,6 +60,16 @@ export const TLS_SETTINGS = {
   // Mozilla intermediate: the client's order (it knows whether it has AES hardware).
   honorCipherOrder: false,
 } as const;
+
+/**
+ * The options of every SecureContext: TLS_SETTINGS, without session tickets when resumption is off (node keeps no
+ * server-side session cache, so without tickets no session is resumed, in TLS 1.2 or 1.3).
+ */
+export function contextSettings(sessionResumption: boolean) {
+  return sessionResumption
+    ? { ...TLS_SETTINGS }
+    : { ...TLS_SETTINGS, secureOptions: constants.SSL_OP_NO_TICKET };
+}
 
 /** One loaded certificate: its context and what metrics and messages say about it. */
 export interface LoadedCertificate {
@@ -116,6 +129,8 @@ export interface LoadCertificatesOptions {
   warn(line: string): void;
   /** Now, ms (tests). */
   now?: number;
+  /** TLS session resumption (tickets); default true. */
+  sessionResumption?: boolean;
 }
 
 /**
@@ -211,7 +226,11 @@ function loadPair(
   }
   let context: SecureContext;
   try {
-    context = createSecureContext({ ...TLS_SETTINGS, cert: certPem, key: keyPem });
+    context = createSecureContext({
+      ...contextSettings(options.sessionResumption ?? true),
+      cert: certPem,
+      key: keyPem,
+    });
   } catch (err) {
     throw new RouteTableError(files.cert, certKey, `cannot be used: ${(err as Error).message}`);
   }

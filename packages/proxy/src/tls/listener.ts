@@ -1,6 +1,7 @@
 /**
- * The TLS listener (`--listen-tls`): a node:tls server whose handshakes pick their certificate by SNI from the
- * route table's CertificateStore (certificates.ts), and whose HTTP/1.1 connections, once the handshake is done,
+ * The TLS listener (`--listen-tls`): a TCP listener whose connections are handshaken by node:tls (two servers:
+ * with SNI and without, see #sortOut), picking their certificate by SNI from the route table's CertificateStore
+ * (certificates.ts), and whose HTTP/1.1 connections, once the handshake is done,
  * go to the same traffic server as plain ones (inbound/server.ts: the fast path, node:http for the rest). The
  * request paths see a TLSSocket and read `encrypted`/`servername` off it once per connection (http/headers.ts
  * `peerOf`): X-Forwarded-Proto `https`, 421 for a Host that is not the SNI name, HSTS.
@@ -15,21 +16,31 @@
  * ALPN: `http/1.1`, `h2` while `handlers.h2` is set (helper tls-h2), `acme-tls/1` while
  * `handlers.acmeAlpnContext` is set (TLS-ALPN-01, RFC 8737, helper tls-acme).
  */
-import type { Socket } from 'node:net';
-import { createServer, type SecureContext, type Server, type TLSSocket } from 'node:tls';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createTlsServer,
+  type SecureContext,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
 import type { ProxyMetrics, TlsFailureReason } from '../observe/metrics.js';
 import {
   type AcmeCertificates,
   type CertificateStore,
+  contextSettings,
   type LoadedCertificate,
   NO_CERTIFICATES,
-  TLS_SETTINGS,
 } from './certificates.js';
 
 export interface TlsHandlers {
   /** An ALPN-h2 connection, after the handshake. Null: h2 not offered in ALPN. */
   h2: ((socket: TLSSocket) => void) | null;
-  /** TLS-ALPN-01 (RFC 8737): the challenge certificate for a name, if an order is pending for it. */
+  /**
+   * TLS-ALPN-01 (RFC 8737): the challenge certificate for a name, if an order is pending for it. Asked first, for
+   * every handshake's SNI name (node's SNICallback runs before ALPN is known): answer undefined at once unless a
+   * validation for that name is under way. `acme-tls/1` is offered in ALPN while this is set; such a connection
+   * is closed right after its handshake.
+   */
   acmeAlpnContext: ((servername: string) => SecureContext | undefined) | null;
 }
 
@@ -44,6 +55,8 @@ export interface TlsListenerOptions {
   maxConnections: number;
   /** The ACME manager supplying `"acme"` hosts' certificates, or null. */
   acme: AcmeCertificates | null;
+  /** Session tickets (resumption); false makes every handshake a full one. */
+  sessionResumption: boolean;
 }
 
 /** `unrecognized_name` (112) as a fatal alert record: content type 21, TLS 1.2 record version, length 2. */
@@ -55,7 +68,10 @@ const H2 = 'h2';
 const ACME_TLS = 'acme-tls/1';
 
 export class TlsListener {
-  readonly server: Server;
+  /** The listening TCP server; connections go on to one of the two TLS servers below. */
+  readonly server: NetServer;
+  readonly #withSni: TlsServer;
+  readonly #withoutSni: TlsServer;
   readonly handlers: TlsHandlers = { h2: null, acmeAlpnContext: null };
   acme: AcmeCertificates | null;
   #store: CertificateStore = NO_CERTIFICATES;
@@ -63,6 +79,9 @@ export class TlsListener {
   readonly #metrics: ProxyMetrics;
   readonly #log: (line: string) => void;
   #acmeWarned = '';
+  /** TCP connections of the listener, from the accept on (handshakes included): what close() ends. */
+  readonly #sockets = new Set<Socket>();
+  readonly #settings: ReturnType<typeof contextSettings>;
 
   constructor(options: TlsListenerOptions) {
     this.#metrics = options.metrics;
@@ -70,10 +89,20 @@ export class TlsListener {
     this.acme = options.acme;
     const listener = this;
     const metrics = options.metrics;
-    this.server = createServer({
-      ...TLS_SETTINGS,
-      noDelay: true,
+    this.#settings = contextSettings(options.sessionResumption);
+    const common = {
+      ...this.#settings,
       handshakeTimeout: options.handshakeTimeoutMs,
+      ALPNCallback({ protocols }: { servername: string; protocols: string[] }): string | undefined {
+        if (listener.handlers.acmeAlpnContext !== null && protocols.includes(ACME_TLS)) return ACME_TLS;
+        if (listener.handlers.h2 !== null && protocols.includes(H2)) return H2;
+        // A client offering neither gets no_application_protocol (RFC 7301 §3.2).
+        return protocols.includes(HTTP1) ? HTTP1 : undefined;
+      },
+    };
+    // Handshakes with SNI: a server context without a certificate, every certificate from SNICallback.
+    this.#withSni = createTlsServer({
+      ...common,
       // `this` is the TLSSocket being handshaken (node calls it as the socket's method): needed for the alert.
       SNICallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) {
         const challenge = listener.handlers.acmeAlpnContext?.(servername);
@@ -83,15 +112,10 @@ export class TlsListener {
         metrics.tls.failed('unknown_name');
         refuseUnknownName(this, cb);
       },
-      ALPNCallback({ protocols }: { servername: string; protocols: string[] }): string | undefined {
-        if (listener.handlers.acmeAlpnContext !== null && protocols.includes(ACME_TLS)) return ACME_TLS;
-        if (listener.handlers.h2 !== null && protocols.includes(H2)) return H2;
-        // A client offering neither gets no_application_protocol (RFC 7301 §3.2).
-        return protocols.includes(HTTP1) ? HTTP1 : undefined;
-      },
     });
-    if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
-    this.server.on('secureConnection', (socket: TLSSocket) => {
+    // Handshakes without SNI: the default certificate as the server context (node asks no SNICallback then).
+    this.#withoutSni = createTlsServer(common);
+    const onSecure = (socket: TLSSocket) => {
       metrics.tls.handshake(socket.getProtocol() ?? 'unknown');
       const alpn = socket.alpnProtocol;
       if (alpn === H2 && listener.handlers.h2 !== null) {
@@ -102,13 +126,60 @@ export class TlsListener {
       } else {
         options.handOver(socket);
       }
-    });
-    this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    };
+    const onFailure = (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       // unknown_name was counted when it was refused; its socket errors too when the client resets.
       if ((socket as TLSSocket & { [kRefused]?: boolean })[kRefused] === true) return;
+      const reason = failureReason(err);
+      // Without SNI and without a default certificate OpenSSL has no certificate to offer: that is a name problem.
       const noName = !socket.servername && listener.#store.defaultCertificate === null;
-      metrics.tls.failed(noName ? 'unknown_name' : failureReason(err));
+      metrics.tls.failed(
+        noName && (reason === 'no_shared_cipher' || reason === 'other') ? 'unknown_name' : reason,
+      );
+    };
+    for (const tls of [this.#withSni, this.#withoutSni]) {
+      tls.on('secureConnection', onSecure);
+      tls.on('tlsClientError', onFailure);
+    }
+    const sockets = this.#sockets;
+    const timeoutMs = options.handshakeTimeoutMs;
+    this.server = createNetServer({ noDelay: true }, (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      listener.#sortOut(socket, timeoutMs);
     });
+    if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
+  }
+
+  /**
+   * Reads the ClientHello's first record and gives the connection to the TLS server for handshakes with SNI or to
+   * the one for handshakes without. node applies an SNI context by copying its certificate into the connection
+   * next to the server context's (one slot per key type), and OpenSSL then chooses by the client's preference: a
+   * default certificate in the server context would be served instead of an RSA host's when it is ECDSA. So the
+   * SNI server's context holds none, and the default certificate is the no-SNI server's. The bytes read are put
+   * back: a TLSSocket takes what its socket has buffered first.
+   */
+  #sortOut(socket: Socket, timeoutMs: number): void {
+    let buffered: Buffer | null = null;
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    timer.unref();
+    const onData = (chunk: Buffer) => {
+      buffered = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
+      const sni = clientHelloHasSni(buffered);
+      if (sni === undefined && buffered.length < MAX_FIRST_RECORD) return;
+      socket.off('data', onData);
+      socket.off('error', onError);
+      clearTimeout(timer);
+      socket.pause();
+      socket.unshift(buffered);
+      (sni === false ? this.#withoutSni : this.#withSni).emit('connection', socket);
+    };
+    const onError = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
   }
 
   /** The certificates of the route table now serving (a reload's): new handshakes use them, open connections carry on. */
@@ -121,14 +192,32 @@ export class TlsListener {
     if (pem !== this.#defaultPem) {
       this.#defaultPem = pem;
       const certificate = store.defaultCertificate;
-      // The server's own context serves handshakes without SNI (and names SNICallback leaves to it).
-      this.server.setSecureContext(
+      // The no-SNI server's own context serves handshakes without SNI.
+      this.#withoutSni.setSecureContext(
         certificate === null
-          ? { ...TLS_SETTINGS }
-          : { ...TLS_SETTINGS, cert: certificate.certPem, key: certificate.keyPem },
+          ? { ...this.#settings }
+          : { ...this.#settings, cert: certificate.certPem, key: certificate.keyPem },
       );
     }
     this.#acmeNamesChanged();
+  }
+
+  /**
+   * Stops accepting and resolves once every connection of the listener is gone. `closeAll` ends the ones still
+   * open (handshakes in progress, connections nobody else closes); until it is called they may finish.
+   */
+  close(): { closed: Promise<void>; closeAll(): void } {
+    const server = this.server;
+    const closed = new Promise<void>((resolve) => {
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+    });
+    return {
+      closed,
+      closeAll: () => {
+        for (const socket of this.#sockets) socket.destroy();
+      },
+    };
   }
 
   get certificates(): CertificateStore {
@@ -172,6 +261,39 @@ export class TlsListener {
 }
 
 const kRefused = Symbol('nodix.tlsRefused');
+
+/** A TLS record's largest size (16 KB of payload + its header and expansion): more is not a first record. */
+const MAX_FIRST_RECORD = 5 + 16_384 + 2048;
+
+/**
+ * Whether the ClientHello at the start of `data` names a server (the server_name extension, RFC 6066 §3):
+ * undefined while its first record is incomplete. Anything else (not a handshake record, a malformed or
+ * multi-record hello) counts as true: the SNI server then fails it as any TLS server would.
+ */
+export function clientHelloHasSni(data: Buffer): boolean | undefined {
+  if (data.length < 5) return undefined;
+  if (data[0] !== 0x16 || data[5 - 4] !== 0x03) return true;
+  const recordEnd = 5 + data.readUInt16BE(3);
+  if (data.length < recordEnd) return undefined;
+  if (recordEnd < 9 || data[5] !== 0x01) return true;
+  const helloEnd = 9 + data.readUIntBE(6, 3);
+  if (helloEnd > recordEnd) return true;
+  let p = 9 + 2 + 32; // version, random
+  if (p >= helloEnd) return true;
+  p += 1 + data[p]!; // session id
+  if (p + 2 > helloEnd) return true;
+  p += 2 + data.readUInt16BE(p); // cipher suites
+  if (p >= helloEnd) return true;
+  p += 1 + data[p]!; // compression methods
+  if (p + 2 > helloEnd) return false; // no extensions at all
+  const end = Math.min(helloEnd, p + 2 + data.readUInt16BE(p));
+  p += 2;
+  while (p + 4 <= end) {
+    if (data.readUInt16BE(p) === 0x0000) return true;
+    p += 4 + data.readUInt16BE(p + 2);
+  }
+  return false;
+}
 
 /** Sends `unrecognized_name` on the TCP socket under `socket` and closes both (see the file comment). */
 function refuseUnknownName(socket: TLSSocket, cb: (err: Error | null) => void): void {

@@ -3,12 +3,17 @@
  * certificate chosen per SNI name (exact, wildcard, default, none), the unrecognized_name alert, 421 for a Host
  * that is not the SNI name, X-Forwarded-Proto on every request path, and the handshake metrics.
  */
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect } from 'node:tls';
 import t, { type Test } from 'tap';
+import type { ProxyOptions } from '../../src/index.js';
 import { certDir, type Leaf, makeCa, makeLeaf } from '../certs.js';
 import { rawRequest, startProxy, startUpstream, table, waitFor } from '../helpers.js';
 import { handshake, httpsGet, run, sClient } from './client.js';
 
-async function setup(t: Test, withDefault: boolean) {
+async function setup(t: Test, withDefault: boolean, options: ProxyOptions = {}) {
   const dir = certDir(t);
   const ca = makeCa(dir);
   const a = makeLeaf(ca, { names: ['a.test'], keyType: 'ec' });
@@ -26,7 +31,7 @@ async function setup(t: Test, withDefault: boolean) {
     },
     withDefault ? { defaultTls: files(fallback) } : {},
   );
-  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0' });
+  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0', ...options });
   const tlsPort = started.proxy.tls!.server.address() as { port: number };
   return { ...started, ca, upstream, tlsPort: tlsPort.port };
 }
@@ -78,6 +83,12 @@ t.test('defaultTls serves unknown names and handshakes without SNI', async (t) =
   t.equal(noSni.cert.subjectaltname, 'DNS:default.test');
   const known = await handshake(tlsPort, { servername: 'a.test', ca: ca.certPem });
   t.equal(known.cert.subjectaltname, 'DNS:a.test', 'a known name still gets its own');
+  // node copies an SNI context's certificate next to the default one (one per key type), and OpenSSL then picks
+  // by the client's preference: an RSA host beside an ECDSA default must still get its own only.
+  const rsa = await handshake(tlsPort, { servername: 'b.test', ca: ca.certPem });
+  t.equal(rsa.cert.subjectaltname, 'DNS:b.test', 'an RSA host beside an ECDSA default certificate');
+  const rsa12 = await handshake(tlsPort, { servername: 'x.w.test', ca: ca.certPem, maxVersion: 'TLSv1.2' });
+  t.equal(rsa12.cert.subjectaltname, 'DNS:*.w.test', 'the same under TLS 1.2');
   const s = await sClient(tlsPort, null);
   t.match(s.stdout, /subject=CN = default.test/, 'openssl without SNI gets the default certificate');
 });
@@ -162,4 +173,119 @@ t.test('handshake metrics by protocol', async (t) => {
   t.match(metrics, /nodix_proxy_tls_handshakes_total\{protocol="TLSv1.2"\} 1/);
   t.match(metrics, /nodix_proxy_tls_certificate_not_after\{host="a.test"\} \d{10}/);
   t.match(metrics, /nodix_proxy_tls_certificate_not_after\{host="\*.w.test"\} \d{10}/);
+});
+
+t.test(
+  'TLS 1.0 and 1.1 are refused (protocol_version), ciphers outside the intermediate list too',
+  async (t) => {
+    const { tlsPort, ca, proxy } = await setup(t, false);
+    for (const version of ['-tls1', '-tls1_1']) {
+      // SECLEVEL=0: the client itself would refuse the old versions otherwise.
+      const s = await sClient(tlsPort, 'a.test', [version, '-cipher', 'DEFAULT@SECLEVEL=0']);
+      t.match(s.stdout + s.stderr, /alert protocol version[^\n]*SSL alert number 70/, `${version} refused`);
+    }
+    await t.rejects(
+      handshake(tlsPort, {
+        servername: 'a.test',
+        ca: ca.certPem,
+        minVersion: 'TLSv1',
+        maxVersion: 'TLSv1.1',
+        ciphers: 'DEFAULT@SECLEVEL=0',
+      }),
+    );
+    const cbc = await sClient(tlsPort, 'b.test', ['-tls1_2', '-cipher', 'AES128-SHA']);
+    t.match(cbc.stdout + cbc.stderr, /SSL alert number 40/, 'a static-RSA CBC suite is not offered');
+    const curl = await run('curl', [
+      '-sS',
+      '--tls-max',
+      '1.1',
+      '--resolve',
+      `a.test:${tlsPort}:127.0.0.1`,
+      '--cacert',
+      ca.certFile,
+      `https://a.test:${tlsPort}/`,
+    ]);
+    t.not(curl.code, 0, 'curl --tls-max 1.1 fails');
+    await waitFor(() => (proxy.metrics.tls.failures.get('protocol_version') ?? 0) >= 3);
+    await waitFor(() => (proxy.metrics.tls.failures.get('no_shared_cipher') ?? 0) >= 1);
+    const metrics = await proxy.metrics.registry.metrics();
+    t.match(metrics, /nodix_proxy_tls_handshake_failures_total\{reason="protocol_version"\} [3-9]/);
+    t.match(metrics, /nodix_proxy_tls_handshake_failures_total\{reason="no_shared_cipher"\} 1/);
+  },
+);
+
+/** Two handshakes, the second offering the first one's session: whether the server resumed it. */
+async function resumed(port: number, ca: string, maxVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<boolean> {
+  const session = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'a.test', ca, maxVersion });
+    socket.once('session', (s: Buffer) => {
+      socket.end();
+      resolve(s);
+    });
+    socket.once('error', reject);
+    // TLS 1.3 tickets come after the handshake, with the first bytes read.
+    socket.resume();
+  });
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'a.test', ca, maxVersion, session });
+    socket.once('secureConnect', () => {
+      resolve(socket.isSessionReused());
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+t.test('session resumption: on by default, off with tlsSessionResumption false', async (t) => {
+  const on = await setup(t, false);
+  t.equal(await resumed(on.tlsPort, on.ca.certPem, 'TLSv1.3'), true, 'TLS 1.3 resumes');
+  t.equal(await resumed(on.tlsPort, on.ca.certPem, 'TLSv1.2'), true, 'TLS 1.2 resumes');
+  const off = await setup(t, false, { tlsSessionResumption: false });
+  t.equal(await resumed(off.tlsPort, off.ca.certPem, 'TLSv1.3'), false, 'TLS 1.3: a full handshake');
+  t.equal(await resumed(off.tlsPort, off.ca.certPem, 'TLSv1.2'), false, 'TLS 1.2: a full handshake');
+});
+
+t.test('a WebSocket upgrade over TLS: X-Forwarded-Proto https, bytes flow both ways', async (t) => {
+  const { tlsPort, ca, upstream } = await setup(t, false);
+  const seen: string[] = [];
+  upstream.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    seen.push(String(req.headers['x-forwarded-proto']));
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+  });
+  const socket = connect({ host: '127.0.0.1', port: tlsPort, servername: 'a.test', ca: ca.certPem });
+  t.teardown(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  socket.write('GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString();
+    if (received.includes('\r\n\r\n') && !received.includes('ping')) socket.write('ping');
+  });
+  await waitFor(() => received.includes('ping'), 5000, 'the echo');
+  t.match(received, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  t.same(seen, ['https']);
+});
+
+t.test('close() ends handshakes in progress and upgraded TLS connections', async (t) => {
+  const { tlsPort, ca, upstream, proxy } = await setup(t, false);
+  upstream.server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    socket.on('error', () => {});
+  });
+  // A TCP connection that never sends a ClientHello: without close() ending it, close() would wait for its
+  // handshake timeout (the header timeout, 20 s).
+  const silent = netConnect(tlsPort, '127.0.0.1');
+  silent.on('error', () => {});
+  await once(silent, 'connect');
+  const upgraded = connect({ host: '127.0.0.1', port: tlsPort, servername: 'a.test', ca: ca.certPem });
+  upgraded.on('error', () => {});
+  await once(upgraded, 'secureConnect');
+  upgraded.write('GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  await once(upgraded, 'data');
+  await waitFor(() => proxy.stats().upgrades === 1);
+  const closedBoth = Promise.all([once(silent, 'close'), once(upgraded, 'close')]);
+  await proxy.close({ timeoutMs: 0 });
+  await closedBoth;
+  t.equal(proxy.tls!.server.listening, false);
 });
