@@ -64,7 +64,7 @@ t.test('nginx serves HTTPS with http2 from the generated config (nginx -t)', asy
   const routes = buildRouteTable(2, ['http://127.0.0.1:3001']);
   const tls = benchCertificate(dir, Object.keys(routes.hosts));
   t.equal(benchCertificate(dir, Object.keys(routes.hosts)).cert, tls.cert, 'made once per directory');
-  const text = buildNginxConfig({ dir, listenPort: 8443, routes, tls });
+  const text = buildNginxConfig({ dir, listenPort: 8443, routes, tls, http2: true });
   t.match(text, /listen 127\.0\.0\.1:8443 ssl http2; server_name webapp1\.local;/);
   t.match(text, /listen 127\.0\.0\.1:8443 ssl http2 default_server;/);
   t.match(text, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
