@@ -2,8 +2,7 @@
  * Starting one compared setup of an HTTP scenario: the server (or nothing, for `direct`), where to send the load,
  * which process trees to measure, and what to run alongside the load (reloads).
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RouteTableConfig } from '@nodix/proxy';
@@ -12,7 +11,9 @@ import { startNginx } from './nginx.js';
 import type { Pinning } from './pinning.js';
 import { type RunningProcess, startProcess } from './processes.js';
 import { buildRouteTable, writeRouteTableAtomically } from './route-table.js';
-import { benchCertificate } from './tls-cert.js';
+import { type BenchCertificate, benchCertificate } from './tls-cert.js';
+
+export type { BenchCertificate };
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
@@ -34,44 +35,12 @@ export interface SetupContext {
   tls?: BenchCertificate;
 }
 
-export interface BenchCertificate {
-  cert: string;
-  key: string;
-}
-
 /**
  * The HTTPS scenarios' certificate: self-signed ECDSA P-256 (what a current certificate is) for 127.0.0.1, the
- * address wrk connects to and names in SNI and Host. Made with openssl in the scenario's temp dir.
+ * address wrk connects to and names in SNI and Host.
  */
 export function makeBenchCertificate(dir: string): BenchCertificate {
-  const cert = join(dir, 'bench.crt');
-  const key = join(dir, 'bench.key');
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '2',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (made.status !== 0) throw new Error(`openssl could not make the benchmark certificate: ${made.stderr}`);
-  chmodSync(key, 0o600);
-  return { cert, key };
+  return benchCertificate(dir, ['127.0.0.1']);
 }
 
 /** The HTTPS scenarios' route table: 127.0.0.1 (the name wrk sends) to the first backend, over TLS. */

@@ -3,7 +3,8 @@
  * table, made with openssl in the scenario's temp dir, served alike by nodix-proxy and nginx.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 
 export interface BenchCertificate {
@@ -17,7 +18,8 @@ export function benchCertificate(dir: string, names: readonly string[]): BenchCe
   const cert = `${stem}.crt`;
   const key = `${stem}.key`;
   if (existsSync(cert) && existsSync(key)) return { cert, key };
-  const san = names.map((name) => `DNS:${name}`).join(',');
+  // An address is named as one (wrk connects to and names 127.0.0.1), a host name as a DNS name.
+  const san = names.map((name) => (isIP(name) ? `IP:${name}` : `DNS:${name}`)).join(',');
   try {
     execFileSync(
       'openssl',
@@ -48,5 +50,6 @@ export function benchCertificate(dir: string, names: readonly string[]): BenchCe
       `openssl could not make the benchmark certificate: ${stderr || (error as Error).message}`,
     );
   }
+  chmodSync(key, 0o600);
   return { cert, key };
 }
