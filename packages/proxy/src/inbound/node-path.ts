@@ -49,7 +49,7 @@ import {
 import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
-import { RoutedRequest, routeRequest, versionOf } from './route.js';
+import { ACME_ANSWER, RoutedRequest, routeRequest, versionOf } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -80,7 +80,8 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   const lines = req.rawHeaders.length >> 1;
   const status = routeRequest(table, fwd, req.method!, req.url ?? '/', versionOf(req), lines);
   if (status !== 0) {
-    fwd.reject(status as ErrorStatus, fwd.host);
+    if (status === ACME_ANSWER) fwd.answerAcme();
+    else fwd.reject(status as ErrorStatus, fwd.host);
     return;
   }
   fwd.start();
@@ -132,6 +133,21 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   reject(status: ErrorStatus, host: string): void {
     sendErrorPage(this.req, this.res, status, host, this.table.pages, this.requestId);
     this.#record(this.ctx.metrics.unknown, status);
+  }
+
+  /** An HTTP-01 challenge (tls/acme/http-01.ts): the key authorization as text/plain. */
+  answerAcme(): void {
+    const body = this.acmeAnswer;
+    this.res.writeHead(200, [
+      'content-type',
+      'text/plain',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'cache-control',
+      'no-store',
+    ]);
+    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    this.#record(this.ctx.metrics.unknown, 200);
   }
 
   start(): void {

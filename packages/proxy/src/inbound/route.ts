@@ -10,7 +10,11 @@
 import { RequestHead, trimOws } from '../http/headers.js';
 import type { RouteTable, VirtualHost } from '../route-table/build.js';
 import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import { ACME_CHALLENGE_PREFIX, acmeChallengeForPath, acmeChallengesPending } from '../tls/acme/http-01.js';
 import type { UpstreamGroup } from '../upstream/balance.js';
+
+/** `routeRequest`'s answer for a pending HTTP-01 challenge's path: the path answers it (`head.acmeAnswer`). */
+export const ACME_ANSWER = 1;
 
 /**
  * Header lines a request head may have (node:http's default `maxHeadersCount`). A longer head is refused with
@@ -25,6 +29,8 @@ export class RoutedRequest extends RequestHead {
   group: UpstreamGroup | null = null;
   /** The origin-form target sent upstream (an absolute-form target's path). */
   path = '/';
+  /** The key authorization answering an HTTP-01 challenge (with ACME_ANSWER). */
+  acmeAnswer = '';
 
   /** The authority of an absolute-form target replaces the Host header (RFC 9112 §3.2.2). */
   setHost(authority: string): void {
@@ -57,7 +63,10 @@ export class RoutedRequest extends RequestHead {
  *   431  more than MAX_HEADER_LINES header lines
  *   501  a Transfer-Encoding other than exactly `chunked` (as nginx: unknown transfer codings are not
  *        forwarded with the coding silently dropped)
- *   404  no Host on HTTP/1.0, or no virtual host for it
+ *   404  no Host on HTTP/1.0, or no virtual host for it; a `/.well-known/acme-challenge/` path with no
+ *        pending challenge while others are pending
+ *   ACME_ANSWER  a GET for a pending HTTP-01 challenge (tls/acme/http-01.ts): `acmeAnswer` is the body, whatever
+ *        the Host (the CA asks with the name being validated)
  * `version`: major * 10 + minor, as node:http's parser reports it (9, 10, 11, 20); `headerLines`: the number
  * of header lines the head had.
  */
@@ -83,6 +92,14 @@ export function routeRequest(
     if (absolute === null) return 400;
     path = absolute.path;
     head.setHost(absolute.authority);
+  }
+  // ACME HTTP-01 (RFC 8555 §8.3) before any virtual host: one Map.size read while no challenge is pending.
+  if (acmeChallengesPending() && path.startsWith(ACME_CHALLENGE_PREFIX)) {
+    const answer = acmeChallengeForPath(path);
+    if (answer === undefined || (method !== 'GET' && method !== 'HEAD')) return 404;
+    head.acmeAnswer = answer;
+    head.path = path;
+    return ACME_ANSWER;
   }
   if (head.hostCount === 0) return 404;
   const vhost = resolveHost(table, head.host);

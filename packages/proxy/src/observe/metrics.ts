@@ -11,6 +11,7 @@
  *   nodix_proxy_open_connections                        gauge (client connections)
  *   nodix_proxy_config_reloads_total{result}            counter (result: success | failure)
  *   nodix_proxy_config_last_reload_success              gauge (1 if the last reload applied)
+ *   nodix_proxy_acme_orders_total{result}               counter (ACME orders: issued | renewed | failed)
  *   + prom-client's default process metrics
  *
  * `host` is the route-table key (`webapp1.local`, `*.example.org`); requests for no known host share
@@ -141,6 +142,8 @@ export class ProxyMetrics {
   readonly #upstreams = new Map<string, HostStats>();
   readonly #options: ProxyMetricsOptions;
   #registry: Registry | null = null;
+  /** ACME orders by result (tls/acme/manager.ts); counted by the process running the manager. */
+  readonly acmeOrders = { issued: 0, renewed: 0, failed: 0 };
   /** Reload counts; null when this instance does not count reloads (cluster workers). */
   readonly #reloads: { success: number; failure: number; lastOk: boolean } | null;
 
@@ -273,6 +276,23 @@ export class ProxyMetrics {
         ),
       );
     }
+
+    const acmeOrders = this.acmeOrders;
+    registry.registerMetric(
+      collector(
+        {
+          name: 'nodix_proxy_acme_orders_total',
+          help: 'ACME certificate orders, by result (issued: a first certificate, renewed, failed: retried after a backoff).',
+          type: 'counter',
+          aggregator: 'sum',
+        },
+        () => [
+          { labels: { result: 'issued' }, value: acmeOrders.issued },
+          { labels: { result: 'renewed' }, value: acmeOrders.renewed },
+          { labels: { result: 'failed' }, value: acmeOrders.failed },
+        ],
+      ),
+    );
 
     const reloads = this.#reloads;
     if (reloads !== null) {
