@@ -5,9 +5,10 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, createServer, type SecureContext } from 'node:tls';
+import { connect, createServer, type SecureContext, type TLSSocket } from 'node:tls';
 import t, { type Test } from 'tap';
 import { ProxyMetrics } from '../../src/observe/metrics.js';
+import { offersOnlyAcmeTls, peekWhilePending } from '../../src/tls/acme/client-hello.js';
 import { AcmeManager, type AcmeManagerOptions } from '../../src/tls/acme/manager.js';
 import { request, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
 import { freePort, type Pebble, startPebble } from './pebble.js';
@@ -40,15 +41,25 @@ function startManager(
   return { manager, logs, metrics };
 }
 
-/** A TLS server choosing its certificate from `contextFor` by SNI, as tls-core's listener does. */
-async function tlsServer(t: Test, contextFor: (name: string) => SecureContext | undefined): Promise<number> {
+/**
+ * A TLS server choosing its certificate from `contextFor` by SNI, as tls-core's listener does; with `manager`,
+ * it serves TLS-ALPN-01 challenge certificates to ClientHellos offering only acme-tls/1 (client-hello.ts).
+ */
+async function tlsServer(
+  t: Test,
+  contextFor: (name: string) => SecureContext | undefined,
+  manager: AcmeManager | null = null,
+): Promise<number> {
   const server = createServer({
-    SNICallback: (name, cb) => {
-      const context = contextFor(name);
+    ALPNProtocols: ['http/1.1', 'acme-tls/1'],
+    SNICallback(this: TLSSocket, name, cb) {
+      const challenge = manager !== null && offersOnlyAcmeTls(this) ? manager.alpnContext(name) : undefined;
+      const context = challenge ?? contextFor(name);
       if (context === undefined) cb(new Error(`no certificate for ${name}`));
       else cb(null, context);
     },
   });
+  if (manager !== null) peekWhilePending(server, () => manager.alpnPending);
   server.on('secureConnection', (socket) => socket.end('hello\n'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
@@ -56,9 +67,9 @@ async function tlsServer(t: Test, contextFor: (name: string) => SecureContext | 
 }
 
 /** Handshakes for `servername` trusting only `ca`; the peer certificate's names and what was read. */
-function handshake(port: number, servername: string, ca: string) {
+function handshake(port: number, servername: string, ca: string, ALPNProtocols?: string[]) {
   return new Promise<{ subjectaltname: string; text: string }>((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername, ca }, () => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca, ALPNProtocols }, () => {
       const peer = socket.getPeerCertificate();
       let text = '';
       socket.setEncoding('utf8');
@@ -208,3 +219,80 @@ t.test('names removed from the table are not renewed; wildcards are refused', as
   t.match(started.logs.join('\n'), /gone\.test: no longer in the route table; not renewed any more/);
   t.equal(started.manager.contextFor('gone.test'), undefined);
 });
+
+t.test(
+  'TLS-ALPN-01: issued with only the TLS port reachable; other clients never see the challenge certificate',
+  async (t) => {
+    const dir = join(tempDir(t), 'acme');
+    const logs: string[] = [];
+    const started: { manager: AcmeManager | null } = { manager: null };
+    // The TLS server exists before the manager (Pebble needs its port); it asks the manager once there is one.
+    const server = createServer({
+      ALPNProtocols: ['http/1.1', 'acme-tls/1'],
+      SNICallback(this: TLSSocket, name, cb) {
+        const m = started.manager;
+        const challenge = m !== null && offersOnlyAcmeTls(this) ? m.alpnContext(name) : undefined;
+        const context = challenge ?? m?.contextFor(name);
+        if (context === undefined) cb(new Error(`no certificate for ${name}`));
+        else cb(null, context);
+      },
+    });
+    peekWhilePending(server, () => started.manager?.alpnPending ?? false);
+    server.on('secureConnection', (socket) => socket.end('hello\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => server.close());
+    const tlsPort = (server.address() as { port: number }).port;
+
+    // HTTP-01 would go to a port where nothing listens: only TLS-ALPN-01 can succeed.
+    const pebble = await startPebble(t, { httpPort: await freePort(), tlsPort });
+    pebble.dns.set('c.test', '127.0.0.1');
+    const manager = new AcmeManager({
+      dir,
+      directoryUrl: pebble.directoryUrl,
+      caFile: pebble.caFile,
+      pollMs: 100,
+      challenges: ['tls-alpn-01'],
+      log: (line) => {
+        logs.push(line);
+        // While the challenge is pending, an ordinary client (no ALPN, or h2/http1.1) is not given the challenge
+        // certificate: it gets no certificate at all here (none issued yet), never the self-signed one.
+        if (/challenge ready: tls-alpn-01/.test(line)) void ordinaryClient();
+      },
+    });
+    started.manager = manager;
+    t.teardown(() => manager.close());
+    const ordinary: string[] = [];
+    const ordinaryClient = () =>
+      new Promise<void>((resolve) => {
+        const socket = connect({
+          host: '127.0.0.1',
+          port: tlsPort,
+          servername: 'c.test',
+          ALPNProtocols: ['h2', 'http/1.1'],
+          rejectUnauthorized: false,
+        });
+        socket.on('secureConnect', () => {
+          ordinary.push(`served ${socket.getPeerCertificate().subjectaltname}`);
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', (err) => {
+          ordinary.push(`refused ${err.message}`);
+          resolve();
+        });
+      });
+    manager.setNames(['c.test']);
+    await manager.idle();
+    t.match(logs.join('\n'), /c\.test: challenge ready: tls-alpn-01/);
+    t.match(logs.join('\n'), /c\.test: certificate issued/);
+    await waitFor(() => ordinary.length === 1, 5000, 'the ordinary client');
+    t.match(
+      ordinary[0],
+      /^refused/,
+      'no challenge certificate for a client that offers more than acme-tls/1',
+    );
+    const served = await handshake(tlsPort, 'c.test', await pebble.issuingRoot(), ['http/1.1']);
+    t.equal(served.subjectaltname, 'DNS:c.test');
+    t.equal(served.text, 'hello\n');
+  },
+);
