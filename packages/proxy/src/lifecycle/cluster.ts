@@ -47,6 +47,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     accessLog: settings.accessLog,
     accessLogFormat: settings.accessLogFormat,
     adminAllowedHosts: settings.adminAllowedHosts,
+    acme: settings.acme,
   };
 }
 
@@ -339,6 +340,8 @@ export function runWorker(log: (line: string) => void, onListening: () => void =
             ...options,
             adminListen: null,
             routes: null,
+            // Only the primary talks to the CA (one account, one order per name for the whole machine).
+            acme: null,
             routeTable: message.config,
             log: workerLog,
             metrics: { reloads: false },

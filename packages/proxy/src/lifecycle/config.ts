@@ -6,6 +6,7 @@
  * The same defaults and parsers back `createProxy()`'s options, so the library and the CLI cannot drift apart.
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import convict from 'convict';
 import { ProxyConfigError } from '../errors.js';
 import { createTrustedProxies } from '../inbound/trust.js';
@@ -99,6 +100,33 @@ export interface ProxySettings {
   accessLogFormat: AccessLogFormat;
   /** Host names the admin listener answers besides loopback and its own address. */
   adminAllowedHosts: string[];
+  /** ACME (tls/acme/): used for route-table hosts with `"tls": "acme"`. */
+  acme: AcmeSettings;
+}
+
+export interface AcmeSettings {
+  /** State directory: account, keys, certificates, retry state. */
+  dir: string;
+  /** The CA's ACME directory URL. */
+  directoryUrl: string;
+  /** Account contact, or null. */
+  email: string | null;
+  /** Extra CA (PEM file) trusted for the directory's HTTPS, or null. */
+  caFile: string | null;
+  /** Renew this many days before expiry. */
+  renewDays: number;
+}
+
+/** Let's Encrypt's production directory (acme-client's `directory.letsencrypt.production`). */
+export const DEFAULT_ACME_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+
+/**
+ * `--acme-dir` when not given: `$STATE_DIRECTORY/acme` under systemd's `StateDirectory=` (the unit in systemd/),
+ * else `acme` in the working directory.
+ */
+export function defaultAcmeDir(env: NodeJS.ProcessEnv): string {
+  const state = env.STATE_DIRECTORY?.split(':')[0];
+  return state ? join(state, 'acme') : 'acme';
 }
 
 /** `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces). Throws an Error saying what is wrong. */
@@ -207,6 +235,24 @@ function addFormats(): void {
   integerFormat('nodix-proxy-count', 0, 10_000_000, '');
   integerFormat('nodix-proxy-header-size', 1024, 1_048_576, ' bytes');
   integerFormat('nodix-proxy-fails', 1, 1000, '');
+  integerFormat('nodix-proxy-days', 1, 365, ' days');
+  convict.addFormat({
+    name: 'nodix-proxy-url',
+    validate(value: unknown) {
+      let ok = false;
+      try {
+        ok = typeof value === 'string' && /^https?:$/.test(new URL(value).protocol);
+      } catch {}
+      if (!ok) throw new Error(`must be an http(s) URL (value was ${JSON.stringify(value)})`);
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-email',
+    validate(value: unknown) {
+      if (typeof value !== 'string' || (value !== '' && !/^[^\s@:]+@[^\s@]+$/.test(value)))
+        throw new Error(`must be an email address (value was ${JSON.stringify(value)})`);
+    },
+  });
   convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
   convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
   convict.addFormat({
@@ -455,6 +501,41 @@ export const SETTINGS: readonly SettingRow[] = [
     default: DEFAULT_PASSIVE_HEALTH.cooldownMs,
     doc: 'ms a failing upstream is skipped (route table may override).',
   },
+  {
+    key: 'acme.dir',
+    flag: 'acme-dir',
+    format: 'nodix-proxy-path',
+    default: '',
+    doc: 'ACME state directory (account, keys, certificates; created 0700). Default $STATE_DIRECTORY/acme, else ./acme.',
+  },
+  {
+    key: 'acme.directory',
+    flag: 'acme-directory',
+    format: 'nodix-proxy-url',
+    default: DEFAULT_ACME_DIRECTORY,
+    doc: 'ACME directory URL for "tls": "acme" hosts (default Let\'s Encrypt production; try its staging first).',
+  },
+  {
+    key: 'acme.email',
+    flag: 'acme-email',
+    format: 'nodix-proxy-email',
+    default: '',
+    doc: 'Contact address of the ACME account (expiry warnings from the CA).',
+  },
+  {
+    key: 'acme.ca',
+    flag: 'acme-ca',
+    format: 'nodix-proxy-path',
+    default: '',
+    doc: "PEM file of an extra CA trusted for the ACME directory's HTTPS (a test CA such as Pebble's).",
+  },
+  {
+    key: 'acme.renewDays',
+    flag: 'acme-renew-days',
+    format: 'nodix-proxy-days',
+    default: 30,
+    doc: 'Renew ACME certificates this many days before they expire.',
+  },
 ];
 
 /**
@@ -584,6 +665,13 @@ export function loadProxySettings(
     accessLog: accessLog === '' ? null : accessLog,
     accessLogFormat: get('accessLogFormat') as AccessLogFormat,
     adminAllowedHosts: get('adminAllowedHosts') as string[],
+    acme: {
+      dir: (get('acme.dir') as string) || defaultAcmeDir(env),
+      directoryUrl: get('acme.directory') as string,
+      email: (get('acme.email') as string) || null,
+      caFile: (get('acme.ca') as string) || null,
+      renewDays: get('acme.renewDays') as number,
+    },
   };
 }
 

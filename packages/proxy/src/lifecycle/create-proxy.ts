@@ -30,9 +30,11 @@ import {
 import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
+import { AcmeManager } from '../tls/acme/manager.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import {
+  type AcmeSettings,
   checkTimeouts,
   DEFAULT_ADMIN_LISTEN,
   DEFAULT_LIMITS,
@@ -83,6 +85,11 @@ export interface ProxyOptions {
    * every request to node:http's parser, which the differential tests use to compare the two request paths.
    */
   fastPath?: boolean;
+  /**
+   * ACME for route-table hosts with `"tls": "acme"` (tls/acme/manager.ts). Null or absent: no manager runs
+   * (cluster workers: the primary runs it). Unset fields take the settings' defaults.
+   */
+  acme?: (Partial<AcmeSettings> & { dir: string }) | null;
   metrics?: {
     /** prom-client default process metrics. Default true. */
     defaultMetrics?: boolean;
@@ -107,6 +114,8 @@ export interface NodixProxy {
   readonly server: Server;
   readonly adminServer: Server | null;
   readonly metrics: ProxyMetrics;
+  /** The ACME manager (orders, renewals, challenges) when `acme` was given, else null. */
+  readonly acme: AcmeManager | null;
   /** The table serving now (replaced, never mutated, by reloads). */
   readonly routeTable: RouteTable;
   /** Starts both listeners; resolves with the addresses really bound (the real port when 0 was asked). */
@@ -200,6 +209,19 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   };
 
   const logError = rateLimitedLog(log);
+
+  const acme =
+    options.acme === undefined || options.acme === null
+      ? null
+      : new AcmeManager({
+          dir: options.acme.dir,
+          directoryUrl: options.acme.directoryUrl,
+          email: options.acme.email,
+          caFile: options.acme.caFile,
+          renewDays: options.acme.renewDays,
+          log,
+          onOrder: (result) => metrics.acmeOrders[result]++,
+        });
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
@@ -364,6 +386,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         admin.closeAllConnections();
       });
     }
+    await acme?.close();
     await accessLog?.close();
   };
 
@@ -371,6 +394,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     server,
     adminServer,
     metrics,
+    acme,
     get routeTable() {
       return ctx.table;
     },

@@ -21,14 +21,15 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import * as acme from 'acme-client';
+import type * as Acme from 'acme-client';
 import { ACME_CHALLENGE_PREFIX, setAcmeChallenge } from './http-01.js';
 import { AcmeState } from './state.js';
 
 export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
 export type AcmeOrderResult = 'issued' | 'renewed' | 'failed';
 
-export const LETS_ENCRYPT_DIRECTORY = acme.directory.letsencrypt.production;
+/** Let's Encrypt's production directory (acme-client's `directory.letsencrypt.production`). */
+export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 export const DEFAULT_RENEW_DAYS = 30;
 
 export interface AcmeManagerOptions {
@@ -96,7 +97,11 @@ export class AcmeManager {
   readonly #running = new Set<string>();
   /** TLS-ALPN-01 challenge certificates of pending orders, by name. */
   readonly #alpn = new Map<string, SecureContext>();
-  #client: Promise<acme.Client> | null = null;
+  #client: Promise<Acme.Client> | null = null;
+  /** acme-client, loaded with the first order: a proxy without "acme" hosts never pays its ~140 ms and ~30 MB. */
+  #acme: typeof Acme | null = null;
+  /** The state directory exists (created with the first name: a proxy without "acme" hosts makes none). */
+  #initialised = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
 
@@ -110,7 +115,6 @@ export class AcmeManager {
     this.#retryMinMs = options.retryMinMs ?? 60_000;
     this.#retryMaxMs = options.retryMaxMs ?? DAY_MS;
     this.#state = new AcmeState(options.dir);
-    this.#state.init();
   }
 
   // --- what the TLS listener asks (tls/certificates.ts AcmeCertificates) ---
@@ -152,6 +156,17 @@ export class AcmeManager {
         continue;
       }
       wanted.add(name);
+    }
+    if (wanted.size > 0 && !this.#initialised) {
+      try {
+        this.#state.init();
+        this.#initialised = true;
+      } catch (err) {
+        this.#log(
+          `[acme] cannot create the state directory ${this.#state.dir}: ${(err as Error).message}; no certificates ordered`,
+        );
+        return;
+      }
     }
     for (const [name, entry] of this.#names) {
       if (wanted.has(name)) continue;
@@ -273,7 +288,7 @@ export class AcmeManager {
 
   // --- the ACME conversation ---
 
-  #clientOnce(): Promise<acme.Client> {
+  #clientOnce(): Promise<Acme.Client> {
     if (this.#client === null) {
       this.#client = this.#account().catch((err) => {
         this.#client = null;
@@ -283,7 +298,10 @@ export class AcmeManager {
     return this.#client;
   }
 
-  async #account(): Promise<acme.Client> {
+  async #account(): Promise<Acme.Client> {
+    const loaded = await import('acme-client');
+    const acme = (loaded as unknown as { default: typeof Acme }).default;
+    this.#acme = acme;
     const caFile = this.#options.caFile;
     if (caFile) {
       // acme-client's requests go through its one axios instance: trust the extra CA there (the process's
@@ -325,6 +343,7 @@ export class AcmeManager {
     const cleanups: (() => void)[] = [];
     try {
       const client = await this.#clientOnce();
+      const acme = this.#acme!;
       this.#log(
         `[acme] ${name}: order started (${renewal ? 'renewal' : 'new certificate'}) at ${this.directoryUrl}`,
       );
