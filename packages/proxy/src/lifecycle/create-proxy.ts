@@ -30,6 +30,7 @@ import {
 import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
+import { AcmeFollower } from '../tls/acme/follower.js';
 import { AcmeManager } from '../tls/acme/manager.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
@@ -86,15 +87,18 @@ export interface ProxyOptions {
    */
   fastPath?: boolean;
   /**
-   * ACME for route-table hosts with `"tls": "acme"` (tls/acme/manager.ts). Null or absent: no manager runs
-   * (cluster workers: the primary runs it). Unset fields take the settings' defaults.
+   * ACME for route-table hosts with `"tls": "acme"`: settings run a manager here (tls/acme/manager.ts; unset
+   * fields take the settings' defaults); an AcmeFollower serves what another process's manager stores (cluster
+   * workers, tls/acme/follower.ts); null or absent: none.
    */
-  acme?: (Partial<AcmeSettings> & { dir: string }) | null;
+  acme?: (Partial<AcmeSettings> & { dir: string }) | AcmeFollower | null;
   metrics?: {
     /** prom-client default process metrics. Default true. */
     defaultMetrics?: boolean;
     /** Count reloads here. Default true; cluster workers leave it to the primary. */
     reloads?: boolean;
+    /** Count ACME orders here. Default true; cluster workers leave it to the primary. */
+    acmeOrders?: boolean;
     registry?: Registry;
   };
 }
@@ -114,8 +118,8 @@ export interface NodixProxy {
   readonly server: Server;
   readonly adminServer: Server | null;
   readonly metrics: ProxyMetrics;
-  /** The ACME manager (orders, renewals, challenges) when `acme` was given, else null. */
-  readonly acme: AcmeManager | null;
+  /** The ACME manager (orders, renewals, challenges) or follower given with `acme`, else null. */
+  readonly acme: AcmeManager | AcmeFollower | null;
   /** The table serving now (replaced, never mutated, by reloads). */
   readonly routeTable: RouteTable;
   /** Starts both listeners; resolves with the addresses really bound (the real port when 0 was asked). */
@@ -192,6 +196,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     registry: options.metrics?.registry,
     defaultMetrics: options.metrics?.defaultMetrics ?? true,
     reloads: options.metrics?.reloads ?? true,
+    acmeOrders: options.metrics?.acmeOrders ?? true,
   });
   const pools = new UpstreamPools({
     connectTimeoutMs: timeouts.connectMs,
@@ -213,15 +218,17 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const acme =
     options.acme === undefined || options.acme === null
       ? null
-      : new AcmeManager({
-          dir: options.acme.dir,
-          directoryUrl: options.acme.directoryUrl,
-          email: options.acme.email,
-          caFile: options.acme.caFile,
-          renewDays: options.acme.renewDays,
-          log,
-          onOrder: (result) => metrics.acmeOrders[result]++,
-        });
+      : options.acme instanceof AcmeFollower
+        ? options.acme
+        : new AcmeManager({
+            dir: options.acme.dir,
+            directoryUrl: options.acme.directoryUrl,
+            email: options.acme.email,
+            caFile: options.acme.caFile,
+            renewDays: options.acme.renewDays,
+            log,
+            onOrder: (result) => metrics.acmeOrders[result]++,
+          });
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
@@ -386,7 +393,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         admin.closeAllConnections();
       });
     }
-    await acme?.close();
+    if (acme instanceof AcmeManager) await acme.close();
     await accessLog?.close();
   };
 

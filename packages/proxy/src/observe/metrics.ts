@@ -130,6 +130,8 @@ export interface ProxyMetricsOptions {
   traffic?: boolean;
   /** The reload metrics. Default true (false in cluster workers: the primary counts reloads once). */
   reloads?: boolean;
+  /** nodix_proxy_acme_orders_total. Default true (false in cluster workers: the primary runs the ACME manager). */
+  acmeOrders?: boolean;
 }
 
 export class ProxyMetrics {
@@ -277,22 +279,24 @@ export class ProxyMetrics {
       );
     }
 
-    const acmeOrders = this.acmeOrders;
-    registry.registerMetric(
-      collector(
-        {
-          name: 'nodix_proxy_acme_orders_total',
-          help: 'ACME certificate orders, by result (issued: a first certificate, renewed, failed: retried after a backoff).',
-          type: 'counter',
-          aggregator: 'sum',
-        },
-        () => [
-          { labels: { result: 'issued' }, value: acmeOrders.issued },
-          { labels: { result: 'renewed' }, value: acmeOrders.renewed },
-          { labels: { result: 'failed' }, value: acmeOrders.failed },
-        ],
-      ),
-    );
+    if (this.#options.acmeOrders ?? true) {
+      const acmeOrders = this.acmeOrders;
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_acme_orders_total',
+            help: 'ACME certificate orders, by result (issued: a first certificate, renewed, failed: retried after a backoff).',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [
+            { labels: { result: 'issued' }, value: acmeOrders.issued },
+            { labels: { result: 'renewed' }, value: acmeOrders.renewed },
+            { labels: { result: 'failed' }, value: acmeOrders.failed },
+          ],
+        ),
+      );
+    }
 
     const reloads = this.#reloads;
     if (reloads !== null) {

@@ -26,6 +26,14 @@ import { ACME_CHALLENGE_PREFIX, setAcmeChallenge } from './http-01.js';
 import { AcmeState } from './state.js';
 
 export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
+
+/**
+ * A challenge put up (answer set) or taken down (answer null): what cluster workers, which serve the traffic the
+ * CA validates with, need from the primary running the manager (lifecycle/cluster.ts).
+ */
+export type AcmeChallengeEvent =
+  | { kind: 'http-01'; token: string; keyAuthorization: string | null }
+  | { kind: 'tls-alpn-01'; name: string; key: string | null; cert: string | null };
 export type AcmeOrderResult = 'issued' | 'renewed' | 'failed';
 
 /** Let's Encrypt's production directory (acme-client's `directory.letsencrypt.production`). */
@@ -58,6 +66,8 @@ export interface AcmeManagerOptions {
   onOrder?: (result: AcmeOrderResult) => void;
   /** A certificate was issued or renewed (the TLS listener's `onIssued`). */
   onIssued?: (name: string) => void;
+  /** A challenge was put up or taken down (besides answering it in this process). */
+  onChallenge?: (event: AcmeChallengeEvent) => void;
 }
 
 interface Issued {
@@ -74,6 +84,25 @@ interface NameState {
   timer: NodeJS.Timeout | null;
   failures: number;
   nextAttemptAt: number;
+}
+
+/**
+ * The names of a route-table config's hosts with `"tls": "acme"` (the raw config: the cluster primary keeps the
+ * table as its workers get it). Wildcard hosts are left out: route-table validation refuses them with "acme".
+ */
+export function acmeHostNames(config: unknown): string[] {
+  const hosts = (config as { hosts?: Record<string, { tls?: unknown }> } | null)?.hosts;
+  if (hosts === undefined || hosts === null || typeof hosts !== 'object') return [];
+  return Object.entries(hosts)
+    .filter(([name, host]) => host?.tls === 'acme' && !name.startsWith('*'))
+    .map(([name]) => name.toLowerCase());
+}
+
+/** Answers (or stops answering) a challenge in this process: HTTP-01 tokens, TLS-ALPN-01 contexts in `alpn`. */
+export function applyChallenge(alpn: Map<string, SecureContext>, event: AcmeChallengeEvent): void {
+  if (event.kind === 'http-01') setAcmeChallenge(event.token, event.keyAuthorization);
+  else if (event.key === null || event.cert === null) alpn.delete(event.name);
+  else alpn.set(event.name, createSecureContext({ key: event.key, cert: event.cert }));
 }
 
 /** setTimeout's longest delay is 2^31-1 ms (~24.8 days); longer waits wake up and look again. */
@@ -97,6 +126,8 @@ export class AcmeManager {
   readonly #running = new Set<string>();
   /** TLS-ALPN-01 challenge certificates of pending orders, by name. */
   readonly #alpn = new Map<string, SecureContext>();
+  /** The challenges up now, by token or name (replayed to a cluster worker that starts meanwhile). */
+  readonly #pending = new Map<string, AcmeChallengeEvent>();
   #client: Promise<Acme.Client> | null = null;
   /** acme-client, loaded with the first order: a proxy without "acme" hosts never pays its ~140 ms and ~30 MB. */
   #acme: typeof Acme | null = null;
@@ -359,13 +390,13 @@ export class AcmeManager {
         const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
         if (challenge.type === 'http-01') {
           const token = (challenge as { token: string }).token;
-          setAcmeChallenge(token, keyAuthorization);
-          cleanups.push(() => setAcmeChallenge(token, null));
+          this.#challenge({ kind: 'http-01', token, keyAuthorization });
+          cleanups.push(() => this.#challenge({ kind: 'http-01', token, keyAuthorization: null }));
           this.#log(`[acme] ${name}: challenge ready: http-01 at ${ACME_CHALLENGE_PREFIX}${token}`);
         } else {
           const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
-          this.#alpn.set(name, createSecureContext({ key, cert }));
-          cleanups.push(() => this.#alpn.delete(name));
+          this.#challenge({ kind: 'tls-alpn-01', name, key: key.toString(), cert: cert.toString() });
+          cleanups.push(() => this.#challenge({ kind: 'tls-alpn-01', name, key: null, cert: null }));
           this.#log(`[acme] ${name}: challenge ready: tls-alpn-01`);
         }
         await client.completeChallenge(challenge);
@@ -405,6 +436,21 @@ export class AcmeManager {
     } finally {
       for (const cleanup of cleanups) cleanup();
     }
+  }
+
+  /** Puts a challenge up or down here, and tells `onChallenge`. */
+  #challenge(event: AcmeChallengeEvent): void {
+    const id = event.kind === 'http-01' ? `http-01 ${event.token}` : `tls-alpn-01 ${event.name}`;
+    const up = event.kind === 'http-01' ? event.keyAuthorization !== null : event.cert !== null;
+    if (up) this.#pending.set(id, event);
+    else this.#pending.delete(id);
+    applyChallenge(this.#alpn, event);
+    this.#options.onChallenge?.(event);
+  }
+
+  /** The challenges up now (for a cluster worker that starts while an order waits). */
+  pendingChallenges(): AcmeChallengeEvent[] {
+    return [...this.#pending.values()];
   }
 
   /** The first challenge of `challenges` the CA offers. */
