@@ -37,7 +37,10 @@ ${rows.join('\n')}
   -h, --help                               show this help
 
 Precedence: arguments, then environment, then the config file, then defaults.
-Prints "nodix-proxy listening on HOST:PORT (admin HOST:PORT)" with the bound ports once ready.
+Prints "nodix-proxy listening on HOST:PORT (admin HOST:PORT)" with the bound ports once ready (then
+", TLS on HOST:PORT" with --listen-tls).
+HTTPS: --listen-tls HOST:PORT; each route-table host names its certificate ("tls": {"cert": FILE, "key": FILE}
+or "acme"), "defaultTls" serves names without one; see the README's TLS section.
 SIGHUP or POST /reload on the admin listener re-reads the routes file; the file is also watched.
 SIGTERM/SIGINT: stop accepting, let in-flight requests finish (shutdown timeout), exit 0.
 `;
@@ -50,8 +53,9 @@ function fail(message: string, code: number): void {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function readyLine(listen: ListenAddress, admin: ListenAddress | null): string {
-  return `nodix-proxy listening on ${formatAddress(listen.host, listen.port)} (admin ${admin === null ? 'off' : formatAddress(admin.host, admin.port)})\n`;
+/** `nodix-proxy listening on HOST:PORT (admin HOST:PORT|off)`, then `, TLS on HOST:PORT` when TLS listens. */
+function readyLine(listen: ListenAddress, admin: ListenAddress | null, tls: ListenAddress | null): string {
+  return `nodix-proxy listening on ${formatAddress(listen.host, listen.port)} (admin ${admin === null ? 'off' : formatAddress(admin.host, admin.port)})${tls === null ? '' : `, TLS on ${formatAddress(tls.host, tls.port)}`}\n`;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -97,6 +101,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (values.check) {
     const result = await checkConfiguration(settings, settingsSources(argv, process.env, values.config));
+    for (const warning of result.warnings) process.stderr.write(`nodix-proxy: ${warning}\n`);
     if (result.ok) process.stdout.write(`${result.summary}\n`);
     else for (const error of result.errors) fail(error, 2);
     return;
@@ -123,7 +128,7 @@ async function main(argv: string[]): Promise<void> {
       1,
     );
   }
-  process.stdout.write(readyLine(addresses.listen, addresses.admin));
+  process.stdout.write(readyLine(addresses.listen, addresses.admin, addresses.tls));
   startServingV8Settings();
 
   const onHangup = () => {
@@ -153,7 +158,7 @@ async function runCluster(settings: ProxySettings): Promise<void> {
     const e = err as NodeJS.ErrnoException;
     return fail(`cannot start: ${e.code ?? e.message}`, 1);
   }
-  process.stdout.write(readyLine(primary.listen, primary.admin));
+  process.stdout.write(readyLine(primary.listen, primary.admin, settings.listenTls));
   const onHangup = () => {
     primary.reload().catch(() => {});
   };

@@ -35,7 +35,7 @@ import {
 } from '../errors.js';
 import type { ErrorPageStatus } from '../route-table/types.js';
 
-export type ErrorStatus = 400 | 404 | 431 | 501 | 502 | 503 | 504 | 505;
+export type ErrorStatus = 400 | 404 | 421 | 431 | 501 | 502 | 503 | 504 | 505;
 
 /**
  * The one table from failure to status, keyed by error class (errors.ts), never by a code string: a class
@@ -107,6 +107,7 @@ const REASONS: Record<ErrorStatus | PlainStatus, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
+  421: 'Misdirected Request',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   502: 'Bad Gateway',
@@ -144,6 +145,7 @@ export function sendPlainOnSocket(socket: Duplex, status: PlainStatus): void {
 const MESSAGES: Record<ErrorStatus, string> = {
   400: 'The request could not be understood: its Host header is missing or malformed, or its request line is not HTTP/1.x.',
   404: 'This web application is unavailable at the moment!',
+  421: 'This connection was made for another name: {{host}} needs a connection of its own.',
   431: 'The request has more header lines than this server accepts.',
   501: 'The request uses a transfer coding this server does not implement.',
   502: 'The web application behind {{host}} could not be reached or gave an invalid answer.',
@@ -191,7 +193,7 @@ export class ErrorPages {
   readonly #pages = new Map<ErrorStatus, CompiledPage>();
 
   constructor(custom: Partial<Record<ErrorPageStatus, string>> = {}) {
-    for (const status of [400, 404, 431, 501, 502, 503, 504, 505] as const) {
+    for (const status of [400, 404, 421, 431, 501, 502, 503, 504, 505] as const) {
       const template = (custom[String(status) as ErrorPageStatus] ?? defaultTemplate(status)).replaceAll(
         '{{status}}',
         String(status),
@@ -216,7 +218,8 @@ export const DEFAULT_ERROR_PAGES = new ErrorPages();
 
 /**
  * Writes an error page. A 400, 431, 501 or 505 also closes the connection: after a malformed request (or a body of
- * unknown framing) the stream cannot be trusted to be in sync. HEAD gets the headers only.
+ * unknown framing) the stream cannot be trusted to be in sync. So does a 421: the connection's TLS name is not the
+ * request's, and the client has to open one for the right name anyway. HEAD gets the headers only.
  */
 export function sendErrorPage(
   req: IncomingMessage,
@@ -241,7 +244,7 @@ export function sendErrorPage(
     'x-request-id',
     requestId,
   ];
-  if (status === 400 || status === 431 || status === 501 || status === 505)
+  if (status === 400 || status === 421 || status === 431 || status === 501 || status === 505)
     headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
@@ -280,6 +283,29 @@ export function httpDate(): string {
     dateText = new Date(now).toUTCString();
   }
   return dateText;
+}
+
+/** The 308 to https (a `redirectHttps` host on plain HTTP, inbound/route.ts): no body, the Location says it all. */
+export function sendRedirect(res: ServerResponse, location: string, requestId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(308, ['location', location, 'content-length', '0', 'x-request-id', requestId]);
+  res.end();
+}
+
+/** sendRedirect on a raw socket (an Upgrade request), closing it afterwards. */
+export function sendRedirectOnSocket(socket: Duplex, location: string, requestId: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.write(
+    `HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\ncontent-length: 0\r\nx-request-id: ${requestId}\r\ndate: ${httpDate()}\r\nconnection: close\r\n\r\n`,
+    'latin1',
+  );
+  endSocket(socket);
 }
 
 /**

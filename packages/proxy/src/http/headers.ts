@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { normalisePeerAddress, type TrustedProxies } from '../inbound/trust.js';
 import { acceptableRequestId } from '../observe/request-id.js';
+import { normaliseHost } from '../route-table/host.js';
 
 export const PASS = 0;
 export const HOST = 1;
@@ -135,6 +136,13 @@ export interface Peer {
   address: string;
   /** Whether the peer is a trusted proxy (its X-Forwarded-* are kept). */
   trusted: boolean;
+  /** `https` on the TLS listener, else `http`: X-Forwarded-Proto, and whether HSTS or a redirect applies. */
+  proto: 'http' | 'https';
+  /**
+   * The TLS connection's SNI name, normalised as a Host is (lowercase, no trailing dot); null on plain
+   * connections and TLS ones without SNI. A request whose Host names another gets 421 (inbound/route.ts).
+   */
+  servername: string | null;
 }
 
 const kPeer = Symbol('nodix.peer');
@@ -145,7 +153,16 @@ export function peerOf(socket: Socket, trust: TrustedProxies | null): Peer {
   let peer = holder[kPeer];
   if (peer === undefined) {
     const address = normalisePeerAddress(socket.remoteAddress ?? '');
-    peer = { address, trusted: trust?.check(address) ?? false };
+    // A TLSSocket (the TLS listener hands it to the same paths as a plain one) says so itself.
+    const tls = socket as Socket & { encrypted?: boolean; servername?: string | false | null };
+    const secure = tls.encrypted === true;
+    const sni = secure ? tls.servername : null;
+    peer = {
+      address,
+      trusted: trust?.check(address) ?? false,
+      proto: secure ? 'https' : 'http',
+      servername: typeof sni === 'string' && sni !== '' ? normaliseHost(sni) : null,
+    };
     holder[kPeer] = peer;
   }
   return peer;

@@ -608,13 +608,13 @@ function parseRequest(
     if (connectionTokens(connection) !== null) return parseRequestByLines(text, table, peer, underscores);
     if (asksToClose(connection)) parsed.keepAlive = false;
   }
-  if (routeRequest(table, parsed, method, url, 11, lines) !== 0) return null;
+  if (routeRequest(table, parsed, method, url, 11, lines, peer) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
   const trustedId = trustedRequestId(parsed, peer);
   parsed.trustedId = trustedId;
   parsed.upstreamHead = RequestHeadText.of(
-    open + forwardedHeaderLines(parsed, peer, parsed.host, 'http', trustedId),
+    open + forwardedHeaderLines(parsed, peer, parsed.host, peer.proto, trustedId),
   );
   return parsed;
 }
@@ -676,11 +676,11 @@ function parseRequestByLines(
   if (parsed.connection !== undefined && asksToClose(parsed.connection)) parsed.keepAlive = false;
   // Refusals (the unknown-host page, 400 for a malformed Host, ...) are answered by node:http's path, which
   // reaches the same decision (inbound/route.ts).
-  if (routeRequest(table, parsed, method, url, 11, lines.length - 1) !== 0) return null;
+  if (routeRequest(table, parsed, method, url, 11, lines.length - 1, peer) !== 0) return null;
   parsed.method = method;
   parsed.url = url;
   parsed.trustedId = trustedRequestId(parsed, peer);
-  addForwardedHeaders(parsed, peer, parsed.host, 'http', parsed.trustedId);
+  addForwardedHeaders(parsed, peer, parsed.host, peer.proto, parsed.trustedId);
   parsed.upstreamHead = new RequestHeadText(method, url, parsed.headers, parsed.bodyLength > 0);
   return parsed;
 }
@@ -774,6 +774,9 @@ class FastRequest implements AttemptState, RecordedRequest {
       head += 'transfer-encoding: chunked\r\n';
     }
     if (!response.clientHeadHasDate) head += `date: ${httpDate()}\r\n`;
+    // HSTS: TLS connections only (RFC 6797 §7.2), the line precomputed per virtual host.
+    if (this.conn.peer!.proto === 'https' && this.parsed.vhost!.hstsLine !== null)
+      head += this.parsed.vhost!.hstsLine;
     if (this.body !== null && this.body.remaining > 0) this.keepAlive = false;
     if (!this.keepAlive || this.conn.host.ctx.draining) {
       this.keepAlive = false;

@@ -25,7 +25,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLIENT_GONE } from '../errors.js';
-import { type ErrorStatus, sendErrorPage, statusForError } from '../http/error-pages.js';
+import { type ErrorStatus, sendErrorPage, sendRedirect, statusForError } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   type Peer,
@@ -49,7 +49,7 @@ import {
 import { RequestHeadText, type UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import { StreamBody } from './request-body.js';
-import { ACME_ANSWER, RoutedRequest, routeRequest, versionOf } from './route.js';
+import { ACME_ANSWER, RoutedRequest, redirectLocation, routeRequest, versionOf } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -62,6 +62,8 @@ export interface ForwardContext {
   draining: boolean;
   /** Requests forwarded and not yet closed: what a graceful shutdown waits for. */
   inFlight: number;
+  /** The port part of https redirects: `:8443`, or '' when the TLS listener is on 443 or there is none. */
+  httpsPort: string;
   /** Header names with an underscore are forwarded (else dropped, see UNDERSCORE in http/headers.ts). */
   readonly underscoresInHeaders: boolean;
   /** Logs an upstream failure (rate-limited by the proxy). */
@@ -78,9 +80,10 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   if (ctx.draining) res.shouldKeepAlive = false;
   // node:http keeps at most MAX_HEADER_LINES + 1 lines (inbound/server.ts): one more than allowed is a refusal.
   const lines = req.rawHeaders.length >> 1;
-  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', versionOf(req), lines);
+  const status = routeRequest(table, fwd, req.method!, req.url ?? '/', versionOf(req), lines, fwd.peer);
   if (status !== 0) {
     if (status === ACME_ANSWER) fwd.answerAcme();
+    else if (status === 308) fwd.redirect();
     else fwd.reject(status as ErrorStatus, fwd.host);
     return;
   }
@@ -150,8 +153,14 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
     this.#record(this.ctx.metrics.unknown, 200);
   }
 
+  /** A `redirectHttps` host on plain HTTP (inbound/route.ts). */
+  redirect(): void {
+    sendRedirect(this.res, redirectLocation(this, this.ctx.httpsPort), this.requestId);
+    this.#record(this.vhost!.stats, 308);
+  }
+
   start(): void {
-    addForwardedHeaders(this, this.peer, this.host, 'http', this.requestId);
+    addForwardedHeaders(this, this.peer, this.host, this.peer.proto, this.requestId);
     this.ctx.inFlight++;
     this.res.on('close', this.#onClose);
     if (this.hasBody) this.body = new StreamBody(this.req);
@@ -171,8 +180,13 @@ class Forward extends RoutedRequest implements AttemptState, RecordedRequest {
   onHeaders(statusCode: number, headers: string[]): boolean {
     this.upstream!.answered();
     if (this.clientGone) return false;
+    // HSTS: TLS connections only (RFC 6797 §7.2). A copy: the upstream client may share its header array.
+    const hsts = this.peer.proto === 'https' ? this.vhost!.hsts : null;
     try {
-      this.res.writeHead(statusCode, headers);
+      this.res.writeHead(
+        statusCode,
+        hsts === null ? headers : [...headers, 'strict-transport-security', hsts],
+      );
     } catch {
       // node:http refused what the upstream sent (an invalid header value): a bad gateway, not a crash.
       return false;

@@ -7,9 +7,9 @@
  * parses a head it has not seen (it keeps the result with the parsed head). No allocation but for an
  * absolute-form target.
  */
-import { RequestHead, trimOws } from '../http/headers.js';
+import { type Peer, RequestHead, trimOws } from '../http/headers.js';
 import type { RouteTable, VirtualHost } from '../route-table/build.js';
-import { BAD_HOST, resolveHost } from '../route-table/host.js';
+import { BAD_HOST, normaliseHost, resolveHost } from '../route-table/host.js';
 import { ACME_CHALLENGE_PREFIX, acmeChallengeForPath, acmeChallengesPending } from '../tls/acme/http-01.js';
 import type { UpstreamGroup } from '../upstream/balance.js';
 
@@ -63,12 +63,17 @@ export class RoutedRequest extends RequestHead {
  *   431  more than MAX_HEADER_LINES header lines
  *   501  a Transfer-Encoding other than exactly `chunked` (as nginx: unknown transfer codings are not
  *        forwarded with the coding silently dropped)
+ *   421  on a TLS connection with SNI, a Host (port stripped, normalised) that is not the SNI name: the name the
+ *        certificate was chosen for must be the one routed, even when one wildcard certificate covers both
+ *        (as nginx and Caddy do). Without SNI (an IP address, an old client) the Host routes as on plain HTTP.
  *   404  no Host on HTTP/1.0, or no virtual host for it; a `/.well-known/acme-challenge/` path with no
  *        pending challenge while others are pending
  *   ACME_ANSWER  a GET for a pending HTTP-01 challenge (tls/acme/http-01.ts): `acmeAnswer` is the body, whatever
  *        the Host (the CA asks with the name being validated)
+ *   308  a plain-HTTP request for a host with `redirectHttps` (not `/.well-known/acme-challenge/`): `vhost` and
+ *        `path` are set, the caller answers with the redirect (redirectLocation)
  * `version`: major * 10 + minor, as node:http's parser reports it (9, 10, 11, 20); `headerLines`: the number
- * of header lines the head had.
+ * of header lines the head had; `peer`: the connection (TLS or not, its SNI name).
  */
 export function routeRequest(
   table: RouteTable,
@@ -77,6 +82,7 @@ export function routeRequest(
   target: string,
   version: number,
   headerLines: number,
+  peer: Peer,
 ): number {
   if (version !== 11 && version !== 10) return version >= 20 ? 505 : 400;
   if (headerLines > MAX_HEADER_LINES) return 431;
@@ -103,8 +109,16 @@ export function routeRequest(
   }
   if (head.hostCount === 0) return 404;
   const vhost = resolveHost(table, head.host);
-  if (vhost === null) return 404;
   if (vhost === BAD_HOST) return 400;
+  const servername = peer.servername;
+  // The raw Host is the SNI name itself in the usual case: no normalising then.
+  if (servername !== null && head.host !== servername && normaliseHost(head.host) !== servername) return 421;
+  if (vhost === null) return 404;
+  if (vhost.redirectHttps && peer.proto === 'http' && !path.startsWith(ACME_CHALLENGE_PREFIX)) {
+    head.vhost = vhost;
+    head.path = path;
+    return 308;
+  }
   let group = vhost.group;
   if (vhost.router !== null) {
     const match = vhost.router.find(method, path);
@@ -114,6 +128,14 @@ export function routeRequest(
   head.group = group;
   head.path = path;
   return 0;
+}
+
+/**
+ * Where a 308 from `routeRequest` sends the client: `https://` + the request's host name (normalised, port
+ * dropped) + `httpsPort` (`:8443`, or '' for 443) + the request target.
+ */
+export function redirectLocation(head: RoutedRequest, httpsPort: string): string {
+  return `https://${normaliseHost(head.host) ?? head.host}${httpsPort}${head.path}`;
 }
 
 /** The HTTP version of a request node:http parsed, as `routeRequest` takes it. */

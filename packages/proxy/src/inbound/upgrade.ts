@@ -17,7 +17,13 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { NoHealthyUpstreamError, UpgradeTimeoutError, upstreamSocketFailure } from '../errors.js';
-import { type ErrorStatus, endSocket, isConnectError, sendErrorPageOnSocket } from '../http/error-pages.js';
+import {
+  type ErrorStatus,
+  endSocket,
+  isConnectError,
+  sendErrorPageOnSocket,
+  sendRedirectOnSocket,
+} from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   peerOf,
@@ -31,7 +37,7 @@ import { nextRequestId } from '../observe/request-id.js';
 import { failureStatus } from '../upstream/attempt.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
-import { ACME_ANSWER, RoutedRequest, routeRequest, versionOf } from './route.js';
+import { ACME_ANSWER, RoutedRequest, redirectLocation, routeRequest, versionOf } from './route.js';
 
 export interface UpgradeContext extends ForwardContext {
   /** How long the upstream may take to answer the upgrade request, ms (then 504). */
@@ -77,7 +83,13 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     req.url ?? '/',
     versionOf(req),
     req.rawHeaders.length >> 1,
+    peer,
   );
+  if (status === 308) {
+    sendRedirectOnSocket(socket, redirectLocation(requestHead, ctx.httpsPort), requestId);
+    record(requestHead.vhost!.stats, 308, null);
+    return;
+  }
   if (status !== 0) {
     // An upgrade is no answer to an HTTP-01 challenge.
     reject(ctx.metrics.unknown, (status === ACME_ANSWER ? 404 : status) as ErrorStatus, requestHead.host);
@@ -93,7 +105,7 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     return;
   }
 
-  addForwardedHeaders(requestHead, peer, requestHead.host, 'http', requestId);
+  addForwardedHeaders(requestHead, peer, requestHead.host, peer.proto, requestId);
   // Connection and Upgrade are hop-by-hop, but for an upgrade they are the request: re-add them for this hop.
   requestHead.headers.push('connection', 'upgrade', 'upgrade', requestHead.upgrade ?? 'websocket');
 

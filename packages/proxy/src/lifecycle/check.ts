@@ -7,9 +7,12 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RouteTableError } from '../errors.js';
 import { loadRouteTableFile } from '../route-table/load.js';
+import { loadCertificates } from '../tls/certificates.js';
 import { envName, formatAddress, type ProxySettings, SETTINGS } from './config.js';
 
-export type CheckResult = { ok: true; summary: string } | { ok: false; errors: string[] };
+export type CheckResult =
+  | { ok: true; summary: string; warnings: string[] }
+  | { ok: false; errors: string[]; warnings: string[] };
 
 /** Where the settings came from, in precedence order from lowest: `defaults`, `config file F`, `environment`, `arguments`. */
 export function settingsSources(
@@ -29,6 +32,7 @@ export function settingsSources(
 /** Checks what the settings point at; every problem is one line naming the file. Opens no port. */
 export async function checkConfiguration(settings: ProxySettings, sources: string[]): Promise<CheckResult> {
   const errors: string[] = [];
+  const warnings: string[] = [];
   let routes = 'no routes file (every request gets the unknown-host page)';
   if (settings.routes !== null) {
     try {
@@ -38,7 +42,10 @@ export async function checkConfiguration(settings: ProxySettings, sources: strin
         for (const upstream of host.upstreams) upstreams.add(upstream);
         for (const route of host.routes) for (const upstream of route.upstreams) upstreams.add(upstream);
       }
-      routes = `routes ${settings.routes}: ${plural(table.hosts.length, 'host')}, ${plural(upstreams.size, 'upstream')}`;
+      // Certificates are checked as a TLS listener would load them, whether or not one is configured.
+      const certificates = loadCertificates(table, { previous: null, warn: (line) => warnings.push(line) });
+      const tls = certificates.byFiles.size + certificates.acmeNames.length;
+      routes = `routes ${settings.routes}: ${plural(table.hosts.length, 'host')}, ${plural(upstreams.size, 'upstream')}${tls === 0 ? '' : `, ${plural(certificates.byFiles.size, 'certificate')}${certificates.acmeNames.length === 0 ? '' : ` + ${certificates.acmeNames.length} over ACME`}`}`;
     } catch (err) {
       if (!(err instanceof RouteTableError)) throw err;
       errors.push(err.message);
@@ -49,13 +56,17 @@ export async function checkConfiguration(settings: ProxySettings, sources: strin
     const problem = unwritable(accessLog);
     if (problem !== null) errors.push(`access log ${accessLog}: ${problem}`);
   }
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return { ok: false, errors, warnings };
   const admin = settings.adminListen;
   return {
     ok: true,
+    warnings,
     summary:
       `nodix-proxy: configuration OK: ${routes}; settings from ${sources.join(' + ')}; ` +
       `listen ${formatAddress(settings.listen.host, settings.listen.port)}, ` +
+      (settings.listenTls === null
+        ? ''
+        : `TLS ${formatAddress(settings.listenTls.host, settings.listenTls.port)}, `) +
       `admin ${admin === null ? 'off' : formatAddress(admin.host, admin.port)}, ` +
       `${plural(settings.workers, 'worker')}, access log ${accessLog === '-' ? 'standard output' : (accessLog ?? 'off')}`,
   };

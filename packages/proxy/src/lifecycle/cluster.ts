@@ -16,12 +16,15 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { loadPromClient, ProxyMetrics } from '../observe/metrics.js';
 import { loadRouteTableFile } from '../route-table/load.js';
 import { createReloader, type Reloader } from '../route-table/reloader.js';
 import type { RouteTableConfig } from '../route-table/types.js';
+import type { ValidatedRouteTable } from '../route-table/validate.js';
 import { AcmeFollower } from '../tls/acme/follower.js';
 import { type AcmeChallengeEvent, AcmeManager, acmeHostNames } from '../tls/acme/manager.js';
+import { certificateFiles, loadCertificates } from '../tls/certificates.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import type { ListenAddress, ProxySettings } from './config.js';
 import { createProxy, type NodixProxy, type ProxyOptions } from './create-proxy.js';
@@ -44,8 +47,11 @@ type FromWorker =
 export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions {
   return {
     listen: settings.listen,
+    listenTls: settings.listenTls,
     adminListen: settings.adminListen,
     routes: settings.routes,
+    // Workers get the table as JSON: its relative certificate paths are the routes file's.
+    routeTableDir: settings.routes === null ? undefined : dirname(resolve(settings.routes)),
     watch: settings.watch,
     timeouts: settings.timeouts,
     limits: settings.limits,
@@ -74,10 +80,18 @@ export async function startPrimary(
   let config: unknown = EMPTY_TABLE;
   let source = '(no routes file)';
   let initialText = '';
+  let initialTable: ValidatedRouteTable | undefined;
+  // With a TLS listener the primary checks a table's certificates before any worker gets it: a bad one is
+  // refused here, once, with the file and the reason (the workers load them again to serve them).
+  const checkCertificates = (table: ValidatedRouteTable) => {
+    if (settings.listenTls !== null) loadCertificates(table, { previous: null, warn: () => {} });
+  };
   if (settings.routes !== null) {
     const loaded = await loadRouteTableFile(settings.routes);
+    checkCertificates(loaded.table);
     config = loaded.table.config;
     initialText = loaded.text;
+    initialTable = loaded.table;
     source = settings.routes;
   }
 
@@ -233,6 +247,7 @@ export async function startPrimary(
           file: routesFile,
           initialText,
           apply: async (table) => {
+            checkCertificates(table);
             config = table.config;
             const errors = await distribute([...live].filter((worker) => greeted.has(worker)));
             if (errors.length > 0) {
@@ -248,6 +263,8 @@ export async function startPrimary(
           recordReload: (ok) => metrics.recordReload(ok),
           log,
           logPrefix: '[proxy primary]',
+          initialTable,
+          dependencies: settings.listenTls === null ? undefined : certificateFiles,
         });
   const reload = async (onlyIfChanged: boolean): Promise<ReloadOutcome> => {
     if (reloader === null) return { ok: true, hosts: 0, source };

@@ -81,6 +81,8 @@ export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthSettings> = { maxFail
 /** Everything the CLI runs with. */
 export interface ProxySettings {
   listen: ListenAddress;
+  /** The TLS listener; null (default): none. */
+  listenTls: ListenAddress | null;
   /** null: no admin listener (`off`). */
   adminListen: ListenAddress | null;
   /** Routes file; null: start with an empty table (every host unknown). */
@@ -170,6 +172,13 @@ export function parseListen(value: unknown): ListenAddress {
   return { host, port: Number(portText) };
 }
 
+/** Like parseListen, but an empty value (the default) or `off` means no TLS listener: null. */
+export function parseTlsListen(value: unknown): ListenAddress | null {
+  if (value === null || value === undefined || value === '' || value === 'off' || value === false)
+    return null;
+  return parseListen(value);
+}
+
 /** Like parseListen, but `off` (or an empty value) means no listener: null. */
 export function parseAdminListen(value: unknown): ListenAddress | null {
   if (value === null || value === 'off' || value === '' || value === false) return null;
@@ -255,6 +264,7 @@ function addFormats(): void {
   });
   convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
   convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
+  convict.addFormat({ name: 'nodix-proxy-tls-listen', ...formatFrom(parseTlsListen) });
   convict.addFormat({
     name: 'nodix-proxy-workers',
     coerce: toInteger,
@@ -339,6 +349,13 @@ export const SETTINGS: readonly SettingRow[] = [
     format: 'nodix-proxy-listen',
     default: DEFAULT_LISTEN,
     doc: 'Traffic listener, HOST:PORT (port 0: any free port).',
+  },
+  {
+    key: 'listenTls',
+    flag: 'listen-tls',
+    format: 'nodix-proxy-tls-listen',
+    default: '',
+    doc: 'TLS (HTTPS) listener, HOST:PORT; empty: none. Certificates per host come from the route table (tls, defaultTls).',
   },
   {
     key: 'adminListen',
@@ -649,6 +666,7 @@ export function loadProxySettings(
   const accessLog = get('accessLog') as string;
   return {
     listen: parseListen(get('listen')),
+    listenTls: parseTlsListen(get('listenTls')),
     adminListen: parseAdminListen(get('adminListen')),
     routes: routes === '' ? null : routes,
     workers: workers === 'auto' ? availableParallelism() : workers,

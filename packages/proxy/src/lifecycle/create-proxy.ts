@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
 import { createTrafficServer } from '../inbound/server.js';
@@ -30,8 +31,16 @@ import {
 import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
+import { offersOnlyAcmeTls, peekWhilePending } from '../tls/acme/client-hello.js';
 import { AcmeFollower } from '../tls/acme/follower.js';
 import { AcmeManager } from '../tls/acme/manager.js';
+import {
+  type AcmeCertificates,
+  type CertificateStore,
+  certificateFiles,
+  loadCertificates,
+} from '../tls/certificates.js';
+import { TlsListener } from '../tls/listener.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import {
@@ -53,6 +62,16 @@ import {
 export interface ProxyOptions {
   /** Traffic listener: `HOST:PORT` or {host, port}. Default `0.0.0.0:8080`; port 0 picks a free port. */
   listen?: string | ListenAddress;
+  /**
+   * TLS listener: `HOST:PORT` or {host, port}; null or '' (default): none. Certificates come from the route
+   * table (`tls`, `defaultTls`) and, for `"acme"` hosts, from `acme`.
+   */
+  listenTls?: string | ListenAddress | null;
+  /**
+   * Relative certificate paths of a table not read from a file (`routeTable`, setRouteTable) are resolved against
+   * this directory (a cluster worker passes its primary's routes file directory). Default the working directory.
+   */
+  routeTableDir?: string;
   /** Admin listener: `HOST:PORT`, {host, port}, or `off`/null. Default `127.0.0.1:9090`. */
   adminListen?: string | ListenAddress | null;
   /** Host names the admin listener answers besides loopback and its own address (others get 421). */
@@ -87,11 +106,11 @@ export interface ProxyOptions {
    */
   fastPath?: boolean;
   /**
-   * ACME for route-table hosts with `"tls": "acme"`: settings run a manager here (tls/acme/manager.ts; unset
-   * fields take the settings' defaults); an AcmeFollower serves what another process's manager stores (cluster
-   * workers, tls/acme/follower.ts); null or absent: none.
+   * Certificates of route-table hosts with `"tls": "acme"`: settings run an ACME manager here
+   * (tls/acme/manager.ts; unset fields take the settings' defaults); an AcmeCertificates source (a cluster
+   * worker's AcmeFollower, tls/acme/follower.ts, or a test's) serves what it has; null or absent: none.
    */
-  acme?: (Partial<AcmeSettings> & { dir: string }) | AcmeFollower | null;
+  acme?: (Partial<AcmeSettings> & { dir: string }) | AcmeCertificates | null;
   metrics?: {
     /** prom-client default process metrics. Default true. */
     defaultMetrics?: boolean;
@@ -106,6 +125,8 @@ export interface ProxyOptions {
 export interface ProxyAddresses {
   listen: ListenAddress;
   admin: ListenAddress | null;
+  /** The TLS listener's address, null without one. */
+  tls: ListenAddress | null;
 }
 
 export type { ReloadResult };
@@ -117,9 +138,11 @@ export interface NodixProxy {
    */
   readonly server: Server;
   readonly adminServer: Server | null;
+  /** The TLS listener (its `handlers` are where HTTP/2 and TLS-ALPN-01 plug in), null without `listenTls`. */
+  readonly tls: TlsListener | null;
   readonly metrics: ProxyMetrics;
-  /** The ACME manager (orders, renewals, challenges) or follower given with `acme`, else null. */
-  readonly acme: AcmeManager | AcmeFollower | null;
+  /** The ACME manager (orders, renewals, challenges) or the source given with `acme`, else null. */
+  readonly acme: AcmeCertificates | null;
   /** The table serving now (replaced, never mutated, by reloads). */
   readonly routeTable: RouteTable;
   /** Starts both listeners; resolves with the addresses really bound (the real port when 0 was asked). */
@@ -176,6 +199,10 @@ function accessLogFormat(value: unknown): AccessLogFormat {
 /** Creates a proxy (not listening yet). Options are checked here: a bad one throws ProxyConfigError. */
 export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const listenAddress = option('listen', parseListen, options.listen ?? DEFAULT_LISTEN);
+  const tlsAddress =
+    options.listenTls === undefined || options.listenTls === null || options.listenTls === ''
+      ? null
+      : option('listenTls', parseListen, options.listenTls);
   const adminAddress = option(
     'adminListen',
     parseAdminListen,
@@ -215,10 +242,10 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
 
   const logError = rateLimitedLog(log);
 
-  const acme =
+  const acme: AcmeCertificates | null =
     options.acme === undefined || options.acme === null
       ? null
-      : options.acme instanceof AcmeFollower
+      : 'contextFor' in options.acme
         ? options.acme
         : new AcmeManager({
             dir: options.acme.dir,
@@ -244,7 +271,11 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     initial = parseRouteTable(text, routesFile);
     initialText = text;
   } else {
-    initial = validateRouteTable(options.routeTable ?? EMPTY_TABLE, 'createProxy({ routeTable })');
+    initial = validateRouteTable(
+      options.routeTable ?? EMPTY_TABLE,
+      'createProxy({ routeTable })',
+      options.routeTableDir,
+    );
   }
 
   const accessLog: AccessLog | null =
@@ -264,19 +295,36 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     inFlight: 0,
     logError,
     underscoresInHeaders: options.underscoresInHeaders ?? false,
+    httpsPort: tlsAddress === null || tlsAddress.port === 443 ? '' : `:${tlsAddress.port}`,
     upgradeTimeoutMs: timeouts.upgradeMs,
     upgradeSockets: new Set<Duplex>(),
   };
   metrics.upstreams = () => ctx.table.upstreams;
 
-  /** Puts a validated table into service (in-flight requests finish on the one they started with). */
+  // The TLS listener, when there is one, and the certificates of the table serving now.
+  let tls: TlsListener | null = null;
+  /** The table's certificates, read and checked (throws RouteTableError); null without a TLS listener. */
+  const certificatesOf = (validated: ValidatedRouteTable): CertificateStore | null =>
+    tls === null
+      ? null
+      : loadCertificates(validated, {
+          previous: tls.certificates,
+          warn: (line) => log(`[proxy] ${line}`),
+        });
+
+  /**
+   * Puts a validated table into service (in-flight requests finish on the one they started with). Its
+   * certificates are read first: a bad one throws RouteTableError and nothing changes.
+   */
   const install = (validated: ValidatedRouteTable, source: string): ReloadResult => {
+    const certificates = certificatesOf(validated);
     const next = buildRouteTable(validated, ctx.table, buildContext);
     const old = ctx.table;
     ctx.table = next;
     // Heads remembered under the old table are no use any more, and would keep its hosts and pools alive.
     for (const conn of fastConnections) conn.forgetHeads();
     retireRouteTable(old, next, buildContext);
+    if (certificates !== null) tls?.setCertificates(certificates);
     log(`[proxy] route table applied: ${next.hosts.length} hosts from ${source}`);
     return { hosts: next.hosts.length, source, changed: true };
   };
@@ -295,6 +343,9 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
           recordReload: (ok) => metrics.recordReload(ok),
           log,
           logPrefix: '[proxy]',
+          initialTable: initial,
+          // With a TLS listener, certificate files are watched too (renewals replace them in place).
+          dependencies: tlsAddress === null ? undefined : certificateFiles,
         });
   const reloadFromFile = (onlyIfChanged: boolean): Promise<ReloadResult> =>
     reloader === null
@@ -309,6 +360,29 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     log,
     fastPath: options.fastPath ?? true,
   });
+
+  if (tlsAddress !== null) {
+    tls = new TlsListener({
+      // After the handshake, an HTTP/1.1 connection is the traffic server's like a plain one.
+      handOver: (socket: TLSSocket) => server.emit('connection', socket),
+      metrics,
+      log,
+      handshakeTimeoutMs: timeouts.headerMs,
+      maxConnections: limits.maxConnections,
+      acme,
+    });
+    const tlsListener = tls;
+    if (acme instanceof AcmeManager || acme instanceof AcmeFollower) {
+      // TLS-ALPN-01: the challenge certificate only for ClientHellos offering acme-tls/1 alone (client-hello.ts).
+      const source = acme;
+      tls.handlers.acmeAlpnContext = (servername, socket) =>
+        offersOnlyAcmeTls(socket) ? source.alpnContext(servername) : undefined;
+      peekWhilePending(tls.server, () => source.alpnPending);
+    }
+    metrics.tls.notAfter = () => tlsListener.notAfter();
+    // The first table's certificates: a bad one is the caller's mistake, thrown from here like a bad table.
+    tls.setCertificates(certificatesOf(initial)!);
+  }
 
   let adminServer: Server | null = null;
   const adminBackend: AdminBackend = {
@@ -381,6 +455,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     const forced = ctx.inFlight > 0;
     server.closeAllConnections();
     for (const conn of fastConnections) conn.socket.destroy();
+    if (tls !== null) {
+      const tlsServer = tls.server;
+      await new Promise<void>((resolve) => {
+        if (!tlsServer.listening) resolve();
+        else tlsServer.close(() => resolve());
+      });
+    }
     for (const socket of ctx.upgradeSockets) socket.destroy();
     await serverClosed;
     retireRouteTable(ctx.table, null, buildContext);
@@ -400,6 +481,9 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   const proxy: NodixProxy = {
     server,
     adminServer,
+    get tls() {
+      return tls;
+    },
     metrics,
     acme,
     get routeTable() {
@@ -410,16 +494,21 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       state = 'listening';
       const bound = await listenOn(server, listenAddress);
       let admin: ListenAddress | null = null;
-      if (adminServer !== null && adminAddress !== null) {
-        try {
-          admin = await listenOn(adminServer, adminAddress);
-        } catch (err) {
-          await new Promise((resolve) => server.close(resolve));
-          throw err;
+      let tlsBound: ListenAddress | null = null;
+      try {
+        if (tls !== null && tlsAddress !== null) {
+          tlsBound = await listenOn(tls.server as unknown as Server, tlsAddress);
+          // Redirects name the port really bound (port 0 picks one).
+          ctx.httpsPort = tlsBound.port === 443 ? '' : `:${tlsBound.port}`;
         }
+        if (adminServer !== null && adminAddress !== null) admin = await listenOn(adminServer, adminAddress);
+      } catch (err) {
+        await new Promise((resolve) => server.close(resolve));
+        if (tls?.server.listening) await new Promise((resolve) => tls?.server.close(resolve));
+        throw err;
       }
       if (watchEnabled) reloader?.watch();
-      return { listen: bound, admin };
+      return { listen: bound, admin, tls: tlsBound };
     },
     close(closeOptions = {}) {
       if (closing !== null) return closing;
@@ -431,16 +520,15 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       return reloadFromFile(false);
     },
     setRouteTable(config: unknown, source = 'setRouteTable()') {
-      let validated: ValidatedRouteTable;
+      let result: ReloadResult;
       try {
-        validated = validateRouteTable(config, source);
+        result = install(validateRouteTable(config, source, options.routeTableDir), source);
       } catch (err) {
         metrics.recordReload(false);
         if (err instanceof RouteTableError)
           log(`[proxy] route table rejected, the last good one keeps serving: ${err.message}`);
         throw err;
       }
-      const result = install(validated, source);
       metrics.recordReload(true);
       return result;
     },

@@ -12,6 +12,11 @@
  *   nodix_proxy_config_reloads_total{result}            counter (result: success | failure)
  *   nodix_proxy_config_last_reload_success              gauge (1 if the last reload applied)
  *   nodix_proxy_acme_orders_total{result}               counter (ACME orders: issued | renewed | failed)
+ *   nodix_proxy_tls_handshakes_total{protocol}          counter (TLSv1.2, TLSv1.3)
+ *   nodix_proxy_tls_handshake_failures_total{reason}    counter (unknown_name, no_shared_cipher,
+ *                                                       protocol_version, timeout, reset, other)
+ *   nodix_proxy_tls_certificate_not_after{host}         gauge (expiry, seconds since the epoch; `defaultTls`
+ *                                                       for the default certificate)
  *   + prom-client's default process metrics
  *
  * `host` is the route-table key (`webapp1.local`, `*.example.org`); requests for no known host share
@@ -121,6 +126,41 @@ function collector(meta: Omit<CollectedMetric, 'values'>, values: () => MetricVa
   return metric as unknown as Metric;
 }
 
+/** Why a TLS handshake failed: a bounded label set. */
+export type TlsFailureReason =
+  | 'unknown_name'
+  | 'no_shared_cipher'
+  | 'protocol_version'
+  | 'timeout'
+  | 'reset'
+  | 'other';
+
+export const TLS_FAILURE_REASONS: readonly TlsFailureReason[] = [
+  'unknown_name',
+  'no_shared_cipher',
+  'protocol_version',
+  'timeout',
+  'reset',
+  'other',
+];
+
+/** Handshake counts of the TLS listener: plain numbers, bumped once per handshake. */
+export class TlsStats {
+  /** By protocol (`TLSv1.3`): at most the two versions the listener allows. */
+  readonly handshakes = new Map<string, number>();
+  readonly failures = new Map<TlsFailureReason, number>();
+  /** Certificates (route-table key, expiry in seconds since the epoch); set by the TLS listener. */
+  notAfter: () => Iterable<[string, number]> = () => [];
+
+  handshake(protocol: string): void {
+    this.handshakes.set(protocol, (this.handshakes.get(protocol) ?? 0) + 1);
+  }
+
+  failed(reason: TlsFailureReason): void {
+    this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+  }
+}
+
 export interface ProxyMetricsOptions {
   /** Register into this registry; a fresh one by default (several proxies in one process must not share). */
   registry?: Registry;
@@ -136,6 +176,7 @@ export interface ProxyMetricsOptions {
 
 export class ProxyMetrics {
   readonly unknown = new HostStats();
+  readonly tls = new TlsStats();
   /** Client connections currently open; bumped per connection, not per request. */
   openConnections = 0;
   /** Where upstream_up reads the current table's upstreams from; set by the proxy. */
@@ -275,6 +316,40 @@ export class ProxyMetrics {
             aggregator: 'sum',
           },
           () => [{ labels: {}, value: this.openConnections }],
+        ),
+      );
+      const tls = this.tls;
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_tls_handshakes_total',
+            help: 'TLS handshakes completed, by protocol version.',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [...tls.handshakes].map(([protocol, value]) => ({ labels: { protocol }, value })),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_tls_handshake_failures_total',
+            help: 'TLS handshakes that failed, by reason (unknown_name: no certificate for the SNI name).',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [...tls.failures].map(([reason, value]) => ({ labels: { reason }, value })),
+        ),
+      );
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_tls_certificate_not_after',
+            help: 'When the certificate served for a virtual host expires, seconds since the epoch.',
+            type: 'gauge',
+            aggregator: 'min',
+          },
+          () => [...tls.notAfter()].map(([host, value]) => ({ labels: { host }, value })),
         ),
       );
     }

@@ -44,6 +44,12 @@ export interface VirtualHost {
   readonly upstreams: readonly Upstream[];
   /** The validated entry it was built from: a reload with an identical entry keeps this object as it is. */
   readonly source: ValidatedHost;
+  /** Plain-HTTP requests get a 308 to https (inbound/route.ts). */
+  readonly redirectHttps: boolean;
+  /** The `Strict-Transport-Security` value for responses over TLS, or null. */
+  readonly hsts: string | null;
+  /** The same as a header line (`strict-transport-security: ...` CRLF), for heads written as text. */
+  readonly hstsLine: string | null;
 }
 
 export interface RouteTable extends HostIndex<VirtualHost> {
@@ -177,6 +183,9 @@ export function buildRouteTable(
       // Without path routes the default group names every origin once (validated): share its exact-size array.
       upstreams: host.routes.length === 0 ? defaults : local.slice(),
       source: host,
+      redirectHttps: host.redirectHttps,
+      hsts: host.hsts,
+      hstsLine: host.hsts === null ? null : `strict-transport-security: ${host.hsts}\r\n`,
     };
     hosts.push(vhost);
     byKey.set(host.key, vhost);

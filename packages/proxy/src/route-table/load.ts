@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { RouteTableError } from '../errors.js';
 import { describeJsonError } from './json-error.js';
 import type { RouteTableConfig } from './types.js';
@@ -17,7 +18,11 @@ export interface LoadedRouteTable {
  * primary handing the table to its workers). The text is held anyway (a reload compares it), and it is several
  * times smaller than the object graph JSON.parse makes of it: ~200 bytes per host of a 10 000-host table.
  */
-export function parseRouteTable(text: string, source: string): ValidatedRouteTable {
+export function parseRouteTable(
+  text: string,
+  source: string,
+  baseDir: string = dirname(resolve(source)),
+): ValidatedRouteTable {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -25,8 +30,8 @@ export function parseRouteTable(text: string, source: string): ValidatedRouteTab
     // V8's message quotes the text (newlines and all) and often gives no position: say where, on one line.
     throw new RouteTableError(source, '', describeJsonError(text));
   }
-  const { hosts, errorPages } = validateRouteTable(value, source);
-  return validatedTable(hosts, errorPages, () => JSON.parse(text) as RouteTableConfig);
+  const { hosts, errorPages, defaultTls } = validateRouteTable(value, source, baseDir);
+  return validatedTable(hosts, errorPages, defaultTls, () => JSON.parse(text) as RouteTableConfig);
 }
 
 /** Reads a route-table file's text; a failure is a RouteTableError naming the file. */

@@ -5,6 +5,9 @@
  * `createRoutesFileReader`); every parsed reload is counted as applied or rejected; a rejected table is logged
  * once and the last good one keeps serving; the file is watched on request. What "apply" means is the caller's:
  * swap the table in (createProxy) or send it to every worker (cluster).
+ *
+ * Files the table depends on (its certificates and keys) are watched with it: certbot-style renewals replace them
+ * without touching the table, and a change reloads the table as SIGHUP does (which re-reads them).
  */
 import { RouteTableError } from '../errors.js';
 import { createRoutesFileReader } from './load.js';
@@ -23,7 +26,14 @@ export interface ReloaderOptions {
   log(line: string): void;
   /** How log lines start: `[proxy]`, `[proxy primary]`. */
   logPrefix: string;
+  /** The table of the first load: its dependencies are watched from the start. */
+  initialTable?: ValidatedRouteTable;
+  /** Files a table reads besides itself (certificate and key files), watched while the table serves. */
+  dependencies?(table: ValidatedRouteTable): string[];
 }
+
+/** Debounce of dependency watches: a renewal writes the certificate and the key one after the other. */
+const DEPENDENCY_DEBOUNCE_MS = 300;
 
 export interface ReloadResult {
   /** Virtual hosts in the table now serving. */
@@ -47,6 +57,38 @@ export function createReloader(options: ReloaderOptions): Reloader {
   const read = createRoutesFileReader(file, options.initialText);
   let chain: Promise<unknown> = Promise.resolve();
   let watcher: FileWatcher | null = null;
+  let watching = false;
+  const dependencyWatchers = new Map<string, FileWatcher>();
+  let dependencies: string[] =
+    options.initialTable === undefined ? [] : (options.dependencies?.(options.initialTable) ?? []);
+  /** Watches exactly `dependencies` (when watching): new files added, dropped ones closed. */
+  const syncDependencyWatchers = (): void => {
+    const wanted = new Set(watching ? dependencies : []);
+    for (const [dependency, w] of dependencyWatchers) {
+      if (!wanted.has(dependency)) {
+        w.close();
+        dependencyWatchers.delete(dependency);
+      }
+    }
+    for (const dependency of wanted) {
+      if (dependencyWatchers.has(dependency)) continue;
+      dependencyWatchers.set(
+        dependency,
+        watchRoutesFile(
+          dependency,
+          () => {
+            log(`${logPrefix} ${dependency} changed: reloading the route table`);
+            reloader.reload(false).catch(() => {});
+          },
+          (err) =>
+            log(
+              `${logPrefix} cannot watch ${dependency}: ${err.message} (SIGHUP and POST /reload still work)`,
+            ),
+          DEPENDENCY_DEBOUNCE_MS,
+        ),
+      );
+    }
+  };
 
   const run = async (onlyIfChanged: boolean): Promise<ReloadResult> => {
     let loaded: Awaited<ReturnType<typeof read>>;
@@ -54,6 +96,10 @@ export function createReloader(options: ReloaderOptions): Reloader {
       loaded = await read(onlyIfChanged);
       if (loaded === null) return { hosts: options.hosts(), source: file, changed: false };
       await options.apply(loaded.table);
+      if (options.dependencies !== undefined) {
+        dependencies = options.dependencies(loaded.table);
+        syncDependencyWatchers();
+      }
     } catch (err) {
       // A watcher may fire while a writer is half-way (a non-atomic writer): the next event retries.
       options.recordReload(false);
@@ -65,7 +111,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
     return { hosts: loaded.table.hosts.length, source: file, changed: true };
   };
 
-  return {
+  const reloader: Reloader = {
     reload(onlyIfChanged) {
       const result = chain.then(
         () => run(onlyIfChanged),
@@ -76,6 +122,8 @@ export function createReloader(options: ReloaderOptions): Reloader {
     },
     watch() {
       if (watcher !== null) return;
+      watching = true;
+      syncDependencyWatchers();
       watcher = watchRoutesFile(
         file,
         () => {
@@ -88,6 +136,9 @@ export function createReloader(options: ReloaderOptions): Reloader {
     close() {
       watcher?.close();
       watcher = null;
+      watching = false;
+      syncDependencyWatchers();
     },
   };
+  return reloader;
 }

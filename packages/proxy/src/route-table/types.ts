@@ -35,6 +35,30 @@ export interface VirtualHostConfig {
   /** Path routes inside this virtual host; requests matching none go to `upstreams`. */
   routes?: PathRouteConfig[];
   health?: HealthCheckConfig;
+  /**
+   * HTTPS for this name on the TLS listener (`--listen-tls`): PEM certificate and key files (a relative path is
+   * relative to the route table file's directory), or `"acme"` for a certificate obtained over ACME. A wildcard
+   * host's certificate is served for every name it matches.
+   */
+  tls?: TlsFiles | 'acme';
+  /** Plain-HTTP requests get 308 to the https URL (`/.well-known/acme-challenge/` excepted). */
+  redirectHttps?: boolean;
+  /** `Strict-Transport-Security` on responses to requests that came over TLS (never on plain HTTP). */
+  hsts?: HstsConfig;
+}
+
+export interface TlsFiles {
+  /** PEM certificate (chain: leaf first). */
+  cert: string;
+  /** PEM private key (RSA or ECDSA) matching the certificate. */
+  key: string;
+}
+
+export interface HstsConfig {
+  /** `max-age`, seconds. */
+  maxAge: number;
+  includeSubDomains?: boolean;
+  preload?: boolean;
 }
 
 export interface RouteTableConfig {
@@ -44,13 +68,18 @@ export interface RouteTableConfig {
   /** Replacement HTML for the unknown-host page; `{{host}}` is replaced by the HTML-escaped host. */
   errorPage?: string;
   /**
-   * Replacement HTML for the other error pages, by status (`"400"`, `"404"`, `"502"`, `"503"`, `"504"`);
+   * Replacement HTML for the other error pages, by status (`"400"`, `"404"`, `"421"`, `"502"`, `"503"`, `"504"`);
    * `{{host}}` and `{{status}}` are replaced. `errorPage` wins over `errorPages["404"]`.
    */
   errorPages?: Partial<Record<ErrorPageStatus, string>>;
+  /**
+   * The certificate for TLS handshakes without SNI or for a name no host has a certificate for; without it such
+   * handshakes are refused (`unrecognized_name`).
+   */
+  defaultTls?: TlsFiles;
   /** Ignored: lets editors find the JSON Schema. */
   $schema?: string;
 }
 
 /** The statuses the proxy answers with its own page. */
-export type ErrorPageStatus = '400' | '404' | '502' | '503' | '504';
+export type ErrorPageStatus = '400' | '404' | '421' | '502' | '503' | '504';

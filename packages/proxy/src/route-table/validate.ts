@@ -7,17 +7,35 @@
  * Arguments are checked here, when a table is loaded, never when a request is routed.
  */
 import { METHODS } from 'node:http';
+import { resolve } from 'node:path';
 import { RouteTableError } from '../errors.js';
 import { normaliseHost } from './host.js';
 import { createPathRouter } from './path-router.js';
 import type { BalanceStrategy, ErrorPageStatus, HealthCheckConfig, RouteTableConfig } from './types.js';
 
-export const TOP_LEVEL_KEYS = ['$schema', 'version', 'hosts', 'errorPage', 'errorPages'] as const;
-export const HOST_KEYS = ['upstreams', 'balance', 'routes', 'health'] as const;
+export const TOP_LEVEL_KEYS = [
+  '$schema',
+  'version',
+  'hosts',
+  'errorPage',
+  'errorPages',
+  'defaultTls',
+] as const;
+export const HOST_KEYS = [
+  'upstreams',
+  'balance',
+  'routes',
+  'health',
+  'tls',
+  'redirectHttps',
+  'hsts',
+] as const;
+export const TLS_KEYS = ['cert', 'key'] as const;
+export const HSTS_KEYS = ['maxAge', 'includeSubDomains', 'preload'] as const;
 export const ROUTE_KEYS = ['path', 'methods', 'upstreams', 'balance'] as const;
 export const HEALTH_KEYS = ['path', 'intervalMs', 'timeoutMs', 'maxFails', 'cooldownMs'] as const;
 export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ['round-robin', 'least-conn', 'ip-hash'];
-export const ERROR_PAGE_STATUSES: readonly ErrorPageStatus[] = ['400', '404', '502', '503', '504'];
+export const ERROR_PAGE_STATUSES: readonly ErrorPageStatus[] = ['400', '404', '421', '502', '503', '504'];
 
 export interface ValidatedRoute {
   path: string;
@@ -38,6 +56,19 @@ export interface ValidatedHost {
   balance: BalanceStrategy;
   routes: ValidatedRoute[];
   health: HealthCheckConfig;
+  /** Certificate files (absolute paths), `acme`, or null: no certificate of its own. */
+  tls: ValidatedTls | 'acme' | null;
+  redirectHttps: boolean;
+  /** The whole `Strict-Transport-Security` value (`max-age=31536000; includeSubDomains`), or null. */
+  hsts: string | null;
+}
+
+/** A certificate and its key, as absolute paths (relative ones resolved against the table's directory). */
+export interface ValidatedTls {
+  cert: string;
+  key: string;
+  /** Where in the table it was declared (`hosts["a.example.org"].tls`), for messages about the files. */
+  where: string;
 }
 
 export interface ValidatedRouteTable {
@@ -50,6 +81,8 @@ export interface ValidatedRouteTable {
   readonly readConfig: () => RouteTableConfig;
   hosts: ValidatedHost[];
   errorPages: Partial<Record<ErrorPageStatus, string>>;
+  /** `defaultTls`, or null. */
+  defaultTls: ValidatedTls | null;
 }
 
 type Json = Record<string, unknown>;
@@ -62,6 +95,7 @@ const NO_ROUTES: ValidatedRoute[] = Object.freeze([]) as unknown as ValidatedRou
 export function sameHost(a: ValidatedHost, b: ValidatedHost): boolean {
   if (a.key !== b.key || a.balance !== b.balance || !sameList(a.upstreams, b.upstreams)) return false;
   if (a.health !== b.health && JSON.stringify(a.health) !== JSON.stringify(b.health)) return false;
+  if (a.redirectHttps !== b.redirectHttps || a.hsts !== b.hsts) return false;
   return a.routes === b.routes || JSON.stringify(a.routes) === JSON.stringify(b.routes);
 }
 
@@ -169,6 +203,45 @@ class Checker {
     return url.origin;
   }
 
+  boolean(value: unknown, key: string): boolean {
+    if (typeof value !== 'boolean') this.fail(key, `must be true or false (value was ${describe(value)})`);
+    return value;
+  }
+
+  /** `{ "cert": FILE, "key": FILE }`; paths resolved against `baseDir`. */
+  tlsFiles(value: unknown, key: string, baseDir: string): ValidatedTls {
+    const files = this.object(value, key, TLS_KEYS);
+    const file = (name: 'cert' | 'key'): string => {
+      const text = this.string(files[name], `${key}.${name}`);
+      if (text === '') this.fail(`${key}.${name}`, 'must be a file path (value was "")');
+      return resolve(baseDir, text);
+    };
+    return { cert: file('cert'), key: file('key'), where: key };
+  }
+
+  tls(value: unknown, key: string, baseDir: string): ValidatedTls | 'acme' | null {
+    if (value === undefined) return null;
+    if (value === 'acme') return 'acme';
+    if (!isObject(value))
+      this.fail(key, `must be "acme" or { "cert": FILE, "key": FILE } (value was ${describe(value)})`);
+    return this.tlsFiles(value, key, baseDir);
+  }
+
+  hsts(value: unknown, key: string): string | null {
+    if (value === undefined) return null;
+    const hsts = this.object(value, key, HSTS_KEYS);
+    if (hsts.maxAge === undefined) this.fail(`${key}.maxAge`, 'is required (seconds, e.g. 31536000)');
+    const maxAge = this.integer(hsts.maxAge, `${key}.maxAge`, 0, 2_147_483_647);
+    let header = `max-age=${maxAge}`;
+    if (
+      hsts.includeSubDomains !== undefined &&
+      this.boolean(hsts.includeSubDomains, `${key}.includeSubDomains`)
+    )
+      header += '; includeSubDomains';
+    if (hsts.preload !== undefined && this.boolean(hsts.preload, `${key}.preload`)) header += '; preload';
+    return header;
+  }
+
   health(value: unknown, key: string): HealthCheckConfig {
     if (value === undefined) return NO_HEALTH;
     const health = this.object(value, key, HEALTH_KEYS);
@@ -213,8 +286,15 @@ function hostKeyName(checker: Checker, key: string, path: string): { name: strin
   return { name, wildcard };
 }
 
-/** Validates `value` (parsed JSON) as a route table. `source` names it in errors: a file path or a label. */
-export function validateRouteTable(value: unknown, source: string): ValidatedRouteTable {
+/**
+ * Validates `value` (parsed JSON) as a route table. `source` names it in errors: a file path or a label. Relative
+ * certificate paths are resolved against `baseDir` (the route table file's directory; default the working one).
+ */
+export function validateRouteTable(
+  value: unknown,
+  source: string,
+  baseDir: string = process.cwd(),
+): ValidatedRouteTable {
   const checker: Checker = new Checker(source);
   const root = checker.object(value, '', TOP_LEVEL_KEYS);
   if (root.version !== 1) checker.fail('version', `must be 1 (value was ${describe(root.version)})`);
@@ -229,6 +309,9 @@ export function validateRouteTable(value: unknown, source: string): ValidatedRou
     }
   }
   if (root.errorPage !== undefined) errorPages['404'] = checker.string(root.errorPage, 'errorPage');
+
+  const defaultTls =
+    root.defaultTls === undefined ? null : checker.tlsFiles(root.defaultTls, 'defaultTls', baseDir);
 
   const hostsValue = root.hosts;
   if (!isObject(hostsValue)) checker.fail('hosts', `must be an object (value was ${describe(hostsValue)})`);
@@ -250,21 +333,33 @@ export function validateRouteTable(value: unknown, source: string): ValidatedRou
     const balance = checker.balance(host.balance, `${path}.balance`);
     const health = checker.health(host.health, `${path}.health`);
     const routes = validateRoutes(checker, host.routes, `${path}.routes`);
-    hosts.push({ key, name, wildcard, upstreams, balance, routes, health });
+    const tls = checker.tls(host.tls, `${path}.tls`, baseDir);
+    if (tls === 'acme' && wildcard) {
+      checker.fail(
+        `${path}.tls`,
+        'a wildcard host cannot use "acme": wildcard certificates need the DNS-01 challenge, which nodix-proxy does not answer (give cert and key files)',
+      );
+    }
+    const redirectHttps =
+      host.redirectHttps === undefined ? false : checker.boolean(host.redirectHttps, `${path}.redirectHttps`);
+    const hsts = checker.hsts(host.hsts, `${path}.hsts`);
+    hosts.push({ key, name, wildcard, upstreams, balance, routes, health, tls, redirectHttps, hsts });
   }
   const config = root as unknown as RouteTableConfig;
-  return validatedTable(hosts, errorPages, () => config);
+  return validatedTable(hosts, errorPages, defaultTls, () => config);
 }
 
 /** A ValidatedRouteTable whose `config` comes from `readConfig`. */
 export function validatedTable(
   hosts: ValidatedHost[],
   errorPages: Partial<Record<ErrorPageStatus, string>>,
+  defaultTls: ValidatedTls | null,
   readConfig: () => RouteTableConfig,
 ): ValidatedRouteTable {
   return {
     hosts,
     errorPages,
+    defaultTls,
     readConfig,
     get config() {
       return readConfig();

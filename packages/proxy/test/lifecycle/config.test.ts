@@ -35,6 +35,35 @@ t.test('underscoresInHeaders: flag and environment', async (t) => {
   t.throws(() => loadProxySettings(['--underscores-in-headers', 'maybe'], {}), /underscoresInHeaders/);
 });
 
+t.test(
+  'listenTls: off by default; flag, environment and config file; a bad value names the key',
+  async (t) => {
+    t.equal(loadProxySettings([], {}).listenTls, null);
+    t.same(loadProxySettings(['--listen-tls', '127.0.0.1:8443'], {}).listenTls, {
+      host: '127.0.0.1',
+      port: 8443,
+    });
+    t.same(loadProxySettings([], { NODIX_PROXY_LISTEN_TLS: '[::1]:443' }).listenTls, {
+      host: '::1',
+      port: 443,
+    });
+    const dir = tempDir(t);
+    const file = join(dir, 'proxy.json');
+    writeFileSync(file, JSON.stringify({ listenTls: ':9443' }));
+    t.same(loadProxySettings([], {}, file).listenTls, { host: '0.0.0.0', port: 9443 });
+    t.same(
+      loadProxySettings(['--listen-tls', '127.0.0.1:1'], { NODIX_PROXY_LISTEN_TLS: '127.0.0.1:2' }, file)
+        .listenTls,
+      { host: '127.0.0.1', port: 1 },
+      'arguments win',
+    );
+    t.throws(() => loadProxySettings(['--listen-tls', 'example:99999'], {}), {
+      name: 'ProxyConfigError',
+      message: /listenTls.*99999/,
+    });
+  },
+);
+
 t.test('arguments over environment over file', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'proxy.json');

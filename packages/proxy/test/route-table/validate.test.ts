@@ -6,7 +6,9 @@ import {
   ERROR_PAGE_STATUSES,
   HEALTH_KEYS,
   HOST_KEYS,
+  HSTS_KEYS,
   ROUTE_KEYS,
+  TLS_KEYS,
   TOP_LEVEL_KEYS,
   validateRouteTable,
 } from '../../src/route-table/validate.js';
@@ -188,6 +190,52 @@ t.test('every bad input names the source, the JSON path and the reason', async (
     [{ version: 1, hosts: {}, errorPage: 1 }, 'errorPage', /must be a string/],
     [{ version: 1, hosts: {}, errorPages: { 500: 'x' } }, 'errorPages["500"]', /unknown key/],
     [{ version: 1, hosts: {}, errorPages: { 502: 3 } }, 'errorPages["502"]', /must be a string/],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, tls: 'yes' } } },
+      'hosts["a.local"].tls',
+      /must be "acme" or \{ "cert": FILE, "key": FILE \} \(value was "yes"\)/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, tls: { cert: 'a.crt' } } } },
+      'hosts["a.local"].tls.key',
+      /must be a string/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, tls: { cert: '', key: 'k' } } } },
+      'hosts["a.local"].tls.cert',
+      /must be a file path/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, tls: { cert: 'c', key: 'k', chain: 'x' } } } },
+      'hosts["a.local"].tls.chain',
+      /unknown key/,
+    ],
+    [
+      { version: 1, hosts: { '*.a.local': { upstreams: up, tls: 'acme' } } },
+      'hosts["*.a.local"].tls',
+      /wildcard host cannot use "acme"/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, redirectHttps: 'yes' } } },
+      'hosts["a.local"].redirectHttps',
+      /must be true or false/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, hsts: {} } } },
+      'hosts["a.local"].hsts.maxAge',
+      /required/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, hsts: { maxAge: -1 } } } },
+      'hosts["a.local"].hsts.maxAge',
+      /integer from 0/,
+    ],
+    [
+      { version: 1, hosts: { 'a.local': { upstreams: up, hsts: { maxAge: 1, preload: 1 } } } },
+      'hosts["a.local"].hsts.preload',
+      /must be true or false/,
+    ],
+    [{ version: 1, hosts: {}, defaultTls: 'acme' }, 'defaultTls', /must be an object/],
   ];
   for (const [value, key, reason] of cases) {
     try {
@@ -205,6 +253,35 @@ t.test('every bad input names the source, the JSON path and the reason', async (
   }
 });
 
+t.test('tls, redirectHttps, hsts and defaultTls: paths resolved against the table directory', async (t) => {
+  const v = validateRouteTable(
+    {
+      version: 1,
+      hosts: {
+        'a.local': {
+          upstreams: up,
+          tls: { cert: 'certs/a.crt', key: '/etc/keys/a.key' },
+          redirectHttps: true,
+          hsts: { maxAge: 31536000, includeSubDomains: true, preload: true },
+        },
+        'b.local': { upstreams: up, tls: 'acme', hsts: { maxAge: 60 } },
+        'c.local': { upstreams: up },
+      },
+      defaultTls: { cert: 'd.crt', key: 'd.key' },
+    },
+    'routes.json',
+    '/srv/nodix',
+  );
+  const [a, b, c] = v.hosts;
+  t.same(a!.tls, { cert: '/srv/nodix/certs/a.crt', key: '/etc/keys/a.key', where: 'hosts["a.local"].tls' });
+  t.equal(a!.redirectHttps, true);
+  t.equal(a!.hsts, 'max-age=31536000; includeSubDomains; preload');
+  t.equal(b!.tls, 'acme');
+  t.equal(b!.hsts, 'max-age=60');
+  t.same([c!.tls, c!.redirectHttps, c!.hsts], [null, false, null]);
+  t.same(v.defaultTls, { cert: '/srv/nodix/d.crt', key: '/srv/nodix/d.key', where: 'defaultTls' });
+});
+
 t.test('the JSON Schema describes the same keys, values and limits as the validator', async (t) => {
   const schema = JSON.parse(readFileSync(new URL('../../route-table.schema.json', import.meta.url), 'utf8'));
   const keys = (o: { properties: object }) => Object.keys(o.properties).sort();
@@ -212,6 +289,8 @@ t.test('the JSON Schema describes the same keys, values and limits as the valida
   t.same(keys(schema.$defs.virtualHost), [...HOST_KEYS].sort());
   t.same(keys(schema.$defs.pathRoute), [...ROUTE_KEYS].sort());
   t.same(keys(schema.$defs.health), [...HEALTH_KEYS].sort());
+  t.same(keys(schema.$defs.tlsFiles), [...TLS_KEYS].sort());
+  t.same(keys(schema.$defs.virtualHost.properties.hsts), [...HSTS_KEYS].sort());
   t.same(keys(schema.properties.errorPages), [...ERROR_PAGE_STATUSES].sort());
   t.same(schema.$defs.balance.enum, BALANCE_STRATEGIES);
   const hostPattern = new RegExp(schema.properties.hosts.propertyNames.pattern, 'u');

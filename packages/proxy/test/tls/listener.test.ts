@@ -1,0 +1,165 @@
+/**
+ * The TLS listener with real clients (node:tls, curl, openssl s_client) and certificates made by openssl: the
+ * certificate chosen per SNI name (exact, wildcard, default, none), the unrecognized_name alert, 421 for a Host
+ * that is not the SNI name, X-Forwarded-Proto on every request path, and the handshake metrics.
+ */
+import t, { type Test } from 'tap';
+import { certDir, type Leaf, makeCa, makeLeaf } from '../certs.js';
+import { rawRequest, startProxy, startUpstream, table, waitFor } from '../helpers.js';
+import { handshake, httpsGet, run, sClient } from './client.js';
+
+async function setup(t: Test, withDefault: boolean) {
+  const dir = certDir(t);
+  const ca = makeCa(dir);
+  const a = makeLeaf(ca, { names: ['a.test'], keyType: 'ec' });
+  const b = makeLeaf(ca, { names: ['b.test'], keyType: 'rsa' });
+  const wild = makeLeaf(ca, { names: ['*.w.test'], keyType: 'rsa' });
+  const fallback = makeLeaf(ca, { names: ['default.test'] });
+  const upstream = await startUpstream(t);
+  const files = (leaf: Leaf) => ({ cert: leaf.certFile, key: leaf.keyFile });
+  const routes = table(
+    {
+      'a.test': { upstreams: [upstream.origin], tls: files(a) },
+      'b.test': { upstreams: [upstream.origin], tls: files(b) },
+      '*.w.test': { upstreams: [upstream.origin], tls: files(wild) },
+      'plain.test': { upstreams: [upstream.origin] },
+    },
+    withDefault ? { defaultTls: files(fallback) } : {},
+  );
+  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0' });
+  const tlsPort = started.proxy.tls!.server.address() as { port: number };
+  return { ...started, ca, upstream, tlsPort: tlsPort.port };
+}
+
+t.test('SNI picks the certificate: exact names (ECDSA and RSA), wildcard, longest match', async (t) => {
+  const { tlsPort, ca } = await setup(t, false);
+  const a = await handshake(tlsPort, { servername: 'a.test', ca: ca.certPem });
+  t.equal(a.cert.subjectaltname, 'DNS:a.test');
+  t.equal(a.cert.asn1Curve, 'prime256v1', 'ECDSA certificate');
+  t.equal(a.protocol, 'TLSv1.3');
+  const b = await handshake(tlsPort, { servername: 'B.Test', ca: ca.certPem });
+  t.equal(b.cert.subjectaltname, 'DNS:b.test', 'SNI is matched case-insensitively');
+  t.equal(b.cert.bits, 2048, 'RSA certificate');
+  const w = await handshake(tlsPort, { servername: 'x.w.test', ca: ca.certPem });
+  t.equal(w.cert.subjectaltname, 'DNS:*.w.test');
+  const tls12 = await handshake(tlsPort, { servername: 'b.test', ca: ca.certPem, maxVersion: 'TLSv1.2' });
+  t.equal(tls12.protocol, 'TLSv1.2', 'TLS 1.2 with an RSA certificate');
+  const alpn = await handshake(tlsPort, {
+    servername: 'a.test',
+    ca: ca.certPem,
+    ALPNProtocols: ['h2', 'http/1.1'],
+  });
+  t.equal(alpn.alpn, 'http/1.1', 'h2 is not offered until an h2 handler is set');
+});
+
+t.test('a name with no certificate and no defaultTls gets the unrecognized_name alert', async (t) => {
+  const { tlsPort, ca, proxy } = await setup(t, false);
+  await t.rejects(handshake(tlsPort, { servername: 'plain.test', ca: ca.certPem }), {
+    code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME',
+  });
+  await t.rejects(handshake(tlsPort, { servername: 'nowhere.test', ca: ca.certPem }), {
+    code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME',
+  });
+  const s = await sClient(tlsPort, 'nowhere.test');
+  t.match(s.stdout + s.stderr, /unrecognized name[^\n]*SSL alert number 112/, 'openssl sees alert 112');
+  const tls12 = await sClient(tlsPort, 'nowhere.test', ['-tls1_2']);
+  t.match(tls12.stdout + tls12.stderr, /SSL alert number 112/, 'the same alert under TLS 1.2');
+  // Without SNI and without a default certificate there is nothing to offer.
+  await t.rejects(handshake(tlsPort, { ca: ca.certPem }));
+  const metrics = await proxy.metrics.registry.metrics();
+  t.match(metrics, /nodix_proxy_tls_handshake_failures_total\{reason="unknown_name"\} 5/);
+});
+
+t.test('defaultTls serves unknown names and handshakes without SNI', async (t) => {
+  const { tlsPort, ca } = await setup(t, true);
+  const unknown = await handshake(tlsPort, { servername: 'nowhere.test', ca: ca.certPem });
+  t.equal(unknown.cert.subjectaltname, 'DNS:default.test');
+  const noSni = await handshake(tlsPort, { ca: ca.certPem });
+  t.equal(noSni.cert.subjectaltname, 'DNS:default.test');
+  const known = await handshake(tlsPort, { servername: 'a.test', ca: ca.certPem });
+  t.equal(known.cert.subjectaltname, 'DNS:a.test', 'a known name still gets its own');
+  const s = await sClient(tlsPort, null);
+  t.match(s.stdout, /subject=CN = default.test/, 'openssl without SNI gets the default certificate');
+});
+
+t.test('requests over TLS: X-Forwarded-Proto https on the fast path and the node:http path', async (t) => {
+  const { tlsPort, ca, port } = await setup(t, false);
+  const fast = await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem, path: '/fast' });
+  t.equal(fast.status, 200);
+  const seen = JSON.parse(fast.body);
+  t.equal(seen.url, '/fast');
+  t.equal(seen.headers['x-forwarded-proto'], 'https');
+  t.equal(seen.headers.host, 'a.test');
+  // A chunked body is node:http's (the fast path hands the connection over, TLS socket and all).
+  const chunked = await httpsGet(tlsPort, {
+    servername: 'b.test',
+    ca: ca.certPem,
+    method: 'POST',
+    path: '/chunked',
+    headers: { 'transfer-encoding': 'chunked' },
+    body: 'hello',
+  });
+  t.equal(chunked.status, 200);
+  t.equal(JSON.parse(chunked.body).headers['x-forwarded-proto'], 'https', 'node:http path');
+  // A client claiming https on the plain listener is not believed; the plain listener says http.
+  const plain = await rawRequest(
+    port,
+    'GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n',
+  );
+  t.match(plain, /"x-forwarded-proto":"http"/);
+  const curl = await run('curl', [
+    '-sS',
+    '--resolve',
+    `a.test:${tlsPort}:127.0.0.1`,
+    '--cacert',
+    ca.certFile,
+    `https://a.test:${tlsPort}/curl`,
+  ]);
+  t.equal(curl.code, 0, curl.stderr);
+  t.equal(JSON.parse(curl.stdout).headers['x-forwarded-proto'], 'https', 'curl verifies the chain and name');
+});
+
+t.test('a Host that is not the SNI name gets 421, also under one wildcard certificate', async (t) => {
+  const { tlsPort, ca, upstream } = await setup(t, true);
+  const before = upstream.requests.length;
+  const other = await httpsGet(tlsPort, { servername: 'a.test', host: 'b.test', ca: ca.certPem });
+  t.equal(other.status, 421);
+  t.match(other.body, /Misdirected Request/);
+  t.equal(other.headers.connection, 'close');
+  const wildcard = await httpsGet(tlsPort, { servername: 'x.w.test', host: 'y.w.test', ca: ca.certPem });
+  t.equal(wildcard.status, 421, 'one certificate for both names does not make them one connection');
+  const unknown = await httpsGet(tlsPort, { servername: 'nowhere.test', host: 'a.test', ca: ca.certPem });
+  t.equal(unknown.status, 421, 'a handshake that got the default certificate routes its own name only');
+  t.equal(upstream.requests.length, before, 'none reached the upstream');
+
+  const same = await httpsGet(tlsPort, { servername: 'a.test', host: 'A.Test.:443', ca: ca.certPem });
+  t.equal(same.status, 200, 'Host is compared normalised: case, port and trailing dot do not matter');
+  const wildOk = await httpsGet(tlsPort, { servername: 'y.w.test', host: 'y.w.test', ca: ca.certPem });
+  t.equal(wildOk.status, 200);
+  // Without SNI (an IP address) the Host routes as on plain HTTP.
+  const noSni = await run('curl', [
+    '-sk',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '-H',
+    'Host: a.test',
+    `https://127.0.0.1:${tlsPort}/`,
+  ]);
+  t.equal(noSni.stdout, '200');
+});
+
+t.test('handshake metrics by protocol', async (t) => {
+  const { tlsPort, ca, proxy } = await setup(t, false);
+  await handshake(tlsPort, { servername: 'a.test', ca: ca.certPem });
+  await handshake(tlsPort, { servername: 'b.test', ca: ca.certPem, maxVersion: 'TLSv1.2' });
+  // The client is done before the server has read its Finished: wait for the server's count.
+  await waitFor(() => [...proxy.metrics.tls.handshakes.values()].reduce((a, b) => a + b, 0) === 2);
+  const metrics = await proxy.metrics.registry.metrics();
+  t.notMatch(metrics, /nodix_proxy_tls_handshake_failures_total\{/, 'no failures');
+  t.match(metrics, /nodix_proxy_tls_handshakes_total\{protocol="TLSv1.3"\} 1/);
+  t.match(metrics, /nodix_proxy_tls_handshakes_total\{protocol="TLSv1.2"\} 1/);
+  t.match(metrics, /nodix_proxy_tls_certificate_not_after\{host="a.test"\} \d{10}/);
+  t.match(metrics, /nodix_proxy_tls_certificate_not_after\{host="\*.w.test"\} \d{10}/);
+});
