@@ -23,7 +23,7 @@ import { createReloader, type Reloader } from '../route-table/reloader.js';
 import type { RouteTableConfig } from '../route-table/types.js';
 import type { ValidatedRouteTable } from '../route-table/validate.js';
 import { AcmeFollower } from '../tls/acme/follower.js';
-import { type AcmeChallengeEvent, AcmeManager, acmeHostNames } from '../tls/acme/manager.js';
+import { type AcmeChallengeEvent, AcmeManager, acmeHostNames, challengeOrder } from '../tls/acme/manager.js';
 import { certificateFiles, loadCertificates } from '../tls/certificates.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import type { ListenAddress, ProxySettings } from './config.js';
@@ -122,6 +122,7 @@ export async function startPrimary(
     email: settings.acme.email,
     caFile: settings.acme.caFile,
     renewDays: settings.acme.renewDays,
+    challenges: challengeOrder(settings.listen, settings.listenTls),
     log,
     onOrder: (result) => metrics.acmeOrders[result]++,
     onIssued: (name) => broadcast({ type: 'nodix-proxy:acme', issued: name }),

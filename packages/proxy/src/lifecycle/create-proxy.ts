@@ -33,7 +33,7 @@ import { createReloader, type Reloader, type ReloadResult } from '../route-table
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
 import { offersOnlyAcmeTls, peekWhilePending } from '../tls/acme/client-hello.js';
 import { AcmeFollower } from '../tls/acme/follower.js';
-import { AcmeManager } from '../tls/acme/manager.js';
+import { AcmeManager, type AcmeManagerOptions, challengeOrder } from '../tls/acme/manager.js';
 import {
   type AcmeCertificates,
   type CertificateStore,
@@ -110,7 +110,13 @@ export interface ProxyOptions {
    * (tls/acme/manager.ts; unset fields take the settings' defaults); an AcmeCertificates source (a cluster
    * worker's AcmeFollower, tls/acme/follower.ts, or a test's) serves what it has; null or absent: none.
    */
-  acme?: (Partial<AcmeSettings> & { dir: string }) | AcmeCertificates | null;
+  acme?:
+    | (Partial<AcmeSettings> & { dir: string } & Pick<
+          AcmeManagerOptions,
+          'challenges' | 'retryMinMs' | 'retryMaxMs' | 'pollMs'
+        >)
+    | AcmeCertificates
+    | null;
   metrics?: {
     /** prom-client default process metrics. Default true. */
     defaultMetrics?: boolean;
@@ -253,8 +259,13 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
             email: options.acme.email,
             caFile: options.acme.caFile,
             renewDays: options.acme.renewDays,
+            challenges: options.acme.challenges ?? challengeOrder(listenAddress, tlsAddress),
+            retryMinMs: options.acme.retryMinMs,
+            retryMaxMs: options.acme.retryMaxMs,
+            pollMs: options.acme.pollMs,
             log,
             onOrder: (result) => metrics.acmeOrders[result]++,
+            onIssued: () => tls?.onIssued(),
           });
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).

@@ -105,6 +105,15 @@ export function applyChallenge(alpn: Map<string, SecureContext>, event: AcmeChal
   else alpn.set(event.name, createSecureContext({ key: event.key, cert: event.cert }));
 }
 
+/**
+ * The ACME challenges this proxy can answer, the likelier to work first: TLS-ALPN-01 needs the TLS listener;
+ * it goes first when that listener is on 443 and the plain one is not on 80 (the CA validates on those ports).
+ */
+export function challengeOrder(plain: { port: number }, tls: { port: number } | null): AcmeChallengeType[] {
+  if (tls === null) return ['http-01'];
+  return tls.port === 443 && plain.port !== 80 ? ['tls-alpn-01', 'http-01'] : ['http-01', 'tls-alpn-01'];
+}
+
 /** setTimeout's longest delay is 2^31-1 ms (~24.8 days); longer waits wake up and look again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const DAY_MS = 86_400_000;
@@ -382,7 +391,7 @@ export class AcmeManager {
       const authorizations = await client.getAuthorizations(order);
       for (const authz of authorizations) {
         if (authz.status === 'valid') continue;
-        const challenge = this.#pick(authz.challenges);
+        const challenge = this.#pick(authz.challenges, entry.failures);
         if (challenge === undefined) {
           const offered = authz.challenges.map((c) => c.type).join(', ');
           throw new Error(`the CA offers no challenge the proxy answers (offered: ${offered})`);
@@ -453,9 +462,14 @@ export class AcmeManager {
     return [...this.#pending.values()];
   }
 
-  /** The first challenge of `challenges` the CA offers. */
-  #pick<T extends { type: string }>(offered: T[]): T | undefined {
-    for (const type of this.#challenges) {
+  /**
+   * The first challenge of `challenges` the CA offers, starting with the next type after each failed order: when
+   * the CA cannot reach one port (80 for HTTP-01, 443 for TLS-ALPN-01) the retry tries the other.
+   */
+  #pick<T extends { type: string }>(offered: T[], failures: number): T | undefined {
+    const types = this.#challenges;
+    for (let i = 0; i < types.length; i++) {
+      const type = types[(i + failures) % types.length];
       const challenge = offered.find((c) => c.type === type);
       if (challenge !== undefined) return challenge;
     }

@@ -1,0 +1,116 @@
+/**
+ * ACME through the whole proxy (createProxy with a TLS listener and `"tls": "acme"` hosts) against Pebble: the
+ * route table drives the orders, the plain listener answers HTTP-01, the TLS listener TLS-ALPN-01 and then
+ * serves the issued certificate, without a reload.
+ */
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:tls';
+import t from 'tap';
+import { scrape, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
+import { freePort, startPebble } from './pebble.js';
+
+/** An HTTPS GET to the proxy's TLS port for `host`, trusting only `ca`. */
+function httpsGet(port: number, host: string, ca: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, servername: host, headers: { host }, path: '/hello', ca, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The handshake's outcome for `servername`: the alert's text when refused. */
+function handshakeOutcome(port: number, servername: string) {
+  return new Promise<string>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+    socket.on('secureConnect', () => {
+      socket.destroy();
+      resolve('accepted');
+    });
+    socket.on('error', (err) => resolve(err.message));
+  });
+}
+
+t.test(
+  'HTTP-01 through the plain listener; the TLS listener serves the certificate without a reload',
+  async (t) => {
+    const upstream = await startUpstream(t);
+    const plainPort = await freePort();
+    const tlsPort = await freePort();
+    const pebble = await startPebble(t, { httpPort: plainPort, tlsPort });
+    pebble.dns.set('d.test', '127.0.0.1');
+    const dir = tempDir(t);
+    const { proxy, logs, adminPort } = await startProxy(t, null, {
+      listen: `127.0.0.1:${plainPort}`,
+      listenTls: `127.0.0.1:${tlsPort}`,
+      routeTable: table({ 'd.test': { upstreams: [upstream.origin], tls: 'acme' } }),
+      acme: { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, pollMs: 100 },
+    });
+    await waitFor(() => proxy.metrics.acmeOrders.issued === 1, 30_000, 'the certificate');
+    t.match(logs.join('\n'), /d\.test: challenge ready: http-01/);
+    const root = await pebble.issuingRoot();
+    const reply = await httpsGet(tlsPort, 'd.test', root);
+    t.equal(reply.status, 200);
+    t.equal(JSON.parse(reply.body).headers['x-forwarded-proto'], 'https');
+    const metrics = await scrape(adminPort!);
+    t.match(metrics, /nodix_proxy_acme_orders_total\{result="issued"\} 1/);
+    t.match(metrics, /nodix_proxy_tls_certificate_not_after\{host="d\.test"\} \d{10}/);
+
+    // A name added by a route-table change is ordered at once, no restart; until issued it has no certificate.
+    pebble.dns.set('e.test', '127.0.0.1');
+    proxy.setRouteTable(
+      table({
+        'd.test': { upstreams: [upstream.origin], tls: 'acme' },
+        'e.test': { upstreams: [upstream.origin], tls: 'acme' },
+      }),
+    );
+    await waitFor(() => proxy.metrics.acmeOrders.issued === 2, 30_000, 'the second certificate');
+    t.equal(await handshakeOutcome(tlsPort, 'e.test'), 'accepted');
+    t.match(
+      await handshakeOutcome(tlsPort, 'nowhere.test'),
+      /unrecognized name/i,
+      'names of no host are still refused',
+    );
+    t.equal((await httpsGet(tlsPort, 'e.test', root)).status, 200);
+    t.equal((logs.join('\n').match(/order started/g) ?? []).length, 2, 'd.test was not ordered again');
+  },
+);
+
+t.test(
+  'TLS-ALPN-01 through the TLS listener when the plain port is unreachable (the retry switches challenge)',
+  async (t) => {
+    const upstream = await startUpstream(t);
+    const plainPort = await freePort();
+    const tlsPort = await freePort();
+    // Pebble validates HTTP-01 on a port where nothing listens.
+    const pebble = await startPebble(t, { httpPort: await freePort(), tlsPort });
+    pebble.dns.set('f.test', '127.0.0.1');
+    const { proxy, logs } = await startProxy(t, null, {
+      listen: `127.0.0.1:${plainPort}`,
+      listenTls: `127.0.0.1:${tlsPort}`,
+      routeTable: table({ 'f.test': { upstreams: [upstream.origin], tls: 'acme' } }),
+      acme: {
+        dir: tempDir(t),
+        directoryUrl: pebble.directoryUrl,
+        caFile: pebble.caFile,
+        pollMs: 100,
+        retryMinMs: 200,
+      },
+    });
+    await waitFor(() => proxy.metrics.acmeOrders.issued === 1, 30_000, 'the certificate');
+    const log = logs.join('\n');
+    t.match(log, /f\.test: challenge ready: http-01/);
+    t.match(log, /f\.test: order failed \(1 in a row\)/);
+    t.match(log, /f\.test: challenge ready: tls-alpn-01/);
+    t.equal(proxy.metrics.acmeOrders.failed, 1);
+    const reply = await httpsGet(tlsPort, 'f.test', await pebble.issuingRoot());
+    t.equal(reply.status, 200);
+  },
+);
