@@ -4,8 +4,10 @@
  * serves the issued certificate, without a reload.
  */
 import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import t from 'tap';
+import { run, writeAtomically } from '../child.js';
 import { scrape, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
 import { freePort, startPebble } from './pebble.js';
 
@@ -112,5 +114,55 @@ t.test(
     t.equal(proxy.metrics.acmeOrders.failed, 1);
     const reply = await httpsGet(tlsPort, 'f.test', await pebble.issuingRoot());
     t.equal(reply.status, 200);
+  },
+);
+
+t.test(
+  'two workers: only the primary orders, the workers answer its challenge and serve the certificate',
+  async (t) => {
+    const upstream = await startUpstream(t);
+    const plainPort = await freePort();
+    const tlsPort = await freePort();
+    const adminPort = await freePort();
+    const pebble = await startPebble(t, { httpPort: plainPort, tlsPort });
+    pebble.dns.set('g.test', '127.0.0.1');
+    const dir = tempDir(t);
+    const routes = join(dir, 'routes.json');
+    writeAtomically(routes, table({ 'g.test': { upstreams: [upstream.origin], tls: 'acme' } }));
+    const r = run(t, [
+      '--listen',
+      `127.0.0.1:${plainPort}`,
+      '--listen-tls',
+      `127.0.0.1:${tlsPort}`,
+      '--admin-listen',
+      `127.0.0.1:${adminPort}`,
+      '--routes',
+      routes,
+      '--workers',
+      '2',
+      '--acme-dir',
+      join(dir, 'acme'),
+      '--acme-directory',
+      pebble.directoryUrl,
+      '--acme-ca',
+      pebble.caFile,
+    ]);
+    t.teardown(async () => {
+      if (r.child.exitCode === null) {
+        r.child.kill('SIGTERM');
+        await r.exit;
+      }
+    });
+    await waitFor(
+      () => /g\.test: certificate issued/.test(r.stderr()),
+      60_000,
+      `the certificate (${r.stderr()})`,
+    );
+    t.equal((r.stderr().match(/order started/g) ?? []).length, 1, 'one order, by the primary');
+    const root = await pebble.issuingRoot();
+    // Connections spread over both workers: every one serves the certificate the primary stored.
+    for (let i = 0; i < 6; i++)
+      t.equal((await httpsGet(tlsPort, 'g.test', root)).status, 200, `request ${i + 1}`);
+    t.match(await scrape(adminPort), /nodix_proxy_acme_orders_total\{result="issued"\} 1\n/);
   },
 );
