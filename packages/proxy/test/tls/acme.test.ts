@@ -162,6 +162,16 @@ t.test(
       root,
     );
     t.equal(renewed.subjectaltname, 'DNS:a.test');
+    await third.manager.close();
+
+    // Not due at start, due a moment later: the timer renews it (no restart, no table change).
+    const notAfterMs = (third.manager.notAfterFor('a.test') ?? 0) * 1000;
+    const fourth = startManager(t, pebble, dir, { renewDays: (notAfterMs - Date.now() - 1500) / 86_400_000 });
+    fourth.manager.setNames(['a.test']);
+    await fourth.manager.idle();
+    t.notMatch(fourth.logs.join('\n'), /order started/, 'not due at start');
+    await waitFor(() => fourth.metrics.acmeOrders.renewed === 1, 30_000, 'the timer to renew');
+    await fourth.manager.close();
   },
 );
 
