@@ -32,8 +32,8 @@ import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
 import { offersOnlyAcmeTls, peekWhilePending } from '../tls/acme/client-hello.js';
-import { AcmeFollower } from '../tls/acme/follower.js';
 import { AcmeManager, type AcmeManagerOptions, challengeOrder } from '../tls/acme/manager.js';
+import { AcmeSource } from '../tls/acme/source.js';
 import {
   type AcmeCertificates,
   type CertificateStore,
@@ -383,7 +383,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       acme,
     });
     const tlsListener = tls;
-    if (acme instanceof AcmeManager || acme instanceof AcmeFollower) {
+    if (acme instanceof AcmeSource) {
       // TLS-ALPN-01: the challenge certificate only for ClientHellos offering acme-tls/1 alone (client-hello.ts).
       const source = acme;
       tls.handlers.acmeAlpnContext = (servername, socket) =>

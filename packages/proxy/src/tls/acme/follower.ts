@@ -4,42 +4,22 @@
  * shared state directory) and which challenges are up (workers serve the traffic the CA validates with). A
  * worker reads the directory, never writes it, and never talks to the CA.
  */
-import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { type AcmeChallengeEvent, applyChallenge } from './manager.js';
+import { type AcmeCertificate, type AcmeChallengeEvent, AcmeSource, loadAcmeCertificate } from './source.js';
 import { AcmeState } from './state.js';
 
-interface Loaded {
-  context: SecureContext;
-  notAfter: number;
-}
-
-export class AcmeFollower {
+export class AcmeFollower extends AcmeSource {
   readonly #state: AcmeState;
   readonly #log: (line: string) => void;
-  readonly #certificates = new Map<string, Loaded | null>();
-  readonly #alpn = new Map<string, SecureContext>();
+  readonly #certificates = new Map<string, AcmeCertificate | null>();
 
   constructor(dir: string, log: (line: string) => void) {
+    super();
     this.#state = new AcmeState(dir);
     this.#log = log;
   }
 
-  contextFor(name: string): SecureContext | undefined {
-    return this.#certificates.get(name)?.context;
-  }
-
-  notAfterFor(name: string): number | undefined {
-    const loaded = this.#certificates.get(name);
-    return loaded ? Math.floor(loaded.notAfter / 1000) : undefined;
-  }
-
-  alpnContext(servername: string): SecureContext | undefined {
-    return this.#alpn.size === 0 ? undefined : this.#alpn.get(servername.toLowerCase());
-  }
-
-  get alpnPending(): boolean {
-    return this.#alpn.size !== 0;
+  protected current(name: string): AcmeCertificate | null | undefined {
+    return this.#certificates.get(name);
   }
 
   /** The `"acme"` names of the table now serving: new ones are read from the state directory. */
@@ -51,15 +31,10 @@ export class AcmeFollower {
 
   /** The primary stored a new certificate for `name`: read it. */
   issued(name: string): void {
-    let loaded: Loaded | null = null;
+    let loaded: AcmeCertificate | null = null;
     try {
       const stored = this.#state.certificate(name);
-      if (stored !== null) {
-        loaded = {
-          context: createSecureContext({ key: stored.key, cert: stored.cert }),
-          notAfter: Date.parse(new X509Certificate(stored.cert).validTo),
-        };
-      }
+      if (stored !== null) loaded = loadAcmeCertificate(stored.key, stored.cert);
     } catch (err) {
       this.#log(`[acme] ${name}: cannot use the stored certificate: ${(err as Error).message}`);
     }
@@ -69,6 +44,6 @@ export class AcmeFollower {
 
   /** A challenge the primary put up or took down. */
   challenge(event: AcmeChallengeEvent): void {
-    applyChallenge(this.#alpn, event);
+    this.applyChallenge(event);
   }
 }

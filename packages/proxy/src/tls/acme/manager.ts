@@ -16,24 +16,18 @@
  * Log lines (prefix `[acme]`): order started, challenge ready, issued / renewed, failed with the CA's problem
  * detail and the next retry time. Results count in `nodix_proxy_acme_orders_total{result}`.
  */
-
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { rootCertificates } from 'node:tls';
 import type * as Acme from 'acme-client';
-import { ACME_CHALLENGE_PREFIX, setAcmeChallenge } from './http-01.js';
+import { ACME_CHALLENGE_PREFIX } from './http-01.js';
+import { type AcmeCertificate, type AcmeChallengeEvent, AcmeSource, loadAcmeCertificate } from './source.js';
 import { AcmeState } from './state.js';
+
+export type { AcmeChallengeEvent };
 
 export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
 
-/**
- * A challenge put up (answer set) or taken down (answer null): what cluster workers, which serve the traffic the
- * CA validates with, need from the primary running the manager (lifecycle/cluster.ts).
- */
-export type AcmeChallengeEvent =
-  | { kind: 'http-01'; token: string; keyAuthorization: string | null }
-  | { kind: 'tls-alpn-01'; name: string; key: string | null; cert: string | null };
 export type AcmeOrderResult = 'issued' | 'renewed' | 'failed';
 
 /** Let's Encrypt's production directory (acme-client's `directory.letsencrypt.production`). */
@@ -70,10 +64,7 @@ export interface AcmeManagerOptions {
   onChallenge?: (event: AcmeChallengeEvent) => void;
 }
 
-interface Issued {
-  context: SecureContext;
-  /** ms since the epoch */
-  notAfter: number;
+interface Issued extends AcmeCertificate {
   /** When a renewal is due, ms since the epoch. */
   renewAt: number;
 }
@@ -98,15 +89,8 @@ export function acmeHostNames(config: unknown): string[] {
     .map(([name]) => name.toLowerCase());
 }
 
-/** Answers (or stops answering) a challenge in this process: HTTP-01 tokens, TLS-ALPN-01 contexts in `alpn`. */
-export function applyChallenge(alpn: Map<string, SecureContext>, event: AcmeChallengeEvent): void {
-  if (event.kind === 'http-01') setAcmeChallenge(event.token, event.keyAuthorization);
-  else if (event.key === null || event.cert === null) alpn.delete(event.name);
-  else alpn.set(event.name, createSecureContext({ key: event.key, cert: event.cert }));
-}
-
 /**
- * The ACME challenges this proxy can answer, the likelier to work first: TLS-ALPN-01 needs the TLS listener;
+ * The ACME challenges a proxy can answer, the likelier to work first: TLS-ALPN-01 needs the TLS listener;
  * it goes first when that listener is on 443 and the plain one is not on 80 (the CA validates on those ports).
  */
 export function challengeOrder(plain: { port: number }, tls: { port: number } | null): AcmeChallengeType[] {
@@ -120,7 +104,7 @@ const DAY_MS = 86_400_000;
 /** The only names an order is placed for (a host-name label syntax; no wildcard: HTTP-01/TLS-ALPN-01 cannot prove one). */
 const ORDERABLE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export class AcmeManager {
+export class AcmeManager extends AcmeSource {
   readonly directoryUrl: string;
   readonly renewDays: number;
   readonly #state: AcmeState;
@@ -133,8 +117,6 @@ export class AcmeManager {
   readonly #names = new Map<string, NameState>();
   readonly #queue: string[] = [];
   readonly #running = new Set<string>();
-  /** TLS-ALPN-01 challenge certificates of pending orders, by name. */
-  readonly #alpn = new Map<string, SecureContext>();
   /** The challenges up now, by token or name (replayed to a cluster worker that starts meanwhile). */
   readonly #pending = new Map<string, AcmeChallengeEvent>();
   #client: Promise<Acme.Client> | null = null;
@@ -146,6 +128,7 @@ export class AcmeManager {
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: AcmeManagerOptions) {
+    super();
     this.#options = options;
     this.directoryUrl = options.directoryUrl ?? LETS_ENCRYPT_DIRECTORY;
     this.renewDays = options.renewDays ?? DEFAULT_RENEW_DAYS;
@@ -157,27 +140,8 @@ export class AcmeManager {
     this.#state = new AcmeState(options.dir);
   }
 
-  // --- what the TLS listener asks (tls/certificates.ts AcmeCertificates) ---
-
-  /** The issued certificate of `name`, undefined until there is one. */
-  contextFor(name: string): SecureContext | undefined {
-    return this.#names.get(name)?.issued?.context;
-  }
-
-  /** Its expiry, seconds since the epoch. */
-  notAfterFor(name: string): number | undefined {
-    const issued = this.#names.get(name)?.issued;
-    return issued ? Math.floor(issued.notAfter / 1000) : undefined;
-  }
-
-  /** TLS-ALPN-01: the challenge certificate of `servername` while its order waits for the CA (RFC 8737). */
-  alpnContext(servername: string): SecureContext | undefined {
-    return this.#alpn.size === 0 ? undefined : this.#alpn.get(servername.toLowerCase());
-  }
-
-  /** Any TLS-ALPN-01 challenge pending (the listener looks at ClientHellos only then). */
-  get alpnPending(): boolean {
-    return this.#alpn.size !== 0;
+  protected current(name: string): AcmeCertificate | null | undefined {
+    return this.#names.get(name)?.issued;
   }
 
   /**
@@ -270,18 +234,16 @@ export class AcmeManager {
    * and again and again.
    */
   #issued(key: string, cert: string, fresh = false): Issued {
-    const context = createSecureContext({ key, cert });
-    const x509 = new X509Certificate(cert);
-    const notAfter = Date.parse(x509.validTo);
+    const loaded = loadAcmeCertificate(key, cert);
+    const { notBefore, notAfter } = loaded;
     let renewAt = notAfter - this.renewDays * DAY_MS;
     if (fresh && renewAt <= Date.now()) {
-      const notBefore = Date.parse(x509.validFrom);
       renewAt = notBefore + ((notAfter - notBefore) * 2) / 3;
       this.#log(
-        `[acme] ${x509.subject.replace(/^CN=/, '')}: the certificate lives less than --acme-renew-days (${this.renewDays}); renewing at 2/3 of its life, ${new Date(renewAt).toISOString()}`,
+        `[acme] the certificate lives less than --acme-renew-days (${this.renewDays}); renewing at 2/3 of its life, ${new Date(renewAt).toISOString()}`,
       );
     }
-    return { context, notAfter, renewAt };
+    return { ...loaded, renewAt };
   }
 
   /** Queues an order now if one is due, else sets the timer for when it is. */
@@ -453,7 +415,7 @@ export class AcmeManager {
     const up = event.kind === 'http-01' ? event.keyAuthorization !== null : event.cert !== null;
     if (up) this.#pending.set(id, event);
     else this.#pending.delete(id);
-    applyChallenge(this.#alpn, event);
+    this.applyChallenge(event);
     this.#options.onChallenge?.(event);
   }
 
