@@ -29,9 +29,9 @@ function httpsGet(port: number, host: string, ca: string) {
 }
 
 /** The handshake's outcome for `servername`: the alert's text when refused. */
-function handshakeOutcome(port: number, servername: string) {
+function handshakeOutcome(port: number, servername: string, ALPNProtocols?: string[]) {
   return new Promise<string>((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+    const socket = connect({ host: '127.0.0.1', port, servername, ALPNProtocols, rejectUnauthorized: false });
     socket.on('secureConnect', () => {
       socket.destroy();
       resolve('accepted');
@@ -94,7 +94,16 @@ t.test(
     // Pebble validates HTTP-01 on a port where nothing listens.
     const pebble = await startPebble(t, { httpPort: await freePort(), tlsPort });
     pebble.dns.set('f.test', '127.0.0.1');
-    const { proxy, logs } = await startProxy(t, null, {
+    // While the TLS-ALPN-01 challenge is up, an ordinary client (ALPN http/1.1) must not get the self-signed
+    // challenge certificate: with none issued yet, its handshake is refused.
+    const logs: string[] = [];
+    const ordinary: Promise<string>[] = [];
+    const { proxy } = await startProxy(t, null, {
+      log: (line) => {
+        logs.push(line);
+        if (/challenge ready: tls-alpn-01/.test(line))
+          ordinary.push(handshakeOutcome(tlsPort, 'f.test', ['http/1.1']));
+      },
       listen: `127.0.0.1:${plainPort}`,
       listenTls: `127.0.0.1:${tlsPort}`,
       routeTable: table({ 'f.test': { upstreams: [upstream.origin], tls: 'acme' } }),
@@ -112,6 +121,8 @@ t.test(
     t.match(log, /f\.test: order failed \(1 in a row\)/);
     t.match(log, /f\.test: challenge ready: tls-alpn-01/);
     t.equal(proxy.metrics.acmeOrders.failed, 1);
+    t.equal(ordinary.length, 1);
+    t.match(await ordinary[0], /unrecognized name/i, 'no challenge certificate for an ordinary client');
     const reply = await httpsGet(tlsPort, 'f.test', await pebble.issuingRoot());
     t.equal(reply.status, 200);
   },
