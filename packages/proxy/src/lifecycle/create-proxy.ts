@@ -266,6 +266,8 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
             log,
             onOrder: (result) => metrics.acmeOrders[result]++,
             onIssued: () => tls?.onIssued(),
+            // Orders start once the listeners are bound (listen()).
+            autoStart: false,
           });
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
@@ -519,6 +521,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         throw err;
       }
       if (watchEnabled) reloader?.watch();
+      if (acme instanceof AcmeManager) acme.start();
       return { listen: bound, admin, tls: tlsBound };
     },
     close(closeOptions = {}) {

@@ -7,6 +7,8 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import t from 'tap';
+import { createProxy } from '../../src/index.js';
+import type { AcmeManager } from '../../src/tls/acme/manager.js';
 import { run, writeAtomically } from '../child.js';
 import { scrape, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
 import { freePort, startPebble } from './pebble.js';
@@ -177,3 +179,32 @@ t.test(
     t.match(await scrape(adminPort), /nodix_proxy_acme_orders_total\{result="issued"\} 1\n/);
   },
 );
+
+t.test('no order before listen(): the CA must find the listeners bound', async (t) => {
+  const upstream = await startUpstream(t);
+  // A "CA" refusing every request with 400 (acme-client does not retry that; it retries network errors and 5xx
+  // for over a minute, which is right against a real CA and too slow here).
+  const ca = await startUpstream(t, (_req, res) => {
+    res.statusCode = 400;
+    res.setHeader('content-type', 'application/problem+json');
+    res.end('{"type":"urn:ietf:params:acme:error:malformed","detail":"test CA refuses"}');
+  });
+  const logs: string[] = [];
+  const proxy = createProxy({
+    listen: '127.0.0.1:0',
+    listenTls: '127.0.0.1:0',
+    adminListen: null,
+    log: (line) => logs.push(line),
+    metrics: { defaultMetrics: false },
+    routeTable: table({ 'h.test': { upstreams: [upstream.origin], tls: 'acme' } }),
+    acme: { dir: tempDir(t), directoryUrl: `${ca.origin}/dir`, retryMinMs: 60_000 },
+  });
+  t.teardown(() => proxy.close({ timeoutMs: 0 }));
+  // Whatever would have been ordered by now has run to its end (it fails at once against this CA).
+  await (proxy.acme as AcmeManager).idle();
+  t.notMatch(logs.join('\n'), /order started|order failed/, 'nothing ordered before listen()');
+  t.equal(ca.requests.length, 0, 'the CA was not asked');
+  await proxy.listen();
+  await waitFor(() => proxy.metrics.acmeOrders.failed === 1, 10_000, 'the order after listen()');
+  t.match(logs.join('\n'), /h\.test: order failed \(1 in a row\): .*; next retry at/);
+});

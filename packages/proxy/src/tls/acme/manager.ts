@@ -60,6 +60,11 @@ export interface AcmeManagerOptions {
   onOrder?: (result: AcmeOrderResult) => void;
   /** A certificate was issued or renewed (the TLS listener's `onIssued`). */
   onIssued?: (name: string) => void;
+  /**
+   * Order as soon as names arrive (default true). False: names are loaded but nothing is ordered before
+   * `start()` (createProxy calls it once its listeners are bound, so the CA's validation finds them).
+   */
+  autoStart?: boolean;
   /** A challenge was put up or taken down (besides answering it in this process). */
   onChallenge?: (event: AcmeChallengeEvent) => void;
 }
@@ -125,10 +130,12 @@ export class AcmeManager extends AcmeSource {
   /** The state directory exists (created with the first name: a proxy without "acme" hosts makes none). */
   #initialised = false;
   #closed = false;
+  #started: boolean;
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: AcmeManagerOptions) {
     super();
+    this.#started = options.autoStart ?? true;
     this.#options = options;
     this.directoryUrl = options.directoryUrl ?? LETS_ENCRYPT_DIRECTORY;
     this.renewDays = options.renewDays ?? DEFAULT_RENEW_DAYS;
@@ -247,8 +254,15 @@ export class AcmeManager extends AcmeSource {
   }
 
   /** Queues an order now if one is due, else sets the timer for when it is. */
+  /** Starts ordering (with `autoStart: false`): every name due now is queued, the others get their timer. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const entry of this.#names.values()) this.#plan(entry);
+  }
+
   #plan(entry: NameState): void {
-    if (this.#closed || this.#names.get(entry.name) !== entry) return;
+    if (!this.#started || this.#closed || this.#names.get(entry.name) !== entry) return;
     if (entry.timer !== null) {
       clearTimeout(entry.timer);
       entry.timer = null;
