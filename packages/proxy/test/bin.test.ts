@@ -133,6 +133,11 @@ t.test('user mistakes: one line on stderr, exit 2, no stack trace', async (t) =>
     '--max-header-size',
     '--trusted-proxies',
     '--access-log',
+    '--acme-dir',
+    '--acme-directory',
+    '--acme-email',
+    '--acme-ca',
+    '--acme-renew-days',
     '--config',
   ]) {
     t.match(help.stdout(), flag);

@@ -60,7 +60,7 @@ import { RequestHeadText } from '../upstream/client.js';
 import { ForwardedRequest } from './forwarded-request.js';
 import type { ForwardContext } from './node-path.js';
 import { StreamBody } from './request-body.js';
-import { MAX_HEADER_LINES, routeRequest } from './route.js';
+import { ACME_ANSWER, MAX_HEADER_LINES, routeRequest } from './route.js';
 
 export interface H2Handler {
   /** Runs HTTP/2 on a TLSSocket that negotiated ALPN `h2` (the TLS listener's `TlsHandlers.h2`). */
@@ -172,8 +172,9 @@ function handleStream(ctx: ForwardContext, stream: ServerHttp2Stream, flags: num
       ? hostStatus
       : routeRequest(table, fwd, fwd.method, fwd.url, 11, raw.length >> 1, fwd.peer);
   // 308 (redirectHttps) is for plain HTTP only: an h2 stream is always on TLS, so it never comes back here.
+  // HTTP-01 challenges are validated over plain HTTP (RFC 8555 §8.3): over HTTP/2 their path is not found.
   if (status !== 0) {
-    fwd.reject(status as ErrorStatus, fwd.host);
+    fwd.reject((status === ACME_ANSWER ? 404 : status) as ErrorStatus, fwd.host);
     return;
   }
   fwd.start();

@@ -35,7 +35,7 @@ import { settleAttempt, startAttempt } from '../upstream/attempt.js';
 import { RequestHeadText } from '../upstream/client.js';
 import { ForwardedRequest } from './forwarded-request.js';
 import { StreamBody } from './request-body.js';
-import { redirectLocation, routeRequest, versionOf } from './route.js';
+import { ACME_ANSWER, redirectLocation, routeRequest, versionOf } from './route.js';
 import type { TrustedProxies } from './trust.js';
 
 /** The proxy state the request path reads. `table` is swapped by reloads; everything else is fixed. */
@@ -68,7 +68,8 @@ export function handleRequest(ctx: ForwardContext, req: IncomingMessage, res: Se
   const lines = req.rawHeaders.length >> 1;
   const status = routeRequest(table, fwd, req.method!, req.url ?? '/', versionOf(req), lines, fwd.peer);
   if (status !== 0) {
-    if (status === 308) fwd.redirect();
+    if (status === ACME_ANSWER) fwd.answerAcme();
+    else if (status === 308) fwd.redirect();
     else fwd.reject(status as ErrorStatus, fwd.host);
     return;
   }
@@ -95,6 +96,21 @@ class Forward extends ForwardedRequest {
   reject(status: ErrorStatus, host: string): void {
     sendErrorPage(this.req, this.res, status, host, this.table.pages, this.requestId);
     this.record(this.ctx.metrics.unknown, status);
+  }
+
+  /** An HTTP-01 challenge (tls/acme/http-01.ts): the key authorization as text/plain. */
+  answerAcme(): void {
+    const body = this.acmeAnswer;
+    this.res.writeHead(200, [
+      'content-type',
+      'text/plain',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'cache-control',
+      'no-store',
+    ]);
+    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    this.record(this.ctx.metrics.unknown, 200);
   }
 
   /** A `redirectHttps` host on plain HTTP (inbound/route.ts). */

@@ -10,7 +10,11 @@
 import { type Peer, RequestHead, trimOws } from '../http/headers.js';
 import type { RouteTable, VirtualHost } from '../route-table/build.js';
 import { BAD_HOST, normaliseHost, resolveHost } from '../route-table/host.js';
+import { ACME_CHALLENGE_PREFIX, acmeChallengeForPath, acmeChallengesPending } from '../tls/acme/http-01.js';
 import type { UpstreamGroup } from '../upstream/balance.js';
+
+/** `routeRequest`'s answer for a pending HTTP-01 challenge's path: the path answers it (`head.acmeAnswer`). */
+export const ACME_ANSWER = 1;
 
 /**
  * Header lines a request head may have (node:http's default `maxHeadersCount`). A longer head is refused with
@@ -25,6 +29,8 @@ export class RoutedRequest extends RequestHead {
   group: UpstreamGroup | null = null;
   /** The origin-form target sent upstream (an absolute-form target's path). */
   path = '/';
+  /** The key authorization answering an HTTP-01 challenge (with ACME_ANSWER). */
+  acmeAnswer = '';
 
   /** The authority of an absolute-form target replaces the Host header (RFC 9112 §3.2.2). */
   setHost(authority: string): void {
@@ -60,7 +66,10 @@ export class RoutedRequest extends RequestHead {
  *   421  on a TLS connection with SNI, a Host (port stripped, normalised) that is not the SNI name: the name the
  *        certificate was chosen for must be the one routed, even when one wildcard certificate covers both
  *        (as nginx and Caddy do). Without SNI (an IP address, an old client) the Host routes as on plain HTTP.
- *   404  no Host on HTTP/1.0, or no virtual host for it
+ *   404  no Host on HTTP/1.0, or no virtual host for it; a `/.well-known/acme-challenge/` path with no
+ *        pending challenge while others are pending
+ *   ACME_ANSWER  a GET for a pending HTTP-01 challenge (tls/acme/http-01.ts): `acmeAnswer` is the body, whatever
+ *        the Host (the CA asks with the name being validated)
  *   308  a plain-HTTP request for a host with `redirectHttps` (not `/.well-known/acme-challenge/`): `vhost` and
  *        `path` are set, the caller answers with the redirect (redirectLocation)
  * `version`: major * 10 + minor, as node:http's parser reports it (9, 10, 11, 20); `headerLines`: the number
@@ -90,6 +99,14 @@ export function routeRequest(
     path = absolute.path;
     head.setHost(absolute.authority);
   }
+  // ACME HTTP-01 (RFC 8555 §8.3) before any virtual host: one Map.size read while no challenge is pending.
+  if (acmeChallengesPending() && path.startsWith(ACME_CHALLENGE_PREFIX)) {
+    const answer = acmeChallengeForPath(path);
+    if (answer === undefined || (method !== 'GET' && method !== 'HEAD')) return 404;
+    head.acmeAnswer = answer;
+    head.path = path;
+    return ACME_ANSWER;
+  }
   if (head.hostCount === 0) return 404;
   const vhost = resolveHost(table, head.host);
   if (vhost === BAD_HOST) return 400;
@@ -97,7 +114,7 @@ export function routeRequest(
   // The raw Host is the SNI name itself in the usual case: no normalising then.
   if (servername !== null && head.host !== servername && normaliseHost(head.host) !== servername) return 421;
   if (vhost === null) return 404;
-  if (vhost.redirectHttps && peer.proto === 'http' && !path.startsWith(ACME_CHALLENGE)) {
+  if (vhost.redirectHttps && peer.proto === 'http' && !path.startsWith(ACME_CHALLENGE_PREFIX)) {
     head.vhost = vhost;
     head.path = path;
     return 308;
@@ -112,9 +129,6 @@ export function routeRequest(
   head.path = path;
   return 0;
 }
-
-/** HTTP-01 challenges (RFC 8555 §8.3) are answered over plain HTTP, never redirected. */
-const ACME_CHALLENGE = '/.well-known/acme-challenge/';
 
 /**
  * Where a 308 from `routeRequest` sends the client: `https://` + the request's host name (normalised, port

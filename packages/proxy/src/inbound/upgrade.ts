@@ -37,7 +37,7 @@ import { nextRequestId } from '../observe/request-id.js';
 import { failureStatus } from '../upstream/attempt.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
-import { RoutedRequest, redirectLocation, routeRequest, versionOf } from './route.js';
+import { ACME_ANSWER, RoutedRequest, redirectLocation, routeRequest, versionOf } from './route.js';
 
 export interface UpgradeContext extends ForwardContext {
   /** How long the upstream may take to answer the upgrade request, ms (then 504). */
@@ -91,7 +91,8 @@ export function handleUpgrade(ctx: UpgradeContext, req: IncomingMessage, socket:
     return;
   }
   if (status !== 0) {
-    reject(ctx.metrics.unknown, status as ErrorStatus, requestHead.host);
+    // An upgrade is no answer to an HTTP-01 challenge.
+    reject(ctx.metrics.unknown, (status === ACME_ANSWER ? 404 : status) as ErrorStatus, requestHead.host);
     return;
   }
   const vhost = requestHead.vhost!;

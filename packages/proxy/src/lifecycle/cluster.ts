@@ -6,7 +6,12 @@
  * the primary over IPC. A reload answers only after every worker applied it, so "reloaded" means "everywhere".
  *
  * `/metrics` on the primary is prom-client's AggregatorRegistry over the workers (requests, durations,
- * connections summed; upstream_up the minimum) followed by the primary's own reload metrics.
+ * connections summed; upstream_up the minimum) followed by the primary's own reload and ACME metrics.
+ *
+ * ACME: the primary runs the machine's one AcmeManager (one account, one order per name at a time, whatever the
+ * worker count). It tells the workers when a certificate was stored (they read it from the shared `--acme-dir`,
+ * tls/acme/follower.ts) and which challenges are up (the workers serve the plain and TLS traffic the CA validates
+ * with); a worker starting while a challenge is up gets it with its first table.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
@@ -17,6 +22,8 @@ import { loadRouteTableFile } from '../route-table/load.js';
 import { createReloader, type Reloader } from '../route-table/reloader.js';
 import type { RouteTableConfig } from '../route-table/types.js';
 import type { ValidatedRouteTable } from '../route-table/validate.js';
+import { AcmeFollower } from '../tls/acme/follower.js';
+import { type AcmeChallengeEvent, AcmeManager, acmeHostNames, challengeOrder } from '../tls/acme/manager.js';
 import { certificateFiles, loadCertificates } from '../tls/certificates.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import type { ListenAddress, ProxySettings } from './config.js';
@@ -28,7 +35,8 @@ const EMPTY_TABLE: RouteTableConfig = { version: 1, hosts: {} };
 type ToWorker =
   | { type: 'nodix-proxy:table'; id: number; config: unknown; source: string }
   | { type: 'nodix-proxy:shutdown'; timeoutMs: number }
-  | { type: 'nodix-proxy:stats'; id: number };
+  | { type: 'nodix-proxy:stats'; id: number }
+  | { type: 'nodix-proxy:acme'; issued?: string; challenge?: AcmeChallengeEvent };
 type FromWorker =
   | { type: 'nodix-proxy:hello' }
   | { type: 'nodix-proxy:ready'; address: ListenAddress; tls: ListenAddress | null }
@@ -55,6 +63,7 @@ export function proxyOptionsFromSettings(settings: ProxySettings): ProxyOptions 
     accessLogFormat: settings.accessLogFormat,
     adminAllowedHosts: settings.adminAllowedHosts,
     h2: settings.h2,
+    acme: settings.acme,
   };
 }
 
@@ -107,6 +116,22 @@ export async function startPrimary(
   const send = (worker: Worker, message: ToWorker) => {
     if (worker.isConnected()) worker.send(message);
   };
+  const broadcast = (message: ToWorker) => {
+    for (const worker of live) if (greeted.has(worker)) send(worker, message);
+  };
+
+  const acme = new AcmeManager({
+    dir: settings.acme.dir,
+    directoryUrl: settings.acme.directoryUrl,
+    email: settings.acme.email,
+    caFile: settings.acme.caFile,
+    renewDays: settings.acme.renewDays,
+    challenges: challengeOrder(settings.listen, settings.listenTls),
+    log,
+    onOrder: (result) => metrics.acmeOrders[result]++,
+    onIssued: (name) => broadcast({ type: 'nodix-proxy:acme', issued: name }),
+    onChallenge: (challenge) => broadcast({ type: 'nodix-proxy:acme', challenge }),
+  });
 
   /** Sends the current table to `workers` and resolves when each applied it (or died). */
   const distribute = (workers: Iterable<Worker>): Promise<string[]> =>
@@ -176,9 +201,13 @@ export async function startPrimary(
         // The worker listens for messages now (anything sent before would be lost): its first table goes out;
         // it starts listening once it applied it. A shutdown that began meanwhile is passed on instead.
         greeted.add(worker);
-        if (shuttingDown)
+        if (shuttingDown) {
           send(worker, { type: 'nodix-proxy:shutdown', timeoutMs: settings.timeouts.shutdownMs });
-        else distribute([worker]);
+        } else {
+          for (const challenge of acme.pendingChallenges())
+            send(worker, { type: 'nodix-proxy:acme', challenge });
+          distribute([worker]);
+        }
       } else if (message?.type === 'nodix-proxy:ready') {
         boundAddress ??= message.address;
         tlsAddress ??= message.tls ?? null;
@@ -214,6 +243,7 @@ export async function startPrimary(
     for (const worker of live) worker.kill();
     throw err;
   }
+  acme.setNames(acmeHostNames(config));
 
   // The routes file's reloads and watching (route-table/reloader.ts, shared with createProxy): applying a table
   // means every worker that is up applied it; workers still starting get it with their hello.
@@ -235,6 +265,7 @@ export async function startPrimary(
             log(
               `[proxy primary] route table applied by ${live.size} workers: ${table.hosts.length} hosts from ${routesFile}`,
             );
+            acme.setNames(acmeHostNames(config));
           },
           hosts: () => Object.keys((config as RouteTableConfig).hosts).length,
           recordReload: (ok) => metrics.recordReload(ok),
@@ -300,6 +331,7 @@ export async function startPrimary(
     async close() {
       shuttingDown = true;
       reloader?.close();
+      await acme.close();
       const exited = [...live].map(
         (worker) =>
           new Promise<void>((resolve) => {
@@ -343,6 +375,8 @@ export function runWorker(log: (line: string) => void, onListening: () => void =
 
   let proxy: NodixProxy | null = null;
   let stopping = false;
+  // Certificates of "acme" hosts: read from the state directory the primary's manager writes.
+  const acmeFollower = new AcmeFollower(settings.acme.dir, workerLog);
   const reply = (message: FromWorker) => {
     if (process.connected) process.send?.(message);
   };
@@ -364,9 +398,11 @@ export function runWorker(log: (line: string) => void, onListening: () => void =
             ...options,
             adminListen: null,
             routes: null,
+            // Only the primary talks to the CA (one account, one order per name for the whole machine).
+            acme: acmeFollower,
             routeTable: message.config,
             log: workerLog,
-            metrics: { reloads: false },
+            metrics: { reloads: false, acmeOrders: false },
           });
         } catch (err) {
           workerLog(`${prefix} cannot start: ${(err as Error).message}`);
@@ -399,6 +435,10 @@ export function runWorker(log: (line: string) => void, onListening: () => void =
       } catch (err) {
         reply({ type: 'nodix-proxy:applied', id: message.id, ok: false, error: (err as Error).message });
       }
+    } else if (message?.type === 'nodix-proxy:acme') {
+      if (message.challenge !== undefined) acmeFollower.challenge(message.challenge);
+      // Handshakes ask the follower each time (tls/certificates.ts): the next one sees the new certificate.
+      if (message.issued !== undefined) acmeFollower.issued(message.issued);
     } else if (message?.type === 'nodix-proxy:shutdown') {
       stop(message.timeoutMs);
     } else if (message?.type === 'nodix-proxy:stats') {

@@ -6,6 +6,7 @@
  * The same defaults and parsers back `createProxy()`'s options, so the library and the CLI cannot drift apart.
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import convict from 'convict';
 import { ProxyConfigError } from '../errors.js';
 import { createTrustedProxies } from '../inbound/trust.js';
@@ -135,6 +136,33 @@ export interface ProxySettings {
   /** Host names the admin listener answers besides loopback and its own address. */
   adminAllowedHosts: string[];
   h2: H2Settings;
+  /** ACME (tls/acme/): used for route-table hosts with `"tls": "acme"`. */
+  acme: AcmeSettings;
+}
+
+export interface AcmeSettings {
+  /** State directory: account, keys, certificates, retry state. */
+  dir: string;
+  /** The CA's ACME directory URL. */
+  directoryUrl: string;
+  /** Account contact, or null. */
+  email: string | null;
+  /** Extra CA (PEM file) trusted for the directory's HTTPS, or null. */
+  caFile: string | null;
+  /** Renew this many days before expiry. */
+  renewDays: number;
+}
+
+/** Let's Encrypt's production directory (acme-client's `directory.letsencrypt.production`). */
+export const DEFAULT_ACME_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+
+/**
+ * `--acme-dir` when not given: `$STATE_DIRECTORY/acme` under systemd's `StateDirectory=` (the unit in systemd/),
+ * else `acme` in the working directory.
+ */
+export function defaultAcmeDir(env: NodeJS.ProcessEnv): string {
+  const state = env.STATE_DIRECTORY?.split(':')[0];
+  return state ? join(state, 'acme') : 'acme';
 }
 
 /** `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces). Throws an Error saying what is wrong. */
@@ -253,6 +281,24 @@ function addFormats(): void {
   integerFormat('nodix-proxy-h2-streams', ...H2_BOUNDS.maxConcurrentStreams, '');
   integerFormat('nodix-proxy-h2-window', ...H2_BOUNDS.initialWindowSize, ' bytes');
   integerFormat('nodix-proxy-h2-memory', ...H2_BOUNDS.maxSessionMemoryMb, ' MB');
+  integerFormat('nodix-proxy-days', 1, 365, ' days');
+  convict.addFormat({
+    name: 'nodix-proxy-url',
+    validate(value: unknown) {
+      let ok = false;
+      try {
+        ok = typeof value === 'string' && /^https?:$/.test(new URL(value).protocol);
+      } catch {}
+      if (!ok) throw new Error(`must be an http(s) URL (value was ${JSON.stringify(value)})`);
+    },
+  });
+  convict.addFormat({
+    name: 'nodix-proxy-email',
+    validate(value: unknown) {
+      if (typeof value !== 'string' || (value !== '' && !/^[^\s@:]+@[^\s@]+$/.test(value)))
+        throw new Error(`must be an email address (value was ${JSON.stringify(value)})`);
+    },
+  });
   convict.addFormat({ name: 'nodix-proxy-listen', ...formatFrom(parseListen) });
   convict.addFormat({ name: 'nodix-proxy-admin-listen', ...formatFrom(parseAdminListen) });
   convict.addFormat({ name: 'nodix-proxy-tls-listen', ...formatFrom(parseTlsListen) });
@@ -544,6 +590,41 @@ export const SETTINGS: readonly SettingRow[] = [
     default: DEFAULT_H2_SETTINGS.maxSessionMemoryMb,
     doc: 'MB one HTTP/2 connection may hold; past it new streams are refused (ENHANCE_YOUR_CALM).',
   },
+  {
+    key: 'acme.dir',
+    flag: 'acme-dir',
+    format: 'nodix-proxy-path',
+    default: '',
+    doc: 'ACME state directory (account, keys, certificates; created 0700). Default $STATE_DIRECTORY/acme, else ./acme.',
+  },
+  {
+    key: 'acme.directory',
+    flag: 'acme-directory',
+    format: 'nodix-proxy-url',
+    default: DEFAULT_ACME_DIRECTORY,
+    doc: 'ACME directory URL for "tls": "acme" hosts (default Let\'s Encrypt production; try its staging first).',
+  },
+  {
+    key: 'acme.email',
+    flag: 'acme-email',
+    format: 'nodix-proxy-email',
+    default: '',
+    doc: 'Contact address of the ACME account (expiry warnings from the CA).',
+  },
+  {
+    key: 'acme.ca',
+    flag: 'acme-ca',
+    format: 'nodix-proxy-path',
+    default: '',
+    doc: "PEM file of an extra CA trusted for the ACME directory's HTTPS (a test CA such as Pebble's).",
+  },
+  {
+    key: 'acme.renewDays',
+    flag: 'acme-renew-days',
+    format: 'nodix-proxy-days',
+    default: 30,
+    doc: 'Renew ACME certificates this many days before they expire.',
+  },
 ];
 
 /**
@@ -680,6 +761,13 @@ export function loadProxySettings(
       maxConcurrentStreams: get('h2.maxConcurrentStreams') as number,
       initialWindowSize: get('h2.initialWindowSize') as number,
       maxSessionMemoryMb: get('h2.maxSessionMemory') as number,
+    },
+    acme: {
+      dir: (get('acme.dir') as string) || defaultAcmeDir(env),
+      directoryUrl: get('acme.directory') as string,
+      email: (get('acme.email') as string) || null,
+      caFile: (get('acme.ca') as string) || null,
+      renewDays: get('acme.renewDays') as number,
     },
   };
 }

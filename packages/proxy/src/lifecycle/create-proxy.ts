@@ -32,6 +32,9 @@ import {
 import { parseRouteTable } from '../route-table/load.js';
 import { createReloader, type Reloader, type ReloadResult } from '../route-table/reloader.js';
 import { type ValidatedRouteTable, validateRouteTable } from '../route-table/validate.js';
+import { offersOnlyAcmeTls } from '../tls/acme/client-hello.js';
+import { AcmeManager, type AcmeManagerOptions, challengeOrder } from '../tls/acme/manager.js';
+import { AcmeSource } from '../tls/acme/source.js';
 import {
   type AcmeCertificates,
   type CertificateStore,
@@ -42,6 +45,7 @@ import { TlsListener } from '../tls/listener.js';
 import { type Upstream, UpstreamPools } from '../upstream/pool.js';
 import { type AdminBackend, createAdminServer, type ReloadOutcome } from './admin.js';
 import {
+  type AcmeSettings,
   checkTimeouts,
   DEFAULT_ADMIN_LISTEN,
   DEFAULT_H2_SETTINGS,
@@ -72,8 +76,6 @@ export interface ProxyOptions {
    * handshake benchmark compares full handshakes with nginx's `ssl_session_tickets off`).
    */
   tlsSessionResumption?: boolean;
-  /** Supplies the certificates of `"tls": "acme"` hosts (tls/acme/). Default none. */
-  acme?: AcmeCertificates | null;
   /**
    * Relative certificate paths of a table not read from a file (`routeTable`, setRouteTable) are resolved against
    * this directory (a cluster worker passes its primary's routes file directory). Default the working directory.
@@ -114,11 +116,25 @@ export interface ProxyOptions {
   fastPath?: boolean;
   /** HTTP/2 on the TLS listener (inbound/h2.ts); defaults: DEFAULT_H2_SETTINGS. */
   h2?: Partial<H2Settings>;
+  /**
+   * Certificates of route-table hosts with `"tls": "acme"`: settings run an ACME manager here
+   * (tls/acme/manager.ts; unset fields take the settings' defaults); an AcmeCertificates source (a cluster
+   * worker's AcmeFollower, tls/acme/follower.ts, or a test's) serves what it has; null or absent: none.
+   */
+  acme?:
+    | (Partial<AcmeSettings> & { dir: string } & Pick<
+          AcmeManagerOptions,
+          'challenges' | 'retryMinMs' | 'retryMaxMs' | 'pollMs'
+        >)
+    | AcmeCertificates
+    | null;
   metrics?: {
     /** prom-client default process metrics. Default true. */
     defaultMetrics?: boolean;
     /** Count reloads here. Default true; cluster workers leave it to the primary. */
     reloads?: boolean;
+    /** Count ACME orders here. Default true; cluster workers leave it to the primary. */
+    acmeOrders?: boolean;
     registry?: Registry;
   };
 }
@@ -144,6 +160,8 @@ export interface NodixProxy {
   /** The TLS listener (its `handlers` are where HTTP/2 and TLS-ALPN-01 plug in), null without `listenTls`. */
   readonly tls: TlsListener | null;
   readonly metrics: ProxyMetrics;
+  /** The ACME manager (orders, renewals, challenges) or the source given with `acme`, else null. */
+  readonly acme: AcmeCertificates | null;
   /** The table serving now (replaced, never mutated, by reloads). */
   readonly routeTable: RouteTable;
   /** Starts both listeners; resolves with the addresses really bound (the real port when 0 was asked). */
@@ -242,6 +260,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     registry: options.metrics?.registry,
     defaultMetrics: options.metrics?.defaultMetrics ?? true,
     reloads: options.metrics?.reloads ?? true,
+    acmeOrders: options.metrics?.acmeOrders ?? true,
   });
   const pools = new UpstreamPools({
     connectTimeoutMs: timeouts.connectMs,
@@ -259,6 +278,28 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
   };
 
   const logError = rateLimitedLog(log);
+
+  const acme: AcmeCertificates | null =
+    options.acme === undefined || options.acme === null
+      ? null
+      : 'contextFor' in options.acme
+        ? options.acme
+        : new AcmeManager({
+            dir: options.acme.dir,
+            directoryUrl: options.acme.directoryUrl,
+            email: options.acme.email,
+            caFile: options.acme.caFile,
+            renewDays: options.acme.renewDays,
+            challenges: options.acme.challenges ?? challengeOrder(listenAddress, tlsAddress),
+            retryMinMs: options.acme.retryMinMs,
+            retryMaxMs: options.acme.retryMaxMs,
+            pollMs: options.acme.pollMs,
+            log,
+            onOrder: (result) => metrics.acmeOrders[result]++,
+            onIssued: () => tls?.onIssued(),
+            // Orders start once the listeners are bound (listen()).
+            autoStart: false,
+          });
 
   // The initial table: a bad one is the caller's mistake, thrown from here (the CLI exits 2 with it).
   let initial: ValidatedRouteTable;
@@ -378,10 +419,16 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       log,
       handshakeTimeoutMs: timeouts.headerMs,
       maxConnections: limits.maxConnections,
-      acme: options.acme ?? null,
+      acme,
       sessionResumption: options.tlsSessionResumption ?? true,
     });
     const tlsListener = tls;
+    if (acme instanceof AcmeSource) {
+      // TLS-ALPN-01: the challenge certificate only for ClientHellos offering acme-tls/1 alone (client-hello.ts).
+      const source = acme;
+      tls.handlers.acmeAlpnContext = (servername, socket) =>
+        offersOnlyAcmeTls(socket) ? source.alpnContext(servername) : undefined;
+    }
     metrics.tls.notAfter = () => tlsListener.notAfter();
     // The first table's certificates: a bad one is the caller's mistake, thrown from here like a bad table.
     tls.setCertificates(certificatesOf(initial)!);
@@ -480,6 +527,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         admin.closeAllConnections();
       });
     }
+    if (acme instanceof AcmeManager) await acme.close();
     await accessLog?.close();
   };
 
@@ -491,6 +539,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
       return tls;
     },
     metrics,
+    acme,
     get routeTable() {
       return ctx.table;
     },
@@ -513,6 +562,7 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
         throw err;
       }
       if (watchEnabled) reloader?.watch();
+      if (acme instanceof AcmeManager) acme.start();
       return { listen: bound, admin, tls: tlsBound };
     },
     close(closeOptions = {}) {

@@ -11,6 +11,7 @@
  *   nodix_proxy_open_connections                        gauge (client connections)
  *   nodix_proxy_config_reloads_total{result}            counter (result: success | failure)
  *   nodix_proxy_config_last_reload_success              gauge (1 if the last reload applied)
+ *   nodix_proxy_acme_orders_total{result}               counter (ACME orders: issued | renewed | failed)
  *   nodix_proxy_tls_handshakes_total{protocol}          counter (TLSv1.2, TLSv1.3)
  *   nodix_proxy_tls_handshake_failures_total{reason}    counter (unknown_name, no_shared_cipher,
  *                                                       protocol_version, timeout, reset, other)
@@ -190,6 +191,8 @@ export interface ProxyMetricsOptions {
   traffic?: boolean;
   /** The reload metrics. Default true (false in cluster workers: the primary counts reloads once). */
   reloads?: boolean;
+  /** nodix_proxy_acme_orders_total. Default true (false in cluster workers: the primary runs the ACME manager). */
+  acmeOrders?: boolean;
 }
 
 export class ProxyMetrics {
@@ -206,6 +209,8 @@ export class ProxyMetrics {
   readonly #upstreams = new Map<string, HostStats>();
   readonly #options: ProxyMetricsOptions;
   #registry: Registry | null = null;
+  /** ACME orders by result (tls/acme/manager.ts); counted by the process running the manager. */
+  readonly acmeOrders = { issued: 0, renewed: 0, failed: 0 };
   /** Reload counts; null when this instance does not count reloads (cluster workers). */
   readonly #reloads: { success: number; failure: number; lastOk: boolean } | null;
 
@@ -391,6 +396,25 @@ export class ProxyMetrics {
             aggregator: 'min',
           },
           () => [...tls.notAfter()].map(([host, value]) => ({ labels: { host }, value })),
+        ),
+      );
+    }
+
+    if (this.#options.acmeOrders ?? true) {
+      const acmeOrders = this.acmeOrders;
+      registry.registerMetric(
+        collector(
+          {
+            name: 'nodix_proxy_acme_orders_total',
+            help: 'ACME certificate orders, by result (issued: a first certificate, renewed, failed: retried after a backoff).',
+            type: 'counter',
+            aggregator: 'sum',
+          },
+          () => [
+            { labels: { result: 'issued' }, value: acmeOrders.issued },
+            { labels: { result: 'renewed' }, value: acmeOrders.renewed },
+            { labels: { result: 'failed' }, value: acmeOrders.failed },
+          ],
         ),
       );
     }

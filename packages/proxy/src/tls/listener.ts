@@ -24,6 +24,7 @@ import {
   type Server as TlsServer,
 } from 'node:tls';
 import type { ProxyMetrics, TlsFailureReason } from '../observe/metrics.js';
+import { markAcmeTlsOnly, offersAcmeTlsAlone, parseClientHello } from './acme/client-hello.js';
 import {
   type AcmeCertificates,
   type CertificateStore,
@@ -36,12 +37,13 @@ export interface TlsHandlers {
   /** An ALPN-h2 connection, after the handshake. Null: h2 not offered in ALPN. */
   h2: ((socket: TLSSocket) => void) | null;
   /**
-   * TLS-ALPN-01 (RFC 8737): the challenge certificate for a name, if an order is pending for it. Asked first, for
-   * every handshake's SNI name (node's SNICallback runs before ALPN is known): answer undefined at once unless a
-   * validation for that name is under way. `acme-tls/1` is offered in ALPN while this is set; such a connection
-   * is closed right after its handshake.
+   * TLS-ALPN-01 (RFC 8737): the challenge certificate for a name, if an order is pending for it and `socket`'s
+   * ClientHello offered only `acme-tls/1` (the listener reads every ClientHello before node:tls does, see
+   * `#sortOut`; tls/acme/client-hello.ts). Asked first, for every handshake's SNI name (node's SNICallback runs
+   * before ALPN is known): answer undefined at once unless a validation for that name is under way.
+   * `acme-tls/1` is offered in ALPN while this is set; such a connection is closed right after its handshake.
    */
-  acmeAlpnContext: ((servername: string) => SecureContext | undefined) | null;
+  acmeAlpnContext: ((servername: string, socket: TLSSocket) => SecureContext | undefined) | null;
 }
 
 export interface TlsListenerOptions {
@@ -105,7 +107,7 @@ export class TlsListener {
       ...common,
       // `this` is the TLSSocket being handshaken (node calls it as the socket's method): needed for the alert.
       SNICallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) {
-        const challenge = listener.handlers.acmeAlpnContext?.(servername);
+        const challenge = listener.handlers.acmeAlpnContext?.(servername, this);
         if (challenge !== undefined) return cb(null, challenge);
         const context = listener.#store.select(servername, listener.acme);
         if (context !== undefined) return cb(null, context);
@@ -165,8 +167,11 @@ export class TlsListener {
     timer.unref();
     const onData = (chunk: Buffer) => {
       buffered = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
-      const sni = clientHelloHasSni(buffered);
-      if (sni === undefined && buffered.length < MAX_FIRST_RECORD) return;
+      const hello = parseClientHello(buffered);
+      if (hello === 'incomplete' && buffered.length < MAX_FIRST_RECORD) return;
+      // Anything the parser does not understand goes to the SNI server, which fails it as any TLS server would.
+      const sni = typeof hello === 'object' && hello !== null ? hello.servername !== '' : true;
+      if (typeof hello === 'object' && hello !== null && offersAcmeTlsAlone(hello)) markAcmeTlsOnly(socket);
       socket.off('data', onData);
       socket.off('error', onError);
       clearTimeout(timer);
@@ -264,36 +269,6 @@ const kRefused = Symbol('nodix.tlsRefused');
 
 /** A TLS record's largest size (16 KB of payload + its header and expansion): more is not a first record. */
 const MAX_FIRST_RECORD = 5 + 16_384 + 2048;
-
-/**
- * Whether the ClientHello at the start of `data` names a server (the server_name extension, RFC 6066 §3):
- * undefined while its first record is incomplete. Anything else (not a handshake record, a malformed or
- * multi-record hello) counts as true: the SNI server then fails it as any TLS server would.
- */
-export function clientHelloHasSni(data: Buffer): boolean | undefined {
-  if (data.length < 5) return undefined;
-  if (data[0] !== 0x16 || data[5 - 4] !== 0x03) return true;
-  const recordEnd = 5 + data.readUInt16BE(3);
-  if (data.length < recordEnd) return undefined;
-  if (recordEnd < 9 || data[5] !== 0x01) return true;
-  const helloEnd = 9 + data.readUIntBE(6, 3);
-  if (helloEnd > recordEnd) return true;
-  let p = 9 + 2 + 32; // version, random
-  if (p >= helloEnd) return true;
-  p += 1 + data[p]!; // session id
-  if (p + 2 > helloEnd) return true;
-  p += 2 + data.readUInt16BE(p); // cipher suites
-  if (p >= helloEnd) return true;
-  p += 1 + data[p]!; // compression methods
-  if (p + 2 > helloEnd) return false; // no extensions at all
-  const end = Math.min(helloEnd, p + 2 + data.readUInt16BE(p));
-  p += 2;
-  while (p + 4 <= end) {
-    if (data.readUInt16BE(p) === 0x0000) return true;
-    p += 4 + data.readUInt16BE(p + 2);
-  }
-  return false;
-}
 
 /** Sends `unrecognized_name` on the TCP socket under `socket` and closes both (see the file comment). */
 function refuseUnknownName(socket: TLSSocket, cb: (err: Error | null) => void): void {

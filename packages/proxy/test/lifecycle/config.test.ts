@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ProxyConfigError } from '../../src/errors.js';
 import {
+  DEFAULT_ACME_DIRECTORY,
   DEFAULT_LIMITS,
   DEFAULT_TIMEOUTS,
   formatAddress,
   loadProxySettings,
   parseListen,
 } from '../../src/lifecycle/config.js';
+import { LETS_ENCRYPT_DIRECTORY } from '../../src/tls/acme/manager.js';
 import { tempDir } from '../helpers.js';
 
 t.test('defaults', async (t) => {
@@ -221,3 +223,48 @@ t.test(
     t.throws(() => loadProxySettings(['--h2', 'maybe'], {}), /h2\.enabled/);
   },
 );
+
+t.test('ACME settings: defaults, flags, environment, and one-line errors', async (t) => {
+  const s = loadProxySettings([], {});
+  t.same(s.acme, {
+    dir: 'acme',
+    directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+    email: null,
+    caFile: null,
+    renewDays: 30,
+  });
+  t.equal(DEFAULT_ACME_DIRECTORY, LETS_ENCRYPT_DIRECTORY);
+  t.equal(
+    loadProxySettings([], { STATE_DIRECTORY: '/var/lib/nodix-proxy' }).acme.dir,
+    '/var/lib/nodix-proxy/acme',
+  );
+  const given = loadProxySettings(
+    [
+      '--acme-dir',
+      '/srv/acme',
+      '--acme-directory',
+      'https://127.0.0.1:14000/dir',
+      '--acme-email',
+      'ops@example.org',
+      '--acme-ca',
+      '/etc/pebble.pem',
+    ],
+    { NODIX_PROXY_ACME_RENEW_DAYS: '10' },
+  );
+  t.same(given.acme, {
+    dir: '/srv/acme',
+    directoryUrl: 'https://127.0.0.1:14000/dir',
+    email: 'ops@example.org',
+    caFile: '/etc/pebble.pem',
+    renewDays: 10,
+  });
+  t.throws(() => loadProxySettings(['--acme-renew-days', '0'], {}), {
+    message: /^invalid configuration: acme\.renewDays: .*1.*365/,
+  });
+  t.throws(() => loadProxySettings(['--acme-directory', 'letsencrypt'], {}), {
+    message: /^invalid configuration: acme\.directory: must be an http\(s\) URL/,
+  });
+  t.throws(() => loadProxySettings(['--acme-email', 'nobody'], {}), {
+    message: /^invalid configuration: acme\.email: must be an email address/,
+  });
+});
