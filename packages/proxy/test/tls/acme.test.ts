@@ -9,10 +9,10 @@ import { connect, createServer, type SecureContext, type TLSSocket } from 'node:
 import t, { type Test } from 'tap';
 import { ProxyMetrics } from '../../src/observe/metrics.js';
 import { offersOnlyAcmeTls } from '../../src/tls/acme/client-hello.js';
-import { peekWhilePending } from './peek-hello.js';
 import { AcmeManager, type AcmeManagerOptions } from '../../src/tls/acme/manager.js';
 import { request, startProxy, startUpstream, table, tempDir, waitFor } from '../helpers.js';
 import { freePort, type Pebble, startPebble } from './pebble.js';
+import { peekWhilePending } from './peek-hello.js';
 
 interface Started {
   manager: AcmeManager;

@@ -20,9 +20,6 @@ export interface ClientHelloInfo {
 
 /** The largest TLS record (2^14 plus expansion): a ClientHello longer than its first record is not looked into. */
 const MAX_RECORD = 5 + 16_384 + 256;
-/** How long the listener waits for a ClientHello before handing the socket on unread. */
-const PEEK_TIMEOUT_MS = 10_000;
-
 /**
  * The ClientHello's SNI name and ALPN offer; `incomplete` when `buf` does not hold the whole first record yet;
  * null when it is not a ClientHello the parser understands (the handshake goes on without a look).
