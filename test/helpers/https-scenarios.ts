@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { EXAMPLE, type Machines, ROOT, TARGETS } from './machines.js';
+import { EXAMPLE, type Machines, TARGETS } from './machines.js';
 import { run } from './run.js';
 import { byName, expectOk, query } from './scenarios.js';
 
@@ -50,23 +50,7 @@ export async function runHttpsScenarios(t: Test, machines: Machines, layout: Htt
   // No assertion before the subtests: at the top level tap would take the file as finished and tear down.
   if (made.code !== 0) throw new Error(`make-test-certs.sh failed: ${made.stderr}`);
 
-  // The acme host needs the proxy's ACME client (--acme-dir ...). Where the proxy has none yet, the test says so
-  // (a skipped subtest below) and deploys the example without that one host rather than not at all.
-  const proxyHelp = await run(
-    process.execPath,
-    [join(ROOT, 'packages', 'proxy', 'bin', 'nodix-proxy.js'), '--help'],
-    { timeoutMs: 20_000 },
-  );
-  const proxyHasAcme = proxyHelp.stdout.includes('--acme-dir');
-  let services = join(EXAMPLE, 'services-https.ts');
-  if (!proxyHasAcme) {
-    services = join(m.work, 'services-https-no-acme.mts');
-    await wrapServices(
-      services,
-      join(EXAMPLE, 'services-https.ts'),
-      'webapp4: { ...services.webapp4!, tls: undefined }',
-    );
-  }
+  const services = join(EXAMPLE, 'services-https.ts');
 
   const extra = ['--extra-params', JSON.stringify({ tlsDir })];
   const state = ['--state-dir', join(m.work, 'coordinator'), '--token-file', m.tokenFile];
@@ -262,11 +246,6 @@ export async function runHttpsScenarios(t: Test, machines: Machines, layout: Htt
 
   await t.test(
     "the acme host: test2's proxy runs its ACME client, and serves the other hosts meanwhile",
-    {
-      skip: proxyHasAcme
-        ? false
-        : 'nodix-proxy has no ACME client (--acme-dir) yet: deployed without the acme host',
-    },
     async (t) => {
       const instance = JSON.parse(await readFile(join(m.agentStateDir('test2'), 'state.json'), 'utf8')) as {
         services: Record<string, { instance: { config: Record<string, unknown> } }>;
