@@ -154,6 +154,7 @@ export type TlsFailureReason =
   | 'protocol_version'
   | 'timeout'
   | 'reset'
+  | 'plain_http'
   | 'other';
 
 export const TLS_FAILURE_REASONS: readonly TlsFailureReason[] = [
@@ -162,6 +163,7 @@ export const TLS_FAILURE_REASONS: readonly TlsFailureReason[] = [
   'protocol_version',
   'timeout',
   'reset',
+  'plain_http',
   'other',
 ];
 

@@ -167,11 +167,21 @@ export class TlsListener {
     timer.unref();
     const onData = (chunk: Buffer) => {
       buffered = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
+      const first = buffered[0]!;
+      if (first >= 0x41 && first <= 0x5a) {
+        // An uppercase letter, where a TLS record starts with 0x16: an HTTP method, plain HTTP sent to the TLS
+        // port. Say so in a 400, as nginx does, rather than closing without a word.
+        socket.off('data', onData);
+        clearTimeout(timer);
+        this.#metrics.tls.failed('plain_http');
+        socket.end(PLAIN_HTTP_RESPONSE, 'latin1');
+        return;
+      }
       const hello = parseClientHello(buffered);
       if (hello === 'incomplete' && buffered.length < MAX_FIRST_RECORD) return;
       // Anything the parser does not understand goes to the SNI server, which fails it as any TLS server would.
-      const sni = typeof hello === 'object' && hello !== null ? hello.servername !== '' : true;
-      if (typeof hello === 'object' && hello !== null && offersAcmeTlsAlone(hello)) markAcmeTlsOnly(socket);
+      const sni = hello !== null && hello !== 'incomplete' ? hello.servername !== '' : true;
+      if (hello !== null && hello !== 'incomplete' && offersAcmeTlsAlone(hello)) markAcmeTlsOnly(socket);
       socket.off('data', onData);
       socket.off('error', onError);
       clearTimeout(timer);
@@ -266,6 +276,10 @@ export class TlsListener {
 }
 
 const kRefused = Symbol('nodix.tlsRefused');
+
+const PLAIN_HTTP_BODY = 'This port speaks HTTPS: the request was sent as plain HTTP. Use an https:// URL.\n';
+/** The answer to plain HTTP on the TLS port (built once). */
+const PLAIN_HTTP_RESPONSE = `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${PLAIN_HTTP_BODY.length}\r\nconnection: close\r\n\r\n${PLAIN_HTTP_BODY}`;
 
 /** A TLS record's largest size (16 KB of payload + its header and expansion): more is not a first record. */
 const MAX_FIRST_RECORD = 5 + 16_384 + 2048;

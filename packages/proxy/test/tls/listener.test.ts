@@ -289,3 +289,37 @@ t.test('close() ends handshakes in progress and upgraded TLS connections', async
   await closedBoth;
   t.equal(proxy.tls!.server.listening, false);
 });
+
+t.test(
+  'plain HTTP sent to the TLS port gets a 400 that says so (as nginx), in one write or byte by byte',
+  async (t) => {
+    const { tlsPort, proxy, ca } = await setup(t, true);
+    const send = (parts: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const socket: Socket = netConnect(tlsPort, '127.0.0.1', async () => {
+          for (const part of parts) {
+            socket.write(part);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        });
+        let answer = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => {
+          answer += d;
+        });
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const request = 'GET / HTTP/1.1\r\nHost: a.test\r\n\r\n';
+    for (const parts of [[request], [...request]]) {
+      const answer = await send(parts);
+      t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      t.match(answer, /connection: close/);
+      t.match(answer, /This port speaks HTTPS/);
+    }
+    const metrics = await proxy.metrics.registry.metrics();
+    t.match(metrics, /nodix_proxy_tls_handshake_failures_total\{reason="plain_http"\} 2/);
+    const after = await httpsGet(tlsPort, { servername: 'a.test', ca: ca.certPem, path: '/' });
+    t.equal(after.status, 200, 'TLS is still served');
+  },
+);
