@@ -66,6 +66,7 @@ import {
   X_FORWARDED_PROTO,
   X_REQUEST_ID,
 } from '../http/headers.js';
+import { LazyTimeout } from '../lazy-timeout.js';
 import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
@@ -201,7 +202,7 @@ export class FastConnection {
   /** Bytes that arrived while a request was in flight (a pipelined request): handled when it completes. */
   pending: Buffer | null = null;
   /** Until the first request: the header timeout; between requests: the keep-alive timeout. */
-  timer: NodeJS.Timeout;
+  readonly timer: LazyTimeout<FastConnection>;
   keepAliveTimer = false;
   /** When the first request head is due (one header timeout after the accept); 0 once it came. */
   headDeadline: number;
@@ -222,8 +223,8 @@ export class FastConnection {
     socket.on('error', onSocketError);
     socket.on('drain', onSocketDrain);
     this.headDeadline = Date.now() + host.settings.headerTimeoutMs;
-    this.timer = setTimeout(onConnectionTimeout, host.settings.headerTimeoutMs, this);
-    this.timer.unref();
+    this.timer = new LazyTimeout<FastConnection>(onConnectionTimeout, this);
+    this.timer.start(performance.now(), host.settings.headerTimeoutMs);
     host.connections.add(this);
   }
 
@@ -306,8 +307,8 @@ export class FastConnection {
     request.start(bodyStart < data.length ? data.subarray(bodyStart) : null);
   }
 
-  /** The request completed (or failed with an answer): next one, idle, or close. */
-  done(keepAlive: boolean): void {
+  /** The request completed (or failed with an answer) at `now` (performance.now()): next one, idle, or close. */
+  done(keepAlive: boolean, now: number): void {
     this.current = null;
     if (!keepAlive || this.host.ctx.draining) {
       this.close();
@@ -320,14 +321,8 @@ export class FastConnection {
       this.next(pending);
       return;
     }
-    if (this.keepAliveTimer) {
-      this.timer.refresh();
-    } else {
-      this.keepAliveTimer = true;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(onConnectionTimeout, this.host.settings.keepAliveTimeoutMs, this);
-      this.timer.unref();
-    }
+    this.keepAliveTimer = true;
+    this.timer.start(now, this.host.settings.keepAliveTimeoutMs);
   }
 
   handOver(data: Buffer | null): void {
@@ -342,7 +337,7 @@ export class FastConnection {
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
     socket.off('drain', onSocketDrain);
-    clearTimeout(this.timer);
+    this.timer.clear();
     this.host.connections.delete(this);
   }
 
@@ -926,7 +921,7 @@ class FastRequest implements AttemptState, RecordedRequest {
     const ctx = this.conn.host.ctx;
     ctx.inFlight--;
     recordRequest(this.parsed.vhost!.stats, ctx.accessLog, this, status, now);
-    if (status !== 499) this.conn.done(reusable);
+    if (status !== 499) this.conn.done(reusable, now);
   }
 
   // --- observe/record.ts RecordedRequest ---

@@ -19,8 +19,8 @@
  * - plain sockets read into one shared buffer (net's `onread`, see READ_BUFFER) instead of a fresh 64 KB one per
  *   read passed through a Readable stream; body bytes are passed on as slices of it (Content-Length counted down,
  *   chunked framing walked), which the proxy's writer copies or writes as it re-frames for its client;
- * - timers are three per connection, created once and `refresh()`ed: upstream headers, upstream body silence,
- *   keep-alive idle.
+ * - timers are three per connection, created once: upstream headers and keep-alive idle are LazyTimeouts (a
+ *   restart per request is a store, lazy-timeout.ts), upstream body silence is `refresh()`ed per body read.
  *
  * Strictness, because a proxy that reads a response differently from its client is how responses get smuggled:
  * both Content-Length and Transfer-Encoding, differing Content-Lengths, a bad chunk size, a malformed header
@@ -52,6 +52,7 @@ import {
   UPGRADE,
 } from '../http/headers.js';
 import type { BodySink, RequestBody } from '../inbound/request-body.js';
+import { LazyTimeout } from '../lazy-timeout.js';
 
 export interface UpstreamSettings {
   /** TCP (and TLS) connect timeout, ms: NODIX_ERR_CONNECT_TIMEOUT. */
@@ -268,6 +269,15 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const kConnection = Symbol('nodix.upstreamConnection');
 type UpstreamSocket = Socket & { [kConnection]: Connection };
 
+/** The connections' LazyTimeout callbacks: module-level, no closure per connection. */
+function headersTimedOut(conn: Connection): void {
+  conn.onHeadersTimeout();
+}
+
+function idleTimedOut(conn: Connection): void {
+  conn.onIdleTimeout();
+}
+
 // hot path: every read of a plain upstream socket.
 function onUpstreamRead(this: Socket, nread: number): boolean {
   (this as UpstreamSocket)[kConnection].onData(READ_BUFFER.subarray(0, nread));
@@ -299,9 +309,9 @@ class Connection {
   pump: BodyPump | null = null;
 
   connectTimer: NodeJS.Timeout | null = null;
-  headersTimer: NodeJS.Timeout | null = null;
+  readonly headersTimer = new LazyTimeout<Connection>(headersTimedOut, this);
   bodyTimer: NodeJS.Timeout | null = null;
-  idleTimer: NodeJS.Timeout | null = null;
+  readonly idleTimer = new LazyTimeout<Connection>(idleTimedOut, this);
 
   constructor(client: UpstreamClient) {
     this.client = client;
@@ -370,13 +380,7 @@ class Connection {
    * is the client-side request timeout's business.
    */
   startHeadersTimer(): void {
-    if (this.headersTimer === null) {
-      this.headersTimer = setTimeout(this.onHeadersTimeout, this.client.settings.headersTimeoutMs);
-      this.headersTimer.unref();
-    } else {
-      // Also re-arms a timer that fired while a body was still going out (onHeadersTimeout ignored it).
-      this.headersTimer.refresh();
-    }
+    this.headersTimer.start(performance.now(), this.client.settings.headersTimeoutMs);
   }
 
   bodySent(): void {
@@ -676,13 +680,9 @@ class Connection {
   }
 
   goIdle(): void {
-    this.idleSince = Date.now();
-    if (this.idleTimer === null) {
-      this.idleTimer = setTimeout(this.onIdleTimeout, this.idleLimitMs);
-      this.idleTimer.unref();
-    } else {
-      this.idleTimer.refresh();
-    }
+    const now = performance.now();
+    this.idleSince = now;
+    this.idleTimer.start(now, this.idleLimitMs);
   }
 
   /** Usable for a new request: open, and not idle past its limit (the upstream may be closing it right now). */
@@ -700,9 +700,9 @@ class Connection {
 
   clearTimers(): void {
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    if (this.headersTimer !== null) clearTimeout(this.headersTimer);
+    this.headersTimer.clear();
     if (this.bodyTimer !== null) clearTimeout(this.bodyTimer);
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer.clear();
   }
 
   onEnd = (): void => {
@@ -937,7 +937,7 @@ export class UpstreamClient {
   #take(): Connection | null {
     const idle = this.#idle;
     if (idle.length > 0) {
-      const now = Date.now();
+      const now = performance.now();
       while (idle.length > 0) {
         const conn = idle.pop()!;
         if (conn.fresh(now)) return conn;
