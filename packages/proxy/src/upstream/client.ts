@@ -438,22 +438,37 @@ class Connection {
       return;
     }
     const available = data.length - offset;
-    if (available === 0) return;
-    // A read that carried the head was timed by parseHead already.
-    if (offset === 0) this.bodyTimer!.refresh();
+    // The body silence timeout runs while more of the body is to come, from the last read that carried some (or
+    // the head); a body that ends in the read that carried its head (most small responses) never starts it.
+    if (available === 0) {
+      this.armBodyTimer();
+      return;
+    }
     if (this.state === UNTIL_CLOSE) {
+      this.armBodyTimer();
       this.deliver(offset === 0 ? data : data.subarray(offset));
       return;
     }
     const remaining = this.remaining;
     if (available < remaining) {
       this.remaining = remaining - available;
+      this.armBodyTimer();
       this.deliver(offset === 0 ? data : data.subarray(offset));
       return;
     }
     if (remaining > 0) this.deliver(data.subarray(offset, offset + remaining));
     if (this.exchange !== null) this.complete(available > remaining);
   };
+
+  /** (Re)starts the body silence timeout: more of the body is to come. */
+  armBodyTimer(): void {
+    if (this.bodyTimer === null) {
+      this.bodyTimer = setTimeout(this.onBodyTimeout, this.client.settings.bodyTimeoutMs);
+      this.bodyTimer.unref();
+    } else {
+      this.bodyTimer.refresh();
+    }
+  }
 
   deliver(chunk: Buffer): void {
     if (!this.exchange!.handler.onData(chunk)) this.socket.pause();
@@ -556,14 +571,6 @@ class Connection {
       this.keepAlive = false;
     }
 
-    if (this.state !== IDLE) {
-      if (this.bodyTimer === null) {
-        this.bodyTimer = setTimeout(this.onBodyTimeout, client.settings.bodyTimeoutMs);
-        this.bodyTimer.unref();
-      } else {
-        this.bodyTimer.refresh();
-      }
-    }
     const bodyLength = this.state === IDLE ? 0 : this.state === LENGTH ? length : -1;
     if (!this.exchange!.handler.onHeaders(status, head.headers, bodyLength, head)) {
       // The handler could not use the head (node:http refused a header): it failed, so does the exchange.
@@ -575,8 +582,7 @@ class Connection {
 
   /** Walks chunked framing from `offset`, handing data to the handler as slices. */
   readChunked(data: Buffer, offset: number): void {
-    // A read that carried the head was timed by parseHead already.
-    if (offset === 0) this.bodyTimer!.refresh();
+    if (this.state !== IDLE) this.armBodyTimer();
     let i = offset;
     while (i < data.length && this.exchange !== null) {
       switch (this.state) {

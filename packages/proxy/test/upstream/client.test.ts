@@ -325,6 +325,54 @@ t.test('timeouts: headers and body silence; errors before answering', async (t) 
   t.equal(refused?.errno, 'ECONNREFUSED');
 });
 
+t.test(
+  'body silence: timed from the last read that carried some of the body, never from an earlier response',
+  async (t) => {
+    // Request 0: head alone, then nothing (the head's read ends where the body would start).
+    // Request 1: head, then body bytes 80 ms apart, 240 ms in all, then silence: each read restarts the 150 ms.
+    // Request 2: chunked, the head and a first chunk, then silence.
+    // Requests 3-5 on one connection: a body in two reads, a small response in one, then a response whose body takes
+    // 120 ms to finish: what the first one armed must not cut the third short.
+    const up = await scripted(t, (i, socket) => {
+      if (i === 0) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n');
+      if (i === 1) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n');
+        for (let k = 1; k <= 3; k++) setTimeout(() => socket.write('ab'), 80 * k);
+      }
+      if (i === 2) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n');
+      if (i === 3) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab');
+        setTimeout(() => socket.write('cd'), 30);
+      }
+      if (i === 4) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      if (i === 5) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nwx');
+        setTimeout(() => socket.write('yz'), 120);
+      }
+    });
+    const settings = { bodyTimeoutMs: 150, connections: 1 };
+    const headOnly = await send(client(t, up.origin, settings));
+    t.equal(headOnly.error?.code, 'NODIX_ERR_BODY_TIMEOUT', 'a head alone, then silence');
+    const started = performance.now();
+    const trickle = await send(client(t, up.origin, settings));
+    t.equal(trickle.body, 'ababab');
+    t.equal(trickle.error?.code, 'NODIX_ERR_BODY_TIMEOUT', 'silence after the last read');
+    t.ok(performance.now() - started >= 240 + 150 - 20, 'each read restarted the timeout');
+    const chunked = await send(client(t, up.origin, settings));
+    t.equal(chunked.body, 'abc');
+    t.equal(chunked.error?.code, 'NODIX_ERR_BODY_TIMEOUT', 'chunked: silence after a chunk');
+
+    const c = client(t, up.origin, settings);
+    const first = await send(c);
+    t.same([first.body, first.error], ['abcd', null]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const second = await send(c);
+    t.same([second.body, second.error, second.reused], ['ok', null, true]);
+    const third = await send(c);
+    t.same([third.body, third.error, third.reused], ['wxyz', null, true], "not cut by the first one's timer");
+  },
+);
+
 t.test('a connection limit queues requests in order; abort takes one off the queue', async (t) => {
   const up = await scripted(t, (i, socket) =>
     setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${i}`), 20),
