@@ -29,9 +29,10 @@
  *
  * hot path — change with care. Per request: the head's end (no search when the read ends with it) and its latin1
  * text; a string comparison with the last two heads the proxy parsed (HeadMemo, per proxy: an idle connection
- * holds none), and only when neither matches (or the table was swapped, or another connection sent it) a parse: one
- * pass over the text in place (parseRequest: the same checks and header classification as inbound/node-path.ts,
- * headers.ts, without cutting out lines, names or values the proxy does not read), the host lookup, and the
+ * holds none), and only when neither matches (or the table was swapped, or a peer that reads it differently sent
+ * it) a parse: one pass over the text in place (parseRequest: the same checks and header classification as
+ * inbound/node-path.ts, headers.ts, without cutting out lines, names or values the proxy does not read), the host
+ * lookup, and the
  * upstream head as slices of the client's own text plus X-Forwarded-*, all kept for the next time. Then one
  * upstream dispatch of that prepared head and one write of the response head with a small body (a corked write
  * with a larger one); the response head's text is built once per distinct upstream head (upstream/client.ts
@@ -129,10 +130,10 @@ export interface FastPathHost {
 }
 
 /**
- * The last two request heads parsed by one proxy and their texts, each with the connection's Peer it was read for:
- * a client sends the same heads again and again (a monitor, a benchmark, two hosts taking turns). Kept per proxy,
- * not per connection, so that an idle keep-alive connection holds no parsed head; an entry serves only the
- * connection that parsed it (ParsedRequest.readFor).
+ * The last two request heads parsed by one proxy and their texts, each with the Peer it was read for: clients send
+ * the same heads again and again (a monitor, a benchmark, two hosts taking turns). Kept per proxy, not per
+ * connection, so that an idle keep-alive connection holds no parsed head; an entry serves any connection whose peer
+ * reads it the same way (ParsedRequest.readFor).
  */
 export class HeadMemo {
   parsed: ParsedRequest | null = null;
@@ -426,12 +427,23 @@ class ParsedRequest extends RoutedRequest {
   }
 
   /**
-   * Read under `table` on the connection whose Peer is `peer` (each connection has its own Peer object). A head
-   * is reused only by the connection that sent it: shared between connections with the same address, the fuzzer
-   * (test/fuzz) found connections stalling on both proxies of a run; the cause is not understood yet.
+   * Read under `table` for a peer like `peer` (each connection has its own Peer object): everything a parse takes
+   * from the connection is in these four fields (X-Forwarded-For, whether the client's X-Forwarded-* are kept,
+   * X-Forwarded-Proto and the 421 check against the SNI name), so the head serves every connection that has them.
+   * (An earlier commit kept an entry to the connection that parsed it, blaming the sharing for stalls the fuzzer
+   * found; but every fuzzer head carries a unique X-Fuzz-Id, so no head was ever shared there: those stalls came and
+   * went with timing, as the same seed on that tree still shows, and no seed fails with sharing now.)
    */
   readFor(table: RouteTable, peer: Peer): boolean {
-    return this.table === table && this.peer === peer;
+    const own = this.peer;
+    return (
+      this.table === table &&
+      (own === peer ||
+        (own.address === peer.address &&
+          own.trusted === peer.trusted &&
+          own.proto === peer.proto &&
+          own.servername === peer.servername))
+    );
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import t from 'tap';
 import {
   rawClient as client,
@@ -491,5 +491,55 @@ t.test(
     t.equal(all.split(' HTTP/1.1\r\n').length - 1, heads.length, 'every request reached the upstream');
     t.match(all, /\r\nhost: webapp1\.local\r\nX-A: 1\r\nX-B: 2\r\nX-C: \r\nX-D: \r\nX-E: \r\nX-F: x y\r\n/);
     t.notMatch(all, /X_Forwarded_For|: abc|TE:|PROXY-|evil|Keep-Alive|X-Drop/);
+  },
+);
+
+t.test(
+  'a parsed head serves other connections only as their own parse would: X-Forwarded-For, trust, per peer',
+  async (t) => {
+    // The proxy keeps its last parsed heads (HeadMemo) and reuses one for the same text from any connection whose
+    // peer reads it the same way. The same bytes from other addresses, trusted or not, must still be forwarded
+    // with that connection's own X-Forwarded-For.
+    const up = await startUpstream(t, (req, res) => res.end(String(req.headers['x-forwarded-for'])));
+    const { port } = await startProxy(t, table({ 'webapp1.local': { upstreams: [up.origin] } }), {
+      trustedProxies: ['127.0.0.2'],
+    });
+    const head = GET('/same', 'X-Forwarded-For: 203.0.113.9\r\n');
+    const forwardedFor = async (localAddress: string, times: number): Promise<string[]> => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress });
+      socket.setEncoding('latin1');
+      let received = '';
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+      });
+      const seen: string[] = [];
+      for (let i = 0; i < times; i++) {
+        received = '';
+        socket.write(head);
+        const complete = () => {
+          const end = received.indexOf('\r\n\r\n');
+          const length = /\r\ncontent-length: (\d+)/i.exec(received);
+          return end !== -1 && length !== null && received.length - end - 4 === Number(length[1]);
+        };
+        await waitFor(complete, 5000, 'the response');
+        t.notOk(viaNodeHttp(received), 'served by the fast path');
+        seen.push(received.slice(received.indexOf('\r\n\r\n') + 4));
+      }
+      socket.destroy();
+      return seen;
+    };
+    t.same(
+      await forwardedFor('127.0.0.1', 2),
+      ['127.0.0.1', '127.0.0.1'],
+      'untrusted: the client value replaced',
+    );
+    t.same(
+      await forwardedFor('127.0.0.2', 2),
+      ['203.0.113.9, 127.0.0.2', '203.0.113.9, 127.0.0.2'],
+      'trusted',
+    );
+    t.same(await forwardedFor('127.0.0.3', 1), ['127.0.0.3'], 'another untrusted address');
+    t.same(await forwardedFor('127.0.0.1', 1), ['127.0.0.1'], 'a new connection from the first address');
+    t.equal(up.requests.length, 6);
   },
 );
