@@ -71,6 +71,7 @@ import { LazyTimeout } from '../lazy-timeout.js';
 import { type RecordedRequest, recordRequest } from '../observe/record.js';
 import { nextRequestId } from '../observe/request-id.js';
 import type { RouteTable } from '../route-table/build.js';
+import { ACME_CHALLENGE_PREFIX } from '../tls/acme/http-01.js';
 import {
   type AttemptState,
   dispatchAttempt,
@@ -294,7 +295,9 @@ export class FastConnection {
         this.handOver(data);
         return;
       }
-      host.heads.add(text, parsed);
+      // Not a challenge path: whether it is answered or routed depends on which HTTP-01 challenges are pending
+      // (inbound/route.ts), which changes without a table swap.
+      if (!parsed.url.startsWith(ACME_CHALLENGE_PREFIX)) host.heads.add(text, parsed);
     }
     const bodyStart = end + 4;
     if (data.length - bodyStart > parsed.bodyLength) {

@@ -1,7 +1,7 @@
 /** HTTP-01 answers (src/tls/acme/http-01.ts) on both request paths, before routing. */
 import t from 'tap';
 import { setAcmeChallenge } from '../../src/tls/acme/http-01.js';
-import { rawRequest, request, startProxy, startUpstream, table } from '../helpers.js';
+import { rawClient, rawRequest, request, startProxy, startUpstream, table } from '../helpers.js';
 
 for (const fastPath of [true, false]) {
   t.test(
@@ -18,8 +18,15 @@ for (const fastPath of [true, false]) {
       t.equal(before.status, 200);
       t.equal(JSON.parse(before.body).url, path);
 
+      // One keep-alive connection asks before and after the challenge is set: the routed head the fast path kept
+      // from the first request must not answer the second.
+      const keptAlive = await rawClient(t, port);
+      const [routed] = await keptAlive.send(`GET ${path} HTTP/1.1\r\nHost: app.test\r\n\r\n`);
+      t.match(routed, /"url"/, 'routed while no challenge is pending');
       setAcmeChallenge('tok-123', 'tok-123.thumbprint');
       t.teardown(() => setAcmeChallenge('tok-123', null));
+      const [challenge] = await keptAlive.send(`GET ${path} HTTP/1.1\r\nHost: app.test\r\n\r\n`);
+      t.match(challenge, /tok-123\.thumbprint$/, 'the same connection gets the answer once it is pending');
       const answered = await request(port, { host: 'app.test', path });
       t.equal(answered.status, 200);
       t.equal(answered.body, 'tok-123.thumbprint');
