@@ -130,6 +130,60 @@ t.test('requests over TLS: X-Forwarded-Proto https on the fast path and the node
   t.equal(JSON.parse(curl.stdout).headers['x-forwarded-proto'], 'https', 'curl verifies the chain and name');
 });
 
+t.test(
+  'the same head bytes on connections with other SNI names or schemes are each read for their own',
+  async (t) => {
+    // The fast path reuses a head it parsed for connections whose peer reads it the same way (inbound/fast-path.ts
+    // HeadMemo): the SNI name (421) and the scheme (X-Forwarded-Proto) are part of that.
+    const { tlsPort, port, ca } = await setup(t, true);
+    const head = 'GET /same HTTP/1.1\r\nHost: y.w.test\r\n\r\n';
+    const exchange = async (servername: string | null): Promise<string> => {
+      const socket =
+        servername === null
+          ? netConnect(port, '127.0.0.1')
+          : connect({ port: tlsPort, host: '127.0.0.1', servername, ca: ca.certPem });
+      socket.setEncoding('latin1');
+      socket.on('error', () => {});
+      await once(socket, servername === null ? 'connect' : 'secureConnect');
+      let received = '';
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+      });
+      const answers: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        received = '';
+        socket.write(head);
+        await waitFor(() => {
+          const end = received.indexOf('\r\n\r\n');
+          const length = /\r\ncontent-length: (\d+)/i.exec(received);
+          return end !== -1 && length !== null && received.length - end - 4 === Number(length[1]);
+        });
+        answers.push(received);
+        if (/^HTTP\/1\.1 421/.test(received)) break;
+      }
+      socket.destroy();
+      return answers.join('');
+    };
+    const proto = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)).headers;
+    const own = await exchange('y.w.test');
+    t.match(own, /^HTTP\/1\.1 200 /, 'its own SNI name: routed');
+    t.equal(proto(own.slice(own.lastIndexOf('HTTP/1.1 200')))['x-forwarded-proto'], 'https');
+    t.match(
+      await exchange('x.w.test'),
+      /^HTTP\/1\.1 421 /,
+      'another SNI name under the same certificate: 421',
+    );
+    const plain = await exchange(null);
+    t.match(plain, /^HTTP\/1\.1 200 /);
+    t.equal(
+      proto(plain.slice(plain.lastIndexOf('HTTP/1.1 200')))['x-forwarded-proto'],
+      'http',
+      'plain: http',
+    );
+    t.match(await exchange('y.w.test'), /^HTTP\/1\.1 200 /, 'and its own name again');
+  },
+);
+
 t.test('a Host that is not the SNI name gets 421, also under one wildcard certificate', async (t) => {
   const { tlsPort, ca, upstream } = await setup(t, true);
   const before = upstream.requests.length;
