@@ -32,11 +32,11 @@
  * holds none), and only when neither matches (or the table was swapped, or a peer that reads it differently sent
  * it) a parse: one pass over the text in place (parseRequest: the same checks and header classification as
  * inbound/node-path.ts, headers.ts, without cutting out lines, names or values the proxy does not read), the host
- * lookup, and the
- * upstream head as slices of the client's own text plus X-Forwarded-*, all kept for the next time. Then one
- * upstream dispatch of that prepared head and one write of the response head with a small body (a corked write
- * with a larger one); the response head's text is built once per distinct upstream head (upstream/client.ts
- * keeps the parsed head per origin).
+ * lookup, and the upstream head as slices of the client's own text plus X-Forwarded-*, all kept for the next time
+ * (and for other connections whose peer reads the head the same way). Then one upstream dispatch of that
+ * prepared head and one write of the response head with a small body (a corked write with a larger one); the
+ * response head's text is built once per distinct upstream head (upstream/client.ts keeps the parsed head per
+ * origin).
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
