@@ -200,6 +200,18 @@ t.test('Connection: close, upstream failures, client leaving, idle timeout', asy
   await idle.send('', 2);
   t.ok(idle.closed, 'an idle keep-alive connection is closed');
   t.ok(Date.now() - started < 2000, `after the keep-alive timeout (${Date.now() - started} ms)`);
+
+  // Each request pushes the keep-alive timeout back (a LazyTimeout: node's timer fires and re-arms): requests
+  // 200 ms apart for over a second keep the connection, the first 300 ms of silence ends it.
+  const busy = await client(t, port);
+  for (let i = 0; i < 6; i++) {
+    const [answer] = await busy.send(GET());
+    t.match(answer, /ok$/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  t.notOk(busy.closed, 'kept while requests come within the timeout');
+  await busy.send('', 1, 1500);
+  t.ok(busy.closed, 'closed once it went idle');
 });
 
 const POST = (length: number, path = '/upload') =>
