@@ -373,6 +373,26 @@ t.test(
   },
 );
 
+t.test('headers timeout on a reused connection: timed from its own request, not the first one', async (t) => {
+  // Request 0 is answered at once, request 1 after 100 ms, request 2 never: with a 250 ms timeout the lazy timer
+  // armed by request 0 is pushed back by each send, so request 1 (100 ms) passes and request 2 fails near 250 ms.
+  const up = await scripted(t, (i, socket) => {
+    const answer = () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    if (i === 0) answer();
+    if (i === 1) setTimeout(answer, 100);
+  });
+  const c = client(t, up.origin, { headersTimeoutMs: 250, connections: 1 });
+  t.equal((await send(c)).body, 'ok');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const slow = await send(c);
+  t.same([slow.body, slow.error, slow.reused], ['ok', null, true], '100 ms after its own send: in time');
+  const started = performance.now();
+  const stalled = await send(c);
+  const took = performance.now() - started;
+  t.equal(stalled.error?.code, 'NODIX_ERR_HEADERS_TIMEOUT');
+  t.ok(took >= 240 && took < 1000, `after its own 250 ms (${took.toFixed(0)} ms)`);
+});
+
 t.test('a connection limit queues requests in order; abort takes one off the queue', async (t) => {
   const up = await scripted(t, (i, socket) =>
     setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${i}`), 20),
