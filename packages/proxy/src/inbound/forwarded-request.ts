@@ -22,8 +22,13 @@ import {
 import type { RequestHeadText, ResponseHead, UpstreamCall } from '../upstream/client.js';
 import type { Upstream } from '../upstream/pool.js';
 import type { ForwardContext } from './node-path.js';
-import type { StreamBody } from './request-body.js';
+import type { RequestBody } from './request-body.js';
 import { RoutedRequest } from './route.js';
+
+/** A request body that counts what it read from the client (metrics, access log). */
+export interface CountedBody extends RequestBody {
+  readonly bytes: number;
+}
 
 export abstract class ForwardedRequest extends RoutedRequest implements AttemptState, RecordedRequest {
   readonly ctx: ForwardContext;
@@ -40,7 +45,7 @@ export abstract class ForwardedRequest extends RoutedRequest implements AttemptS
   settled = true;
   retried = false;
   /** The request body as the upstream client reads it; created with the first attempt, kept for a retry. */
-  body: StreamBody | null = null;
+  body: CountedBody | null = null;
   clientGone = false;
   listeningForDrain = false;
   /** A trusted proxy's X-Request-Id, or one made here; set right after the head is read. */

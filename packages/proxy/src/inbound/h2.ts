@@ -60,7 +60,7 @@ import { RequestHeadText } from '../upstream/client.js';
 import { ForwardedRequest } from './forwarded-request.js';
 import type { ForwardContext } from './node-path.js';
 import { StreamBody } from './request-body.js';
-import { ACME_ANSWER, MAX_HEADER_LINES, routeRequest } from './route.js';
+import { ACME_ANSWER, MAX_HEADER_LINES, type RoutedRequest, routeRequest } from './route.js';
 
 export interface H2Handler {
   /** Runs HTTP/2 on a TLSSocket that negotiated ALPN `h2` (the TLS listener's `TlsHandlers.h2`). */
@@ -161,7 +161,7 @@ function handleStream(ctx: ForwardContext, stream: ServerHttp2Stream, flags: num
   ctx.metrics.h2Streams++;
   stream.on('error', ignore);
   const fwd = new H2Forward(ctx, stream, table, start, (stream.session as PeeredSession)[kPeer]);
-  const hostStatus = fwd.readHead(raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+  const hostStatus = readH2Head(fwd, raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0, ctx.underscoresInHeaders);
   fwd.requestId = trustedRequestId(fwd, fwd.peer) ?? nextRequestId();
   if (fwd.method === 'CONNECT') {
     fwd.refuseConnect();
@@ -178,6 +178,64 @@ function handleStream(ctx: ForwardContext, stream: ServerHttp2Stream, flags: num
     return;
   }
   fwd.start();
+}
+
+/** A request read from an HTTP/2 header list (this node:http2 path, and the fast one: h2-fast.ts). */
+export interface H2Head extends RoutedRequest {
+  method: string;
+  url: string;
+}
+
+/**
+ * Reads a stream's header list (flat, as received) into `head`: pseudo-headers to method, target and Host;
+ * cookies joined. Returns 400 when `:authority` and a Host field disagree, else 0. `ended`: the HEADERS frame
+ * ended the stream (no body).
+ */
+export function readH2Head(
+  head: H2Head,
+  raw: readonly string[],
+  ended: boolean,
+  underscores: boolean,
+): number {
+  const regular: string[] = [];
+  let authority: string | undefined;
+  let cookie: string | undefined;
+  let cookieAt = -1;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      if (name === ':method') head.method = value;
+      else if (name === ':path') head.url = value;
+      else if (name === ':authority') authority = value;
+      // :scheme says nothing routing needs; :protocol never gets here (extended CONNECT is not offered).
+      continue;
+    }
+    if (name === 'cookie') {
+      if (cookie === undefined) {
+        cookie = value;
+        cookieAt = regular.length + 1;
+        regular.push(name, value);
+      } else {
+        cookie = `${cookie}; ${value}`;
+      }
+      continue;
+    }
+    if (name === 'host') host = value;
+    regular.push(name, value);
+  }
+  if (cookieAt !== -1) regular[cookieAt] = cookie!;
+  let status = 0;
+  if (authority !== undefined) {
+    if (host === undefined) regular.unshift('host', authority);
+    else if (host.toLowerCase() !== authority.toLowerCase()) status = 400;
+  }
+  readRawHeaders(regular, head, underscores);
+  // HTTP/2 frames the body itself: without a content-length, whatever DATA follows goes upstream chunked.
+  if (!ended && head.contentLengths === 0) head.hasBody = true;
+  else if (ended) head.hasBody = false;
+  return status;
 }
 
 class H2Forward extends ForwardedRequest {
@@ -198,53 +256,6 @@ class H2Forward extends ForwardedRequest {
   ) {
     super(ctx, table, startedAt, peer);
     this.stream = stream;
-  }
-
-  /**
-   * Reads the stream's header list (flat, as received) into the head: pseudo-headers to method, target and
-   * Host; cookies joined. Returns 400 when `:authority` and a Host field disagree, else 0. `ended`: the HEADERS
-   * frame ended the stream (no body).
-   */
-  readHead(raw: readonly string[], ended: boolean): number {
-    const regular: string[] = [];
-    let authority: string | undefined;
-    let cookie: string | undefined;
-    let cookieAt = -1;
-    let host: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const value = raw[i + 1]!;
-      if (name.charCodeAt(0) === 0x3a /* : */) {
-        if (name === ':method') this.method = value;
-        else if (name === ':path') this.url = value;
-        else if (name === ':authority') authority = value;
-        // :scheme says nothing routing needs; :protocol never gets here (extended CONNECT is not offered).
-        continue;
-      }
-      if (name === 'cookie') {
-        if (cookie === undefined) {
-          cookie = value;
-          cookieAt = regular.length + 1;
-          regular.push(name, value);
-        } else {
-          cookie = `${cookie}; ${value}`;
-        }
-        continue;
-      }
-      if (name === 'host') host = value;
-      regular.push(name, value);
-    }
-    if (cookieAt !== -1) regular[cookieAt] = cookie!;
-    let status = 0;
-    if (authority !== undefined) {
-      if (host === undefined) regular.unshift('host', authority);
-      else if (host.toLowerCase() !== authority.toLowerCase()) status = 400;
-    }
-    readRawHeaders(regular, this, this.ctx.underscoresInHeaders);
-    // HTTP/2 frames the body itself: without a content-length, whatever DATA follows goes upstream chunked.
-    if (!ended && this.contentLengths === 0) this.hasBody = true;
-    else if (ended) this.hasBody = false;
-    return status;
   }
 
   /** Answers without contacting an upstream (route.ts). */
