@@ -16,6 +16,13 @@ import type { ProxyOptions } from '../src/index.js';
 import { type Ca, certDir, type Leaf, makeCa, makeLeaf } from './certs.js';
 import { type StartedProxy, startProxy, table } from './helpers.js';
 
+/**
+ * The HTTP/2 path a test file's fronts use: the proxy's own (h2-fast.ts, the default) or node:http2's (h2.ts,
+ * `fastPath: false`), which h2-node-path.test.ts selects to run h2.test.ts again on it.
+ */
+export const H2_PATH_OPTIONS: ProxyOptions =
+  process.env.NODIX_TEST_H2_PATH === 'node' ? { fastPath: false } : {};
+
 export interface TlsFront extends StartedProxy {
   /** The proxy's TLS listener port. */
   tlsPort: number;
@@ -41,7 +48,7 @@ export async function startTlsFront(
     Object.fromEntries(Object.entries(hosts).map(([name, origin]) => [name, { upstreams: [origin], tls }])),
     { defaultTls: tls },
   );
-  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0', ...options });
+  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0', ...H2_PATH_OPTIONS, ...options });
   const tlsPort = (started.proxy.tls!.server.address() as AddressInfo).port;
   return { ...started, tlsPort, ca, leaf };
 }

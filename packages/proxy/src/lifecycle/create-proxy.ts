@@ -12,6 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { ProxyConfigError, ProxyStateError, RouteTableError } from '../errors.js';
 import { createH2Handler, type H2Handler } from '../inbound/h2.js';
+import { createFastH2Handler } from '../inbound/h2-fast.js';
 import { createTrafficServer } from '../inbound/server.js';
 import { createTrustedProxies } from '../inbound/trust.js';
 import type { UpgradeContext } from '../inbound/upgrade.js';
@@ -406,9 +407,14 @@ export function createProxy(options: ProxyOptions = {}): NodixProxy {
     fastPath: options.fastPath ?? true,
   });
 
+  // HTTP/2 on the proxy's own frame code (h2-fast.ts), or on node:http2 (h2.ts) with the fast path off.
   const h2: H2Handler | null = h2Settings.enabled
-    ? createH2Handler(ctx, h2Settings, limits.maxHeaderSize, timeouts.keepAliveMs, (err) =>
-        log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`),
+    ? ((options.fastPath ?? true) ? createFastH2Handler : createH2Handler)(
+        ctx,
+        h2Settings,
+        limits.maxHeaderSize,
+        timeouts.keepAliveMs,
+        (err) => log(`[proxy] internal error (this is a bug): ${(err as Error).stack ?? String(err)}`),
       )
     : null;
   if (tlsAddress !== null) {
