@@ -316,6 +316,8 @@ export class H2Connection {
 
   #onData = (chunk: Buffer): void => {
     if (this.#closed) return;
+    // Idle is no stream open and nothing read (a PING counts, as in nginx) for the keep-alive timeout.
+    if (this.streams.size === 0) this.#idle.start(performance.now(), this.server.idleMs);
     let data = chunk;
     if (this.#pending !== null) {
       data = Buffer.concat([this.#pending, chunk]);

@@ -359,6 +359,19 @@ t.test(
     t.equal(RawH2.code(await idle.goaway(3000)), ERROR.NO_ERROR, 'idle');
     await idle.closedWithin();
 
+    // Frames read count as activity (nginx's idle timeout works the same way): PINGs every 100 ms keep it open.
+    const pinging = await RawH2.connect(t, f, A);
+    for (let i = 0; i < 8; i++) {
+      pinging.send(frame(FRAME.PING, 0, 0, Buffer.alloc(8, i)));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    t.notOk(pinging.closed, 'open after 800 ms of PINGs');
+    t.notOk(
+      pinging.frames.some((x) => x.type === FRAME.GOAWAY),
+      'no GOAWAY while frames come',
+    );
+    t.equal(RawH2.code(await pinging.goaway(3000)), ERROR.NO_ERROR, 'idle once they stop');
+
     const busy = await RawH2.connect(t, f, A);
     busy.send(frame(FRAME.HEADERS, 0x5, 1, get(A)));
     await waitFor(() => up.requests.length === 1, 3000, 'the request upstream');
@@ -388,9 +401,9 @@ t.test(
     t.teardown(() => session.destroy());
     for (const path of ['/one', '/two']) {
       const res = await Promise.race([
-      h2Request(session, { ':path': path, ':authority': A }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no response')), 3000).unref()),
-    ]);
+        h2Request(session, { ':path': path, ':authority': A }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no response')), 3000).unref()),
+      ]);
       t.equal(res.status, 200, path);
     }
   },
