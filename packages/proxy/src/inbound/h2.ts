@@ -1,5 +1,8 @@
 /**
- * HTTP/2 on the TLS listener: a TLSSocket that negotiated ALPN `h2` becomes an HTTP/2 session (node:http2), and
+ * HTTP/2 on node:http2: the path with `fastPath: false` (the differential tests' reference; h2-fast.ts is the
+ * default one, on the proxy's own frame code, and shares readH2Head below).
+ *
+ * A TLSSocket that negotiated ALPN `h2` becomes an HTTP/2 session (node:http2), and
  * each of its streams is one request through the same routing decision (route.ts), the same upstream attempt
  * (upstream/attempt.ts), the same error pages, access log, request ids and metrics as the HTTP/1.1 paths, to the
  * same HTTP/1.1 upstream pools. Only the reading of the request and the writing of the response differ:

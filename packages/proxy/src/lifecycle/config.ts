@@ -48,7 +48,7 @@ export interface ProxyLimits {
   maxUpstreamConnections: number;
 }
 
-/** HTTP/2 on the TLS listener (inbound/h2.ts). */
+/** HTTP/2 on the TLS listener (inbound/h2-fast.ts; inbound/h2.ts with the fast path off). */
 export interface H2Settings {
   /** Offer `h2` in ALPN (next to `http/1.1`). */
   enabled: boolean;

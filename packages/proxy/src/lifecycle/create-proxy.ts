@@ -111,11 +111,12 @@ export interface ProxyOptions {
   /** Where log lines go. Default: standard error. */
   log?: (line: string) => void;
   /**
-   * Read plain requests off the socket with the proxy's own reader (fast-path.ts). Default true; false leaves
-   * every request to node:http's parser, which the differential tests use to compare the two request paths.
+   * Read plain requests off the socket with the proxy's own reader (fast-path.ts), and HTTP/2 with the proxy's
+   * own frame code (h2-fast.ts). Default true; false leaves every request to node:http's parser and HTTP/2 to
+   * node:http2 (h2.ts), which the differential tests use to compare the request paths.
    */
   fastPath?: boolean;
-  /** HTTP/2 on the TLS listener (inbound/h2.ts); defaults: DEFAULT_H2_SETTINGS. */
+  /** HTTP/2 on the TLS listener (inbound/h2-fast.ts); defaults: DEFAULT_H2_SETTINGS. */
   h2?: Partial<H2Settings>;
   /**
    * Certificates of route-table hosts with `"tls": "acme"`: settings run an ACME manager here
