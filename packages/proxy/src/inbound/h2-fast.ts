@@ -980,7 +980,7 @@ class FastStream extends ForwardedRequest {
     }
     if (this.method === 'CONNECT') {
       this.status = 405;
-      this.respond(405, [], null);
+      this.respond(405, ['x-request-id', this.requestId], null);
       this.record(ctx.metrics.unknown, 405);
       return;
     }

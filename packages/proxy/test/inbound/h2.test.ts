@@ -75,6 +75,7 @@ t.test(
 
     const connect = await h2Request(session, { ':method': 'CONNECT', ':authority': 'a.test:443' });
     t.equal(connect.status, 405, 'CONNECT is refused');
+    t.match(connect.headers['x-request-id'], /^[0-9a-f]{8}-/, 'with its request id');
     t.equal(a.requests.length, 2, 'nothing refused reached the upstream');
   },
 );
