@@ -388,9 +388,9 @@ t.test(
     t.teardown(() => session.destroy());
     for (const path of ['/one', '/two']) {
       const res = await Promise.race([
-      h2Request(session, { ':path': path, ':authority': A }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no response')), 3000).unref()),
-    ]);
+        h2Request(session, { ':path': path, ':authority': A }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no response')), 3000).unref()),
+      ]);
       t.equal(res.status, 200, path);
     }
   },
