@@ -433,7 +433,12 @@ export class H2Connection {
             stream.sendWindow += delta;
             if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(FLOW_CONTROL_ERROR);
           }
-          if (delta > 0) this.#resumeWaiting();
+          // Streams that waited for their own window are on no list (only the connection window's): all go on.
+          if (delta > 0) {
+            for (const stream of [...this.streams.values()])
+              if (stream.pendingBytes > 0) stream.sendPending();
+            this.#resumeWaiting();
+          }
           break;
         }
         case SETTINGS_MAX_FRAME_SIZE:

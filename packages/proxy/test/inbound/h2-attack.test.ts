@@ -1,0 +1,31 @@
+import type { RequestListener } from 'node:http';
+import t, { type Test } from 'tap';
+import type { ProxyOptions } from '../../src/index.js';
+import { startTlsFront } from '../h2-client.js';
+import { FRAME, frame, get, RawH2, settings } from '../h2-raw.js';
+import { startUpstream } from '../helpers.js';
+
+const A = 'a.test';
+
+async function front(t: Test, handler?: RequestListener, options: ProxyOptions = {}) {
+  const up = await startUpstream(t, handler);
+  return { up, front: await startTlsFront(t, { [A]: up.origin }, options) };
+}
+
+const sent = (c: RawH2, id: number) => (c.bodies.get(id) ?? []).reduce((n, b) => n + b.length, 0);
+
+t.test(
+  'a stream window of 0 raised by SETTINGS_INITIAL_WINDOW_SIZE lets the response go on (§6.9.2)',
+  async (t) => {
+    const body = Buffer.alloc(20_000, 'w');
+    const { front: f } = await front(t, (_req, res) => res.end(body));
+    const c = await RawH2.connect(t, f, A, [[4, 0]]);
+    c.send(frame(FRAME.HEADERS, 0x5, 1, get(A)));
+    await c.next((x) => x.type === FRAME.HEADERS && x.id === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    t.equal(sent(c, 1), 0, 'no DATA into a window of 0');
+    c.send(settings([[4, 65_535]]));
+    const res = await c.response(1, 3000);
+    t.equal(res.body.length, body.length, 'the whole body once the window opened');
+  },
+);
