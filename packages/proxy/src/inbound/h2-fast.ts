@@ -835,6 +835,8 @@ export class H2Connection {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
+    // A client that never ends its side would hold the socket: once ours is written out, it has a moment.
+    this.socket.once('finish', lingerThenDestroy);
     this.socket.end();
   }
 
@@ -911,6 +913,10 @@ function ignore(): void {}
 
 function destroy(socket: TLSSocket): void {
   socket.destroy();
+}
+
+function lingerThenDestroy(this: TLSSocket): void {
+  setTimeout(destroy, 2000, this).unref();
 }
 
 /** Scratch for a response's header block (encoded synchronously, then copied into the connection's output). */

@@ -1,9 +1,15 @@
+/**
+ * HTTP/2's fast path (inbound/h2-fast.ts) under attack: flow control edge cases, resets, floods, shutdown and
+ * random frames, each case a defect found once (or a property that held) and kept as a regression test.
+ */
+import { once } from 'node:events';
 import type { RequestListener } from 'node:http';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
 import { startTlsFront } from '../h2-client.js';
-import { FRAME, frame, get, RawH2, settings } from '../h2-raw.js';
-import { startUpstream } from '../helpers.js';
+import { FRAME, frame, get, PREFACE, RawH2, settings } from '../h2-raw.js';
+import { startUpstream, waitFor } from '../helpers.js';
 
 const A = 'a.test';
 
@@ -29,3 +35,25 @@ t.test(
     t.equal(res.body.length, body.length, 'the whole body once the window opened');
   },
 );
+
+t.test('a client that keeps its side open after the idle GOAWAY does not keep the session', async (t) => {
+  const { front: f } = await front(t, undefined, { timeouts: { keepAliveMs: 300 } });
+  const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+    host: '127.0.0.1',
+    port: f.tlsPort,
+    servername: A,
+    ca: f.ca.certPem,
+    ALPNProtocols: ['h2'],
+    allowHalfOpen: true,
+  };
+  const socket = tlsConnect(options);
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  await once(socket, 'secureConnect');
+  socket.write(Buffer.concat([PREFACE, settings()]));
+  await waitFor(() => f.proxy.h2!.sessions === 1, 3000, 'the session');
+  // The proxy says GOAWAY after 300 ms of idleness; this client never ends its side.
+  await waitFor(() => f.proxy.h2!.sessions === 0, 4000, 'the idle session to be gone');
+  t.equal(f.proxy.stats().openConnections, 0);
+});
