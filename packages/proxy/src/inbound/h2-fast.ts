@@ -118,7 +118,8 @@ const CONNECTION_WINDOW = 1 << 24;
 // --- flood limits (per connection) ---
 /** Streams the client may reset before their response before the ratio below is looked at. */
 const RESET_ALLOWANCE = 100;
-/** Empty DATA (without END_STREAM) and CONTINUATION frames a connection may send. */
+/** Empty DATA (without END_STREAM) and CONTINUATION frames, and PRIORITY frames of a wrong length (each one a
+ * RST_STREAM to write), a connection may send. */
 const MAX_EMPTY_FRAMES = 1000;
 /** Output the client has not read; past it, frames that only answer the client (PING, SETTINGS ACK) end it. */
 const MAX_UNREAD_CONTROL = 1 << 20;
@@ -377,7 +378,10 @@ export class H2Connection {
         break;
       case PRIORITY:
         if (id === 0) throw new ConnectionError(PROTOCOL_ERROR);
-        if (end - start !== 5) this.#resetStream(id, FRAME_SIZE_ERROR);
+        if (end - start !== 5) {
+          this.#emptyFrame();
+          this.#resetStream(id, FRAME_SIZE_ERROR);
+        }
         break;
       case RST_STREAM:
         this.#rstStream(id, start, end);
@@ -596,6 +600,8 @@ export class H2Connection {
     }
     const malformed = size > server.maxHeaderList ? 0 : checkRequest(raw);
     if (malformed === -1) {
+      // Like refused ones: a client that sends nothing but malformed requests earns RST_STREAMs (a reset flood).
+      this.#countReset();
       this.#resetStream(id, PROTOCOL_ERROR);
       return;
     }

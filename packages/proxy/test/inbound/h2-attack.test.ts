@@ -8,7 +8,7 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
 import { startTlsFront } from '../h2-client.js';
-import { FRAME, frame, get, PREFACE, RawH2, settings } from '../h2-raw.js';
+import { ERROR, FRAME, frame, get, PREFACE, RawH2, settings } from '../h2-raw.js';
 import { startUpstream, waitFor } from '../helpers.js';
 
 const A = 'a.test';
@@ -56,4 +56,29 @@ t.test('a client that keeps its side open after the idle GOAWAY does not keep th
   // The proxy says GOAWAY after 300 ms of idleness; this client never ends its side.
   await waitFor(() => f.proxy.h2!.sessions === 0, 4000, 'the idle session to be gone');
   t.equal(f.proxy.stats().openConnections, 0);
+});
+
+t.test(
+  'requests that only earn a RST_STREAM (malformed, CVE-2019-9514 reset flood) end the connection',
+  async (t) => {
+    const { up, front: f } = await front(t);
+    const c = await RawH2.connect(t, f, A);
+    // :method GET and :scheme https from the static table, and nothing else: no :path, malformed.
+    const malformed = Buffer.from([0x82, 0x87]);
+    const frames: Buffer[] = [];
+    for (let id = 1; id < 2 * 2000; id += 2) frames.push(frame(FRAME.HEADERS, 0x5, id, malformed));
+    c.send(...frames);
+    t.equal(RawH2.code(await c.goaway()), ERROR.ENHANCE_YOUR_CALM);
+    t.equal(up.requests.length, 0);
+  },
+);
+
+t.test('PRIORITY frames of the wrong length, each answered by a RST_STREAM, are a flood too', async (t) => {
+  const { front: f } = await front(t);
+  const c = await RawH2.connect(t, f, A);
+  const frames: Buffer[] = [];
+  for (let i = 0; i < 2000; i++) frames.push(frame(FRAME.PRIORITY, 0, 1, Buffer.alloc(4)));
+  c.send(...frames);
+  await c.goaway();
+  t.ok(c.frames.filter((x) => x.type === FRAME.RST_STREAM).length <= 1000, 'not one RST_STREAM for each');
 });
