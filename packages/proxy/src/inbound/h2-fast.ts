@@ -118,7 +118,8 @@ const CONNECTION_WINDOW = 1 << 24;
 // --- flood limits (per connection) ---
 /** Streams the client may reset before their response before the ratio below is looked at. */
 const RESET_ALLOWANCE = 100;
-/** Empty DATA (without END_STREAM) and CONTINUATION frames a connection may send. */
+/** Empty DATA (without END_STREAM) and CONTINUATION frames, and PRIORITY frames of a wrong length (each one a
+ * RST_STREAM to write), a connection may send. */
 const MAX_EMPTY_FRAMES = 1000;
 /** Output the client has not read; past it, frames that only answer the client (PING, SETTINGS ACK) end it. */
 const MAX_UNREAD_CONTROL = 1 << 20;
@@ -379,7 +380,10 @@ export class H2Connection {
         break;
       case PRIORITY:
         if (id === 0) throw new ConnectionError(PROTOCOL_ERROR);
-        if (end - start !== 5) this.#resetStream(id, FRAME_SIZE_ERROR);
+        if (end - start !== 5) {
+          this.#emptyFrame();
+          this.#resetStream(id, FRAME_SIZE_ERROR);
+        }
         break;
       case RST_STREAM:
         this.#rstStream(id, start, end);
@@ -435,7 +439,12 @@ export class H2Connection {
             stream.sendWindow += delta;
             if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(FLOW_CONTROL_ERROR);
           }
-          if (delta > 0) this.#resumeWaiting();
+          // Streams that waited for their own window are on no list (only the connection window's): all go on.
+          if (delta > 0) {
+            for (const stream of [...this.streams.values()])
+              if (stream.pendingBytes > 0) stream.sendPending();
+            this.#resumeWaiting();
+          }
           break;
         }
         case SETTINGS_MAX_FRAME_SIZE:
@@ -593,6 +602,8 @@ export class H2Connection {
     }
     const malformed = size > server.maxHeaderList ? 0 : checkRequest(raw);
     if (malformed === -1) {
+      // Like refused ones: a client that sends nothing but malformed requests earns RST_STREAMs (a reset flood).
+      this.#countReset();
       this.#resetStream(id, PROTOCOL_ERROR);
       return;
     }
@@ -832,6 +843,8 @@ export class H2Connection {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
+    // A client that never ends its side would hold the socket: once ours is written out, it has a moment.
+    this.socket.once('finish', lingerThenDestroy);
     this.socket.end();
   }
 
@@ -908,6 +921,10 @@ function ignore(): void {}
 
 function destroy(socket: TLSSocket): void {
   socket.destroy();
+}
+
+function lingerThenDestroy(this: TLSSocket): void {
+  setTimeout(destroy, 2000, this).unref();
 }
 
 /** Scratch for a response's header block (encoded synchronously, then copied into the connection's output). */
