@@ -327,6 +327,7 @@ export class H2Connection {
     try {
       const used = this.#read(data);
       if (used < data.length) this.#pending = data.subarray(used);
+      if (this.#peerGoingAway && this.streams.size === 0) this.goAway(NO_ERROR, false);
     } catch (err) {
       if (err instanceof ConnectionError) this.goAway(err.code, true);
       else {
@@ -383,6 +384,10 @@ export class H2Connection {
         if (end - start !== 5) {
           this.#emptyFrame();
           this.#resetStream(id, FRAME_SIZE_ERROR);
+        } else if ((data.readUInt32BE(start) & MAX_WINDOW) === id) {
+          // A stream that depends on itself (RFC 9113 §5.3.1): a stream error, and one more RST_STREAM to write.
+          this.#emptyFrame();
+          this.#resetStream(id, PROTOCOL_ERROR);
         }
         break;
       case RST_STREAM:
@@ -406,8 +411,8 @@ export class H2Connection {
       case GOAWAY:
         if (id !== 0) throw new ConnectionError(PROTOCOL_ERROR);
         if (end - start < 8) throw new ConnectionError(FRAME_SIZE_ERROR);
+        // Streams in flight finish; the connection ends with this end's GOAWAY once none is left (#onData).
         this.#peerGoingAway = true;
-        if (this.streams.size === 0) this.#end();
         break;
       case WINDOW_UPDATE:
         this.#windowUpdate(id, data, start, end);
@@ -577,13 +582,20 @@ export class H2Connection {
     const ended = (flags & FLAG_END_STREAM) !== 0;
     if (id <= this.lastStreamId) {
       const stream = this.streams.get(id);
-      // Trailers end the stream; they are read (HPACK stays in step) but not forwarded.
-      if (stream !== undefined && !stream.remoteEnded) {
-        if (!ended) this.#resetStream(id, PROTOCOL_ERROR);
-        else stream.bodyData(block, start, start, true);
+      if (stream === undefined) {
+        // A request on a stream id used before (RFC 9113 §5.1.1). Trailers, which have no pseudo-header, may
+        // have crossed the RST_STREAM that closed their stream here: ignored.
+        if (raw.length > 0 && raw[0]!.charCodeAt(0) === 0x3a /* : */)
+          throw new ConnectionError(PROTOCOL_ERROR);
+      } else if (stream.remoteEnded) {
+        this.#resetStream(id, STREAM_CLOSED);
+      } else if (!ended || checkTrailers(raw) === -1) {
+        // Trailers end the stream and carry no pseudo-header (§8.1); they are read, not forwarded.
+        this.#countReset();
+        this.#resetStream(id, PROTOCOL_ERROR);
+      } else {
+        stream.bodyData(block, start, start, true);
       }
-      // Frames on a stream closed here are ignored (§5.1: it may have crossed our RST_STREAM).
-      else if (stream !== undefined) this.#resetStream(id, STREAM_CLOSED);
       return;
     }
     this.lastStreamId = id;
@@ -681,7 +693,7 @@ export class H2Connection {
   forget(stream: FastStream): void {
     this.streams.delete(stream.id);
     if (this.streams.size !== 0 || this.#closed) return;
-    if (this.goingAway || this.#peerGoingAway) this.#end();
+    if (this.goingAway || this.#peerGoingAway) this.goAway(NO_ERROR, false);
     else this.#idle.start(performance.now(), this.server.idleMs);
   }
 
@@ -900,6 +912,16 @@ function checkRequest(raw: readonly string[]): number {
   }
   if (connect) return (seen & 6) === 0 && (seen & 8) !== 0 ? 0 : -1;
   return (seen & 7) === 7 ? 0 : -1;
+}
+
+/** Checks a trailer section (RFC 9113 §8.1): regular fields only, valid as in a request. -1 when malformed. */
+function checkTrailers(raw: readonly string[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 0 || !validValue(raw[i + 1]!)) return -1;
+    for (let j = 0; j < name.length; j++) if (NAME_CHAR[name.charCodeAt(j)] !== 1) return -1;
+  }
+  return 0;
 }
 
 /** A field value without NUL, CR or LF, and without white space at either end (RFC 9113 §8.2.1). */
