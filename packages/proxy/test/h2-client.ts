@@ -37,7 +37,7 @@ export interface TlsFront extends StartedProxy {
  */
 export async function startTlsFront(
   t: Test,
-  hosts: Record<string, string>,
+  hosts: Record<string, string | string[]>,
   options: ProxyOptions = {},
   extraNames: string[] = [],
 ): Promise<TlsFront> {
@@ -45,7 +45,9 @@ export async function startTlsFront(
   const leaf = makeLeaf(ca, { names: [...Object.keys(hosts), ...extraNames] });
   const tls = { cert: leaf.certFile, key: leaf.keyFile };
   const routes = table(
-    Object.fromEntries(Object.entries(hosts).map(([name, origin]) => [name, { upstreams: [origin], tls }])),
+    Object.fromEntries(
+      Object.entries(hosts).map(([name, origin]) => [name, { upstreams: [origin].flat(), tls }]),
+    ),
     { defaultTls: tls },
   );
   const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0', ...H2_PATH_OPTIONS, ...options });

@@ -59,7 +59,9 @@ export class StreamBody implements RequestBody {
     stream.on('end', this.#onEnd);
     stream.on('error', this.#onGone);
     stream.on('close', this.#onGone);
-    stream.resume();
+    // A retried request whose (empty) body ended during the first attempt: 'end' will not come again.
+    if (stream.readableEnded) this.#onEnd();
+    else stream.resume();
   }
 
   detach(): void {

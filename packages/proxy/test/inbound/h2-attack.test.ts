@@ -6,14 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { RequestListener } from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import t, { type Test } from 'tap';
 import type { ProxyOptions } from '../../src/index.js';
-import { certDir, makeCa, makeLeaf } from '../certs.js';
-import { H2_PATH_OPTIONS, h2Request, h2Session, startTlsFront, type TlsFront } from '../h2-client.js';
+import { h2Request, h2Session, startTlsFront } from '../h2-client.js';
 import { ERROR, FRAME, frame, get, PREFACE, RawH2, settings, u32 } from '../h2-raw.js';
-import { digest, digestUpstream, startProxy, startUpstream, table, waitFor } from '../helpers.js';
+import { digest, startUpstream, waitFor } from '../helpers.js';
 
 const A = 'a.test';
 
@@ -151,16 +149,6 @@ t.test('random frame sequences: no internal error, every session and request end
   t.equal((await c.response(1)).status, 200);
 });
 
-/** A TLS front for A whose group has several upstreams (retries go from one to the next). */
-async function groupFront(t: Test, origins: string[]): Promise<TlsFront> {
-  const ca = makeCa(certDir(t));
-  const leaf = makeLeaf(ca, { names: [A] });
-  const tls = { cert: leaf.certFile, key: leaf.keyFile };
-  const routes = table({ [A]: { upstreams: origins, tls } }, { defaultTls: tls });
-  const started = await startProxy(t, routes, { listenTls: '127.0.0.1:0', ...H2_PATH_OPTIONS });
-  return { ...started, tlsPort: (started.proxy.tls!.server.address() as AddressInfo).port, ca, leaf };
-}
-
 t.test(
   'an upload past the stream window to a slow upstream: the client waits, the body arrives whole',
   async (t) => {
@@ -189,26 +177,6 @@ t.test(
     t.equal(f.proxy.stats().inFlight, 0);
   },
 );
-
-t.test('requests with and without an (empty) body are retried after a refused connect', async (t) => {
-  const dead = await startUpstream(t);
-  await dead.close();
-  const live = await digestUpstream(t);
-  const f = await groupFront(t, [dead.origin, live.origin]);
-  const session = await h2Session(t, f, A);
-  for (let i = 0; i < 4; i++) {
-    const get = await h2Request(session, { ':path': '/', ':authority': A });
-    t.equal(get.body.toString(), digest(Buffer.alloc(0)), `GET ${i}`);
-    // An empty body ended by an empty DATA frame: nothing was read, so it may go to the next upstream.
-    const post = await h2Request(
-      session,
-      { ':method': 'POST', ':path': '/', ':authority': A },
-      Buffer.alloc(0),
-    );
-    t.equal(post.body.toString(), digest(Buffer.alloc(0)), `POST ${i}`);
-  }
-  t.equal(f.proxy.stats().inFlight, 0);
-});
 
 t.test('a client reset mid-upload and mid-download aborts the upstream request', async (t) => {
   const closed: string[] = [];

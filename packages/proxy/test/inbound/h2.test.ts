@@ -432,3 +432,25 @@ t.test(
     t.notMatch(raw.received[0], /x_under/);
   },
 );
+
+const A = 'a.test';
+
+t.test('requests with and without an (empty) body are retried after a refused connect', async (t) => {
+  const dead = await startUpstream(t);
+  await dead.close();
+  const live = await digestUpstream(t);
+  const f = await startTlsFront(t, { [A]: [dead.origin, live.origin] });
+  const session = await h2Session(t, f, A);
+  for (let i = 0; i < 4; i++) {
+    const get = await h2Request(session, { ':path': '/', ':authority': A });
+    t.equal(get.body.toString(), digest(Buffer.alloc(0)), `GET ${i}`);
+    // An empty body ended by an empty DATA frame: nothing was read, so it may go to the next upstream.
+    const post = await h2Request(
+      session,
+      { ':method': 'POST', ':path': '/', ':authority': A },
+      Buffer.alloc(0),
+    );
+    t.equal(post.body.toString(), digest(Buffer.alloc(0)), `POST ${i}`);
+  }
+  t.equal(f.proxy.stats().inFlight, 0);
+});
