@@ -56,7 +56,10 @@ export interface H2Settings {
   maxConcurrentStreams: number;
   /** SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a client may send on a stream before the proxy reads them. */
   initialWindowSize: number;
-  /** Memory one HTTP/2 session may hold, MB; past it new streams are refused (ENHANCE_YOUR_CALM). */
+  /**
+   * Memory one HTTP/2 session may hold, MB (the own path: request body and response bytes waiting; node:http2's
+   * path: nghttp2's accounting); past it new streams are refused (ENHANCE_YOUR_CALM).
+   */
   maxSessionMemoryMb: number;
 }
 
@@ -91,7 +94,7 @@ export const DEFAULT_LIMITS: Readonly<ProxyLimits> = {
 /**
  * HTTP/2 defaults: 128 streams (nginx's http2_max_concurrent_streams); the protocol's own initial window of
  * 64 KiB - 1, so a stream holds at most that much unread request body per stream (a session at most 128 times
- * that, bounded again by the session memory); node:http2's 10 MB session memory.
+ * that, bounded again by the session memory); 10 MB of session memory (node:http2's default).
  */
 export const DEFAULT_H2_SETTINGS: Readonly<H2Settings> = {
   enabled: true,
