@@ -216,6 +216,20 @@ export class ErrorPages {
 
 export const DEFAULT_ERROR_PAGES = new ErrorPages();
 
+/** The header fields of an error page of `length` bytes (flat: name, value, ...), on every path. */
+export function errorPageHeaders(length: number, requestId: string): string[] {
+  return [
+    'content-type',
+    'text/html; charset=utf-8',
+    'content-length',
+    String(length),
+    'cache-control',
+    'no-store',
+    'x-request-id',
+    requestId,
+  ];
+}
+
 /**
  * Writes an error page. A 400, 431, 501 or 505 also closes the connection: after a malformed request (or a body of
  * unknown framing) the stream cannot be trusted to be in sync. So does a 421: the connection's TLS name is not the
@@ -234,16 +248,7 @@ export function sendErrorPage(
     return;
   }
   const body = pages.render(status, host, requestId);
-  const headers = [
-    'content-type',
-    'text/html; charset=utf-8',
-    'content-length',
-    String(body.length),
-    'cache-control',
-    'no-store',
-    'x-request-id',
-    requestId,
-  ];
+  const headers = errorPageHeaders(body.length, requestId);
   if (status === 400 || status === 421 || status === 431 || status === 501 || status === 505)
     headers.push('connection', 'close');
   res.writeHead(status, headers);

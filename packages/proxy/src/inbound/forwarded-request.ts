@@ -7,6 +7,7 @@
  * hot path — change with care: one object per request (the request head, the attempt state and the record at
  * once); nothing here allocates per request but the `onDrain` closure.
  */
+import { CLIENT_GONE } from '../errors.js';
 import { statusForError } from '../http/error-pages.js';
 import type { Peer } from '../http/headers.js';
 import type { HostStats } from '../observe/metrics.js';
@@ -117,6 +118,20 @@ export abstract class ForwardedRequest extends RoutedRequest implements AttemptS
   onDrain = (): void => {
     this.call?.resume();
   };
+
+  /**
+   * A forwarded request's client side is over (an HTTP/2 stream closed): it leaves the in-flight count and is
+   * recorded with `status`, or, when it did not complete (the client reset it, the connection went away), with
+   * 499 after its upstream attempt is stopped.
+   */
+  forwardEnded(complete: boolean, status: number): void {
+    this.ctx.inFlight--;
+    if (!complete) {
+      this.clientGone = true;
+      if (!this.settled) this.call?.abort(CLIENT_GONE);
+    }
+    this.record(this.vhost!.stats, complete ? status : 499);
+  }
 
   record(stats: HostStats, status: number): void {
     recordRequest(stats, this.ctx.accessLog, this, status);

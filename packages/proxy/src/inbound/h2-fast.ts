@@ -39,8 +39,7 @@
  * turn one output buffer and one write.
  */
 import type { TLSSocket } from 'node:tls';
-import { CLIENT_GONE } from '../errors.js';
-import { type ErrorStatus, httpDate } from '../http/error-pages.js';
+import { type ErrorStatus, errorPageHeaders, httpDate } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
   CONNECTION,
@@ -1044,20 +1043,7 @@ class FastStream extends ForwardedRequest {
 
   errorPage(status: ErrorStatus, host: string): void {
     const body = this.table.pages.render(status, host, this.requestId);
-    this.respond(
-      status,
-      [
-        'content-type',
-        'text/html; charset=utf-8',
-        'content-length',
-        String(body.length),
-        'cache-control',
-        'no-store',
-        'x-request-id',
-        this.requestId,
-      ],
-      this.method === 'HEAD' ? null : body,
-    );
+    this.respond(status, errorPageHeaders(body.length, this.requestId), this.method === 'HEAD' ? null : body);
   }
 
   /** A whole response of the proxy's own. */
@@ -1330,14 +1316,7 @@ class FastStream extends ForwardedRequest {
     this.h2body?.abort();
     conn.forget(this);
     if (!this.#started) return;
-    this.ctx.inFlight--;
-    const complete = this.localEnded && !this.resetByPeer && this.#errorCode === NO_ERROR;
-    if (!complete) {
-      // The client reset the stream (or the connection went away) first: stop the upstream request.
-      this.clientGone = true;
-      if (!this.settled) this.call?.abort(CLIENT_GONE);
-    }
-    this.record(this.vhost!.stats, complete ? this.status : 499);
+    this.forwardEnded(this.localEnded && !this.resetByPeer && this.#errorCode === NO_ERROR, this.status);
   }
 
   // --- observe/record.ts RecordedRequest (the rest: forwarded-request.ts) ---

@@ -41,7 +41,7 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { CLIENT_GONE } from '../errors.js';
+
 import { type ErrorStatus, sendErrorPageOnStream } from '../http/error-pages.js';
 import {
   addForwardedHeaders,
@@ -377,14 +377,7 @@ class H2Forward extends ForwardedRequest {
 
   #onClose = (): void => {
     const stream = this.stream;
-    this.ctx.inFlight--;
-    const complete = stream.rstCode === NGHTTP2_NO_ERROR && stream.writableFinished;
-    if (!complete) {
-      // The client reset the stream (or the session went away) first: stop the upstream request.
-      this.clientGone = true;
-      if (!this.settled) this.call?.abort(CLIENT_GONE);
-    }
-    this.record(this.vhost!.stats, complete ? this.status : 499);
+    this.forwardEnded(stream.rstCode === NGHTTP2_NO_ERROR && stream.writableFinished, this.status);
   };
 
   // --- observe/record.ts RecordedRequest (the rest: forwarded-request.ts) ---

@@ -34,11 +34,11 @@ import {
   PROBE_ID,
   play,
   type Step,
-  sleep,
   startNginx,
   startNodix,
   Upstream,
 } from './h2-harness.js';
+import { sleep } from './harness.js';
 
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;

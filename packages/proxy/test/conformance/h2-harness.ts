@@ -27,18 +27,9 @@ import { HpackDecoder } from '../../src/http2/hpack.js';
 import { createProxy, type NodixProxy } from '../../src/index.js';
 import { type Ca, type Leaf, makeCa, makeLeaf } from '../certs.js';
 import { FRAME, type Frame, frame, get, PREFACE, RawH2, settings as settingsFrame } from '../h2-raw.js';
+import { NGINX, sleep, type Teardown, waitListening } from './harness.js';
 
 export const HOST = 'a.test';
-export const NGINX = '/usr/sbin/nginx';
-
-/** Where started things register their clean-up (a tap Test). */
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Error codes by number (RFC 9113 §7). */
 export const CODE_NAMES: Record<number, string> = {
@@ -338,23 +329,6 @@ export async function startNginx(
     if (attempt >= 2 || !errorLog().includes('Address already in use'))
       throw new Error(`nginx did not start: ${errorLog().trim()}`);
   }
-}
-
-async function waitListening(port: number, child: ChildProcess): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) return false;
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = netConnect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return true;
-    await sleep(25);
-  }
-  return false;
 }
 
 // --- cases and the client that plays them -----------------------------------------------------------------

@@ -544,7 +544,8 @@ export async function startNginx(t: Teardown, upstream: RawUpstream): Promise<Fr
   }
 }
 
-async function waitListening(port: number, child: ChildProcess): Promise<boolean> {
+/** Polls until something accepts on 127.0.0.1:`port` (true), or `child` exited or 5 s passed (false). */
+export async function waitListening(port: number, child: ChildProcess): Promise<boolean> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) return false;
     const ok = await new Promise<boolean>((resolve) => {
