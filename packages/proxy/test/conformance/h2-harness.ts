@@ -27,7 +27,7 @@ import { HpackDecoder } from '../../src/http2/hpack.js';
 import { createProxy, type NodixProxy } from '../../src/index.js';
 import { type Ca, type Leaf, makeCa, makeLeaf } from '../certs.js';
 import { FRAME, type Frame, frame, get, PREFACE, RawH2, settings as settingsFrame } from '../h2-raw.js';
-import { NGINX, sleep, type Teardown, waitListening } from './harness.js';
+import { NGINX, nginxPreamble, sleep, type Teardown, waitListening } from './harness.js';
 
 export const HOST = 'a.test';
 
@@ -256,19 +256,7 @@ async function freePort(): Promise<number> {
  */
 export function nginxConfig(dir: string, port: number, upstreamPort: number, cert: Cert): string {
   const listen = `127.0.0.1:${port} ssl http2`;
-  return `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  return `${nginxPreamble(dir, 'info')}
   ssl_certificate ${cert.leaf.certFile};
   ssl_certificate_key ${cert.leaf.keyFile};
   ssl_session_cache off;

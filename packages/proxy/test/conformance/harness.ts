@@ -471,17 +471,15 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * The nginx configuration the suite compares against: HTTP/1.1 to a keep-alive upstream, the same X-Forwarded-*
- * headers nodix sets for an untrusted peer, the client's Host passed as sent, request bodies streamed (as nodix
- * does), and nginx's defaults for everything a client can send (underscores_in_headers off, ignore_invalid_headers
- * on).
+ * The start of a test nginx's configuration, up to inside `http {`: one process in the foreground, its pid, error
+ * log (at `logLevel`) and temp paths in `dir`, no access log.
  */
-export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
+export function nginxPreamble(dir: string, logLevel: string): string {
   return `daemon off;
 master_process off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
-error_log ${dir}/error.log error;
+error_log ${dir}/error.log ${logLevel};
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -489,7 +487,17 @@ http {
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  scgi_temp_path ${dir}/scgi;`;
+}
+
+/**
+ * The nginx configuration the suite compares against: HTTP/1.1 to a keep-alive upstream, the same X-Forwarded-*
+ * headers nodix sets for an untrusted peer, the client's Host passed as sent, request bodies streamed (as nodix
+ * does), and nginx's defaults for everything a client can send (underscores_in_headers off, ignore_invalid_headers
+ * on).
+ */
+export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
+  return `${nginxPreamble(dir, 'error')}
   keepalive_timeout 5s;
   client_header_timeout 10s;
   client_body_timeout 10s;
