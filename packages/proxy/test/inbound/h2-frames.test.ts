@@ -408,3 +408,23 @@ t.test(
     }
   },
 );
+
+t.test(
+  'a client that never opens its window holds its stream no longer than the upstream body timeout',
+  async (t) => {
+    const up = await startUpstream(t, (req, res) =>
+      res.end(req.url === '/stuck' ? Buffer.alloc(200_000, 'w') : 'next'),
+    );
+    const f = await startTlsFront(t, { [A]: up.origin }, { timeouts: { upstreamBodyMs: 300 } });
+    // A stream window of 0: not one byte of DATA may go out until a WINDOW_UPDATE, which never comes.
+    const c = await RawH2.connect(t, f, A, [[4, 0]]);
+    c.send(frame(FRAME.HEADERS, 0x5, 1, get(A, '/stuck')));
+    await c.next((x) => x.type === FRAME.HEADERS && x.id === 1);
+    t.equal(RawH2.code(await c.rst(1, 3000)), ERROR.INTERNAL_ERROR, 'cut once the paused upstream timed out');
+    t.notOk(c.bodies.has(1), 'no DATA went past the window');
+    await waitFor(() => f.proxy.stats().inFlight === 0, 2000, 'nothing in flight');
+    c.send(frame(FRAME.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0xff, 0xff])));
+    c.send(frame(FRAME.HEADERS, 0x5, 3, get(A, '/next')));
+    t.equal((await c.response(3)).body.toString(), 'next', 'the connection goes on');
+  },
+);
