@@ -26,9 +26,10 @@
  * REFUSED_STREAM), SETTINGS_INITIAL_WINDOW_SIZE (request body a stream may hold unread), the header list size
  * (a larger list is answered 431 after it was decoded, which keeps HPACK in step), the session memory (request
  * body and response bytes held; past it new streams get ENHANCE_YOUR_CALM). Floods end the connection with
- * ENHANCE_YOUR_CALM: streams the client resets before their response (rapid reset, CVE-2023-44487), header
- * blocks that grow without end (CONTINUATION flood), empty DATA/CONTINUATION frames, and control frames
- * (PING, SETTINGS) answered faster than the client reads.
+ * ENHANCE_YOUR_CALM: streams the client resets before their response (rapid reset, CVE-2023-44487), or that
+ * only earn a RST_STREAM (refused, malformed: the reset flood, CVE-2019-9514), header blocks that grow without
+ * end (CONTINUATION flood), empty DATA/CONTINUATION frames and bad PRIORITY frames, and control frames (PING,
+ * SETTINGS) answered faster than the client reads.
  *
  * Flow control: a response's DATA waits for the client's windows (the stream's and the connection's); while it
  * waits, or while the socket is full, the upstream socket is paused. A request body is credited back to the
