@@ -9,15 +9,15 @@
  * The two nodix paths must agree exactly; each must agree with nginx or the difference is listed, with its
  * reason, in h2-differences.ts. Besides, where a case has an `rfc` outcome (the RFC table below), the fast path is
  * held to it on its own, so that no listed difference can hide a regression; and a fast path that sends GOAWAY
- * for an error must close the connection. Known fast-path defects run as TODO (PENDING_DEFECTS). Entries no case
- * needs, and pending defects that pass, fail the suite (CONFORMANCE_STRICT=0 makes them a comment).
+ * for an error must close the connection. A fast path that is wrong fails the suite; so do entries no case
+ * needs (CONFORMANCE_STRICT=0 makes those a comment).
  *
  * H2_CONFORMANCE_DUMP=/tmp/h2.json writes every view (and nginx's error log, its reasons, next to it).
  */
 import { writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { block, FRAME, frame, settings, u32 } from '../h2-raw.js';
-import { FAST_NODE_DIFFERENCES, type Listed, NGINX_DIFFERENCES, PENDING_DEFECTS } from './h2-differences.js';
+import { FAST_NODE_DIFFERENCES, type Listed, NGINX_DIFFERENCES } from './h2-differences.js';
 import {
   clientAddress,
   connectionView,
@@ -528,15 +528,10 @@ t.test('HTTP/2: fast path = node:http2 path, and each = nginx or an allowed diff
 
 function judge(t: Test, observed: Map<string, Record<FrontName, Observation>>): void {
   const used = new Set<Listed>();
-  const stalePending: string[] = [];
   let nodeDiffers = 0;
   let nginxDiffers = 0;
   const byName = new Map(cases.map((c) => [c.name, c]));
   for (const [name, o] of observed) {
-    const pending = find(PENDING_DEFECTS, name);
-    const extra = pending === undefined ? {} : { todo: `fast path defect: ${pending.defect}` };
-    let ok = true;
-
     // RFC 9113 on its own: what the case requires of the fast path, and a connection error closes the connection.
     const rfc = byName.get(name)!.rfc;
     if (rfc !== undefined) {
@@ -549,16 +544,11 @@ function judge(t: Test, observed: Map<string, Record<FrontName, Observation>>): 
       const want = { streams: rfc.streams ?? {}, connection: rfc.connection };
       if (same(seen, want)) t.pass(`${name}: fast path as RFC 9113 requires`);
       else {
-        ok = false;
-        t.same(seen, want, `${name}: fast path as RFC 9113 requires`, extra);
+        t.same(seen, want, `${name}: fast path as RFC 9113 requires`);
       }
     }
     if (o.fast.goaways.some(([, code]) => code !== 0) && !o.fast.closed) {
-      ok = false;
-      t.fail(
-        `${name}: the fast path closes the connection after a GOAWAY for an error (RFC 9113 §5.4.1)`,
-        extra,
-      );
+      t.fail(`${name}: the fast path closes the connection after a GOAWAY for an error (RFC 9113 §5.4.1)`);
     }
 
     // fast path = node:http2 path, exactly (or a difference RFC 9113 allows, listed).
@@ -569,8 +559,7 @@ function judge(t: Test, observed: Map<string, Record<FrontName, Observation>>): 
       nodeDiffers++;
       const allowed = find(FAST_NODE_DIFFERENCES, name);
       if (allowed === undefined) {
-        ok = false;
-        t.same(fast, node, `${name}: fast path = node:http2 path`, extra);
+        t.same(fast, node, `${name}: fast path = node:http2 path`);
       } else {
         used.add(allowed);
         t.pass(`${name}: fast path ≠ node:http2 path (allowed: ${allowed.reason})`);
@@ -589,25 +578,16 @@ function judge(t: Test, observed: Map<string, Record<FrontName, Observation>>): 
         used.add(allowed);
         t.pass(`${name}: differs from nginx (allowed: ${allowed.reason})`);
       } else {
-        ok = false;
-        t.same(fastView, reference, `${name}: nodix = nginx`, extra);
+        t.same(fastView, reference, `${name}: nodix = nginx`);
       }
-    }
-    if (pending !== undefined) {
-      used.add(pending);
-      if (ok) stalePending.push(name);
     }
   }
   t.comment(`${observed.size} cases; fast≠node ${nodeDiffers}; ≠nginx ${nginxDiffers}`);
   const strict = process.env.CONFORMANCE_STRICT !== '0';
-  const stale = [...FAST_NODE_DIFFERENCES, ...NGINX_DIFFERENCES, ...PENDING_DEFECTS].filter(
-    (d) => !used.has(d),
-  );
+  const stale = [...FAST_NODE_DIFFERENCES, ...NGINX_DIFFERENCES].filter((d) => !used.has(d));
   const report = (message: string) => (strict ? t.fail(message) : t.comment(`STALE ${message}`));
   if (stale.length > 0)
     report(
       `h2-differences entries no case needs (remove them): ${stale.map((d) => String(d.match)).join(', ')}`,
     );
-  if (stalePending.length > 0)
-    report(`PENDING_DEFECTS entries that now pass (remove them): ${stalePending.join(', ')}`);
 }

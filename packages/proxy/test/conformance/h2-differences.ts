@@ -4,10 +4,8 @@
  * unless CONFORMANCE_STRICT=0). `match` is a case name or a pattern over case names.
  *
  * - FAST_NODE_DIFFERENCES: where nodix's own HTTP/2 code (h2-fast.ts) and node:http2 (h2.ts, nghttp2) differ and
- *   the fast path does what RFC 9113 says. A fast path that is wrong is never an entry here: see PENDING_DEFECTS.
+ *   the fast path does what RFC 9113 says. A fast path that is wrong is never an entry here: it is fixed.
  * - NGINX_DIFFERENCES: where nodix differs from nginx 1.22 (configured as in h2-harness.ts `nginxConfig`).
- * - PENDING_DEFECTS: cases that fail because of a known defect of the fast path (both nodix paths, when they
- *   agree on it): they run as TODO until it is fixed, and fail as stale once the case passes.
  */
 
 export interface Listed {
@@ -16,10 +14,6 @@ export interface Listed {
 
 export interface Difference extends Listed {
   reason: string;
-}
-
-export interface PendingDefect extends Listed {
-  defect: string;
 }
 
 export const FAST_NODE_DIFFERENCES: readonly Difference[] = [
@@ -132,5 +126,3 @@ export const NGINX_DIFFERENCES: readonly Difference[] = [
       "the client's GOAWAY with no stream open: nodix ends the connection, nginx keeps it open until its idle timeout (RFC 9113 §6.8 lets either)",
   },
 ];
-
-export const PENDING_DEFECTS: readonly PendingDefect[] = [];
