@@ -21,6 +21,11 @@ export interface CorpusOptions {
   hosts: number;
   /** Size of the route table the names come from (`webapp1.local` .. `webapp<tableHosts>.local`). */
   tableHosts: number;
+  /**
+   * Every head names this host instead (then `hosts` must be 1): an HTTPS load, where a connection's requests
+   * name the host its SNI named, and wrk gives every connection the same one (proxy-tls: `127.0.0.1`).
+   */
+  host?: string;
 }
 
 /** mulberry32: a 32-bit seeded PRNG, enough for test data; returns floats in [0, 1). */
@@ -287,10 +292,14 @@ function drawHostIndices(rnd: Random, count: number, tableHosts: number): number
 }
 
 export function buildCorpus(options: CorpusOptions): string[] {
-  const { seed, heads, hosts, tableHosts } = options;
+  const { seed, heads, hosts, tableHosts, host } = options;
   if (heads < hosts) throw new Error(`corpus: ${heads} heads cannot cover ${hosts} hosts`);
+  if (host !== undefined && hosts !== 1)
+    throw new Error(`corpus: one host (${host}) cannot be ${hosts} hosts`);
   const rnd = mulberry32(seed);
-  const names = drawHostIndices(rnd, hosts, tableHosts).map(hostName);
+  // Drawn either way, so a fixed host changes only the Host lines, not the rest of the sequence.
+  const drawn = drawHostIndices(rnd, hosts, tableHosts).map(hostName);
+  const names = host === undefined ? drawn : [host];
   // Popularity 1/rank (a long tail), as a cumulative table for drawing.
   const cumulative: number[] = [];
   let total = 0;

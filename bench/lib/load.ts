@@ -30,7 +30,7 @@ export interface LoadOptions {
   generator?: 'autocannon' | 'wrk' | 'h2load';
   /** h2load only: concurrent streams per connection (`-m`). */
   streams?: number;
-  /** wrk only: raw request heads concatenated, each ending in CRLF CRLF (`corpus.ts`). */
+  /** wrk only: raw request heads concatenated, each ending in CRLF CRLF (`corpus.ts`), over HTTP or HTTPS. */
   corpusFile?: string;
   /**
    * HTTPS loads (wrk, `url` an https URL): `keep-alive` GETs, or `new-connection`, a TLS connection per request
@@ -109,7 +109,11 @@ export function generatorCommand(options: LoadOptions): { command: string; args:
   const ready = /^Running \S+ test @ /;
   if (options.https !== undefined) {
     const close = options.https === 'new-connection' ? ['-H', 'Connection: close'] : [];
-    return { command: wrk, args: [...common, ...close, '-s', summaryScriptPath, options.url], ready };
+    // A corpus over HTTPS (proxy-tls): its heads replayed on the TLS connections, as over plain HTTP below.
+    const script = options.corpusFile
+      ? [replayScriptPath, options.url, '--', options.corpusFile]
+      : [summaryScriptPath, options.url];
+    return { command: wrk, args: [...common, ...close, '-s', ...script], ready };
   }
   if (!options.corpusFile) throw new Error('a wrk load needs a corpus file');
   return {

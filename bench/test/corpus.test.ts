@@ -92,4 +92,8 @@ t.test('deterministic for a seed, different across seeds', async (t) => {
 t.test('impossible options are errors, not a smaller corpus', async (t) => {
   t.throws(() => buildCorpus({ seed: 1, heads: 10, hosts: 20, tableHosts: 100 }), /cannot cover/);
   t.throws(() => buildCorpus({ seed: 1, heads: 100, hosts: 20, tableHosts: 10 }), /cannot come from/);
+  t.throws(
+    () => buildCorpus({ seed: 1, heads: 100, hosts: 2, tableHosts: 10, host: '127.0.0.1' }),
+    /one host \(127\.0\.0\.1\) cannot be 2 hosts/,
+  );
 });

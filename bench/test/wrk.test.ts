@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { buildCorpus, writeCorpusFile } from '../lib/corpus.js';
 import { findWrk, generatorCommand, type LoadOptions, parseResultLine, WRK_MISSING } from '../lib/load.js';
+import { benchCertificate } from '../lib/tls-cert.js';
 
 const run = promisify(execFile);
 
@@ -136,6 +138,62 @@ t.test('wrk replays the corpus byte for byte, in order, wrapping around', async 
     run(command, [...args.slice(0, -1), broken], { timeout: 30_000 }),
     'trailing bytes without CRLF CRLF: error',
   );
+});
+
+t.test('over HTTPS (proxy-tls) wrk replays the corpus as well, every head naming the SNI host', async (t) => {
+  const wrk = findWrk();
+  if (!wrk) return t.fail(WRK_MISSING);
+  const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-wrk-tls-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const heads = buildCorpus({ seed: 5, heads: 30, hosts: 1, tableHosts: 1, host: '127.0.0.1' });
+  t.ok(
+    heads.every((head) => head.includes('\r\nHost: 127.0.0.1\r\n')),
+    'every head names the fixed host',
+  );
+  const corpusFile = join(dir, 'corpus.http');
+  await writeCorpusFile(corpusFile, heads);
+  const certificate = benchCertificate(dir, ['127.0.0.1']);
+  const received: string[] = [];
+  const names = new Set<string>();
+  const server = createHttpsServer(
+    { cert: readFileSync(certificate.cert), key: readFileSync(certificate.key) },
+    (req, res) => {
+      const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      received.push(`${lines.join('\r\n')}\r\n\r\n`);
+      names.add(String((req.socket as { servername?: string | false }).servername));
+      res.end('ok');
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { command, args } = generatorCommand({
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    connections: 1,
+    durationSeconds: 1,
+    hosts: ['127.0.0.1'],
+    method: 'GET',
+    bodyBytes: 0,
+    generator: 'wrk',
+    https: 'keep-alive',
+    corpusFile,
+  });
+  t.match(args.at(-4) ?? '', /replay-corpus\.lua$/);
+  const { stdout } = await run(command, args, { timeout: 30_000 });
+  const result = parseResultLine(stdout);
+  t.equal(result.errors, 0);
+  t.ok(result.requests > heads.length, `${result.requests} requests over TLS`);
+  const wrong = received.findIndex((head, i) => head !== heads[(i + 1) % heads.length]);
+  t.equal(
+    wrong,
+    -1,
+    wrong >= 0 ? `request ${wrong} differs:\n${received[wrong]}` : 'every request is its head',
+  );
+  t.same([...names], ['127.0.0.1'], 'wrk sent the URL host as SNI, the Host of every head');
 });
 
 t.test(
