@@ -225,6 +225,8 @@ const SYNTAX: Record<string, (name: string, value: string) => string[]> = {
   'space-in-name': (n, v) => [`${n.slice(0, 1)} ${n.slice(1)}: ${v}`],
   'paren-name': (n, v) => [`${n}(): ${v}`],
   'slash-name': (n, v) => [`${n}/x: ${v}`],
+  'colon-in-value': (n, v) => [`${n}: ${v}:x: y`],
+  'spaces-only-value': (n) => [`${n}:   `],
 };
 for (const [variant, make] of Object.entries(SYNTAX)) {
   add(`header/${variant}`, raw('GET /hdr HTTP/1.1', [HOST.trim(), ...make('X-Test', 'v')]));
@@ -382,6 +384,10 @@ const UNDERSCORE: Record<string, string[]> = {
   'content-length': ['Content_Length: 5'],
   'transfer-encoding': ['Transfer_Encoding: chunked'],
   leading: ['_X: v'],
+  // An underscore in one line's value, then in a later line's name; names after a line with one.
+  'value-then-name': ['X-Value: a_b', 'X_Test: v'],
+  'value-only': ['X-Value: a_b', 'X-Other: v'],
+  'name-plain-name': ['X_One: 1', 'X-Plain: 2', 'X_Two: 3'],
 };
 for (const [variant, headers] of Object.entries(UNDERSCORE)) {
   add(`underscore/${variant}`, raw('GET /u HTTP/1.1', [HOST.trim(), ...headers]));
