@@ -30,13 +30,13 @@
  * hot path — change with care. Per request: the head's end (no search when the read ends with it) and its latin1
  * text; a string comparison with the last two heads the proxy parsed (HeadMemo, per proxy: an idle connection
  * holds none), and only when neither matches (or the table was swapped, or a peer that reads it differently sent
- * it) a parse: one pass over the text in place (parseRequest: the same checks and header classification as
- * inbound/node-path.ts, headers.ts, without cutting out lines, names or values the proxy does not read), the host
- * lookup, and the upstream head as slices of the client's own text plus X-Forwarded-*, all kept for the next time
- * (and for other connections whose peer reads the head the same way). Then one upstream dispatch of that
- * prepared head and one write of the response head with a small body (a corked write with a larger one); the
- * response head's text is built once per distinct upstream head (upstream/client.ts keeps the parsed head per
- * origin).
+ * it) a parse: one regular expression over the header lines and one pass over them, in place (parseRequest: the
+ * same checks and header classification as inbound/node-path.ts, headers.ts, without cutting out lines, names or
+ * values the proxy does not read), the host lookup, and the upstream head as slices of the client's own text
+ * plus X-Forwarded-*, all kept for the next time (and for other connections whose peer reads the head the same
+ * way). Then one upstream dispatch of that prepared head and one write of the response head with a small body (a
+ * corked write with a larger one); the response head's text is built once per distinct upstream head
+ * (upstream/client.ts keeps the parsed head per origin).
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -487,9 +487,9 @@ function methodOf(text: string, sp: number): string | null {
 /**
  * Reads a head for the fast path; null when it is not one the fast path takes (see the file comment).
  *
- * hot path: one pass over the head text, in place. The checks and the classification are readRawHeaders' and
- * headerColon's (the conformance suite holds the two paths to the same answers), but no line, name or value is
- * cut out unless the proxy reads it (Host, Content-Length, Connection, X-Forwarded-*, X-Request-Id), and the
+ * hot path: one regular expression over the header lines (HEADER_LINES), then one pass over them, in place. The
+ * checks and the classification are readRawHeaders' and headerColon's (the conformance suite holds the two paths
+ * to the same answers), but no line, name or value is cut out unless the proxy reads it (Host, Content-Length, Connection, X-Forwarded-*, X-Request-Id), and the
  * upstream head is the client's own text: runs of lines forwarded as they came are copied as slices, and only a
  * line with unusual whitespace around its value is written anew (`name: value`, as the other paths write it).
  * Rare heads (custom Connection options, an access log that wants the header list) take parseRequestByLines.
