@@ -49,6 +49,7 @@ import {
   connectionTokens,
   EXPECT,
   forwardedHeaderLines,
+  HEADER_LINES,
   HOST,
   headerColon,
   headerKindAt,
@@ -449,14 +450,6 @@ class ParsedRequest extends RoutedRequest {
     );
   }
 }
-
-/**
- * A head's header lines, from `lastIndex` (sticky): each a token (RFC 9110 §5.6.2 tchars), a colon and a value of
- * HTAB, SP, VCHAR and obs-text (the text is latin1, one character per byte), the lines joined by CRLF. Matches
- * as far as the lines are good: the head is good when that is its end. Linear: a name cannot hold the colon, a
- * value cannot hold the CR, so nothing is tried twice.
- */
-const HEADER_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?:\r\n|$))*/y;
 
 /** SP or HTAB: optional whitespace around a header value. */
 function isOws(c: number): boolean {

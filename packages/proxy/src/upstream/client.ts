@@ -43,8 +43,8 @@ import {
   CONNECTION,
   connectionTokens,
   dropNamed,
+  HEADER_LINES,
   HOP,
-  headerColon,
   headerKind,
   parseContentLength,
   TRANSFER_ENCODING,
@@ -761,8 +761,9 @@ export interface ResponseHead {
  * nobody asked for. Returns what is wrong (a phrase for "the upstream sent ...") instead of a head.
  */
 export function parseResponseHead(text: string): ResponseHead | string {
-  const lines = text.split('\r\n');
-  const statusLine = lines[0]!;
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  const statusLine = text.slice(0, lineEnd);
   // "HTTP/1.1 200 OK": version, one space, three digits, then a space and a reason or nothing.
   if (
     statusLine.length < 12 ||
@@ -780,18 +781,36 @@ export function parseResponseHead(text: string): ResponseHead | string {
   const http10 = statusLine.charCodeAt(7) === 0x30;
   if (status === 101) return '101 Switching Protocols to a request that asked for no upgrade';
 
+  const length0 = text.length;
+  if (lineEnd < length0) {
+    // hot path: every header line checked at once (headerColon's rule); a head that ends in CRLF has an empty
+    // last line, which is no header line either.
+    HEADER_LINES.lastIndex = lineEnd + 2;
+    HEADER_LINES.test(text);
+    const good = HEADER_LINES.lastIndex;
+    if (good !== length0 || text.charCodeAt(length0 - 1) === 0x0a) {
+      const from = good === length0 ? length0 : good;
+      const end = text.indexOf('\r\n', from);
+      const line = text.slice(from, end === -1 ? length0 : end);
+      return `a malformed header line ${JSON.stringify(line.slice(0, 64))}`;
+    }
+  }
+
   const out: string[] = [];
   let length = -1;
   let chunked = false;
   let transferEncoding = false;
   let connection: string | undefined;
   let keepAliveHint: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = headerColon(line);
-    if (colon === -1) return `a malformed header line ${JSON.stringify(line.slice(0, 64))}`;
-    const name = line.slice(0, colon);
-    const value = trimOws(line.slice(colon + 1));
+  let pos = lineEnd + 2;
+  while (pos < length0) {
+    let end = text.indexOf('\r\n', pos);
+    if (end === -1) end = length0;
+    // The name has no colon (HEADER_LINES), so the line's first colon ends it.
+    const colon = text.indexOf(':', pos);
+    const name = text.slice(pos, colon);
+    const value = trimOws(text.slice(colon + 1, end));
+    pos = end + 2;
     const kind = headerKind(name);
     if (kind === HOP) {
       if (name.length === 10 && name.toLowerCase() === 'keep-alive') keepAliveHint = value;
@@ -821,7 +840,10 @@ export function parseResponseHead(text: string): ResponseHead | string {
 
   let headers = out;
   let keepAlive = !http10;
-  if (connection !== undefined) {
+  // `Connection: keep-alive`, what nearly every keep-alive origin sends, keeps the defaults above (HTTP/1.0 says
+  // it wants to keep alive) and names no header to drop.
+  if (connection === 'keep-alive') keepAlive = true;
+  else if (connection !== undefined) {
     const lower = connection.toLowerCase();
     if (lower.includes('close')) keepAlive = !/(^|[\s,])close([\s,]|$)/.test(lower);
     else if (http10) keepAlive = /(^|[\s,])keep-alive([\s,]|$)/.test(lower);
@@ -843,10 +865,16 @@ export function parseResponseHead(text: string): ResponseHead | string {
 /** `Keep-Alive: timeout=5`: the upstream closes idle connections after 5 s, so ours go idle a second earlier. */
 function idleLimit(hint: string | undefined): number {
   if (hint === undefined) return -1;
-  const match = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(hint);
-  if (match === null) return -1;
-  return Math.max(0, Number(match[1]) * 1000 - 1000);
+  // An origin sends the same hint with every response: read once (a handful of distinct hints at most).
+  let limit = IDLE_LIMITS.get(hint);
+  if (limit === undefined) {
+    const match = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(hint);
+    limit = match === null ? -1 : Math.max(0, Number(match[1]) * 1000 - 1000);
+    if (IDLE_LIMITS.size < 64) IDLE_LIMITS.set(hint, limit);
+  }
+  return limit;
 }
+const IDLE_LIMITS = new Map<string, number>();
 
 /** `1a2b;ext=1\r\n` → 0x1a2b; -1 when malformed (no digits, too many, not ended by CRLF). */
 function parseChunkSize(line: string): number {

@@ -160,6 +160,11 @@ export const NGINX_DIFFERENCES: readonly NginxDifference[] = [
       "hop-by-hop response headers: nodix removes the headers the upstream's Connection names and Proxy-Connection/Upgrade/TE/Trailer (RFC 9110 §7.6.1; trailers are dropped, so is Trailer), nginx forwards them",
   },
   {
+    match: /^response\/header\/(del-value|slash-name)$/,
+    reason:
+      'a DEL in a response header value, or a header name that is not a token: nginx forwards the response (without the DEL), nodix answers 502 as for any malformed upstream head (RFC 9110 §5.5, §5.1): the same rule as for requests',
+  },
+  {
     match: /^response\/header\/long-value-8k$/,
     reason: "an 8 KB response header: nginx's proxy_buffer_size (4k/8k) gives 502, nodix forwards it",
   },

@@ -44,6 +44,10 @@ add('framing/close-delimited-empty', res(OK, [UP]), { close: true });
 add('framing/http1.0-close-delimited', res('HTTP/1.0 200 OK', [UP], 'hello'), { close: true });
 add('framing/http1.0-length', res('HTTP/1.0 200 OK', [UP, 'Content-Length: 5'], 'hello'), { close: true });
 add(
+  'framing/http1.0-keep-alive',
+  res('HTTP/1.0 200 OK', [UP, 'Connection: keep-alive', 'Content-Length: 5'], 'hello'),
+);
+add(
   'framing/length-and-chunked',
   res(OK, [UP, 'Content-Length: 3', 'Transfer-Encoding: chunked'], '5\r\nhello\r\n0\r\n\r\n'),
   { close: true },
@@ -177,9 +181,16 @@ const HEADERS: Record<string, string[]> = {
   'many-headers': Array.from({ length: 100 }, (_, i) => `X-R${i}: ${i}`),
   'x-forwarded-for': ['X-Forwarded-For: 6.6.6.6'],
   'content-type-charset': ['Content-Type: text/plain; charset=utf-8'],
+  'del-value': ['X-Del: a\x7fb'],
+  'tab-in-value': ['X-Tab: a\tb'],
+  'colon-in-value': ['X-Colon: a:b: c'],
+  'ows-around-value': ['X-Ows: \t a \t'],
+  'slash-name': ['X/Bad: 1'],
 };
 for (const [variant, headers] of Object.entries(HEADERS)) {
-  const bad = ['space-before-colon', 'obs-fold', 'nul-value', 'no-colon'].includes(variant);
+  const bad = ['space-before-colon', 'obs-fold', 'nul-value', 'no-colon', 'del-value', 'slash-name'].includes(
+    variant,
+  );
   add(`header/${variant}`, res(OK, [UP, ...headers, 'Content-Length: 5'], 'hello'), { close: bad });
 }
 
