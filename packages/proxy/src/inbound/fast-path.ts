@@ -482,10 +482,11 @@ function methodOf(text: string, sp: number): string | null {
  *
  * hot path: one regular expression over the header lines (HEADER_LINES), then one pass over them, in place. The
  * checks and the classification are readRawHeaders' and headerColon's (the conformance suite holds the two paths
- * to the same answers), but no line, name or value is cut out unless the proxy reads it (Host, Content-Length, Connection, X-Forwarded-*, X-Request-Id), and the
- * upstream head is the client's own text: runs of lines forwarded as they came are copied as slices, and only a
- * line with unusual whitespace around its value is written anew (`name: value`, as the other paths write it).
- * Rare heads (custom Connection options, an access log that wants the header list) take parseRequestByLines.
+ * to the same answers), but no line, name or value is cut out unless the proxy reads it (Host, Content-Length,
+ * Connection, X-Forwarded-*, X-Request-Id), and the upstream head is the client's own text: runs of lines
+ * forwarded as they came are copied as slices, and only a line with unusual whitespace around its value is
+ * written anew (`name: value`, as the other paths write it). Rare heads (custom Connection options, an access
+ * log that wants the header list) take parseRequestByLines.
  */
 function parseRequest(
   text: string,
