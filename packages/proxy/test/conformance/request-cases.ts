@@ -498,6 +498,16 @@ add('pipeline/four-gets-one-at-a-time', G('/1') + G('/2') + G('/3') + G('/4'), {
   respond: { delayMs: 20 },
 });
 add('pipeline/get-then-garbage', `${G('/1')}GARBAGE\r\n\r\n`, { methods: ['GET', 'X'] });
+// An empty line after a request, in the same read (RFC 9112 §2.2: ignored before the next request line). The
+// read ends in CRLF CRLF, but the head ended two bytes earlier; X-Forwarded-* must still reach the upstream.
+add('pipeline/get-then-crlf', `${G('/1')}\r\n`);
+add('pipeline/get-crlf-get', `${G('/1')}\r\n${G('/2')}`, { methods: ['GET', 'GET'] });
+add(
+  'pipeline/get-then-crlf-last-header-dropped',
+  `${raw('GET /1 HTTP/1.1', [HOST.trim(), 'X-Forwarded-For: 9.9.9.9'])}\r\n`,
+);
+// A body that is CRLF, in the read with its head: the read ends in CRLF CRLF two bytes after the head.
+add('cl/body-is-crlf', P('/1', '\r\n'));
 add('pipeline/get-then-bad-host', G('/1') + raw('GET /2 HTTP/1.1', ['Host: a.test', 'Host: b.test']), {
   methods: ['GET', 'GET'],
 });

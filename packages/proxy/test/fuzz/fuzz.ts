@@ -133,9 +133,11 @@ export function makeScenario(seed: number, index: number): Scenario {
       // 16 KB and more: a body that outlasts the head's read and a pool socket's wait (#10 defect 1).
       const big = rnd() < 0.1;
       const size = big ? 16_384 + int(rnd, 30_000) : int(rnd, rnd() < 0.8 ? 300 : 5000);
-      const content = Array.from({ length: size }, (_, i) =>
-        String.fromCharCode(97 + ((i * 7 + k) % 26)),
-      ).join('');
+      let content = Array.from({ length: size }, (_, i) => String.fromCharCode(97 + ((i * 7 + k) % 26))).join(
+        '',
+      );
+      // A body that is or starts with CRLF: in one read with its head it ends in CRLF CRLF right after the head's.
+      if (size >= 2 && rnd() < 0.05) content = `\r\n${content.slice(2)}`;
       if (!http10 && rnd() < 0.3) {
         headers.push([randomCase(rnd, 'Transfer-Encoding'), pick(rnd, ['chunked', 'Chunked'])]);
         let pos = 0;
@@ -152,7 +154,11 @@ export function makeScenario(seed: number, index: number): Scenario {
     }
     shuffle(rnd, headers);
     const lines = headers.map(([n, v]) => `${n}:${ows(rnd)}${v}${rnd() < 0.1 ? ' ' : ''}\r\n`).join('');
-    requests.push(`${method} /f/${id}?q=${int(rnd, 1000)} HTTP/1.${http10 ? 0 : 1}\r\n${lines}\r\n${body}`);
+    // Now and then an empty line after the request: RFC 9112 §2.2 has a server ignore it before the next one.
+    const after = rnd() < 0.08 ? '\r\n' : '';
+    requests.push(
+      `${method} /f/${id}?q=${int(rnd, 1000)} HTTP/1.${http10 ? 0 : 1}\r\n${lines}\r\n${body}${after}`,
+    );
     methods.push(method);
     ids.push(id);
     if (http10 && !headers.some(([n]) => n === 'Connection')) break;
