@@ -268,16 +268,18 @@ export class FastConnection {
     const host = this.host;
     const ctx = host.ctx;
     // A read that ends in CRLF CRLF (a request without a body, the usual case) is taken to end its head there
-    // without a search: a head with an empty line before that end has a request (or bytes) behind its own head,
-    // which parseRequest refuses (an empty header line, or a head ending in CRLF: the empty line right before
-    // that end) and node:http then reads, as it reads any pipeline.
+    // without a search, unless an LF comes right before: then the head may have ended two bytes earlier (a request
+    // followed by an empty line, which RFC 9112 §2.2 lets a client send, or a body that is CRLF), and the search
+    // finds where. A head with an empty line further before that end has a request (or bytes) behind its own
+    // head, which parseRequest refuses (an empty header line) and node:http then reads, as it reads any pipeline.
     const length = data.length;
     const end =
-      length >= 4 &&
+      length >= 5 &&
       data[length - 1] === 0x0a &&
       data[length - 2] === 0x0d &&
       data[length - 3] === 0x0a &&
-      data[length - 4] === 0x0d
+      data[length - 4] === 0x0d &&
+      data[length - 5] !== 0x0a
         ? length - 4
         : data.indexOf(CRLF2);
     if (end === -1 || end > host.settings.maxHeaderSize || ctx.draining) {
@@ -518,10 +520,6 @@ function parseRequest(
   const length = text.length;
   HEADER_LINES.lastIndex = lineEnd + 2;
   if (!HEADER_LINES.test(text) || HEADER_LINES.lastIndex !== length) return null;
-  // A head that ends in CRLF had an empty line before the CRLF CRLF that next() took for its end: a request
-  // followed by an empty line (which RFC 9112 §2.2 lets a client send before its next request) or by a body that
-  // begins with CRLF, in one read. Its head ended two bytes earlier, which node:http's parser finds.
-  if (text.charCodeAt(length - 1) === 0x0a) return null;
 
   const parsed = new ParsedRequest(table, peer);
   /** The upstream head so far, and where the run of lines copied as they are starts. */
