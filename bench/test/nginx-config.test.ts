@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TLS_CIPHERS } from '@nodix/proxy';
+import { createProxy, TLS_CIPHERS } from '@nodix/proxy';
 import t, { type Test } from 'tap';
-import { findNginx, NGINX_MISSING } from '../lib/nginx.js';
+import { findNginx, NGINX_MISSING, startNginx } from '../lib/nginx.js';
 import { buildNginxConfig } from '../lib/nginx-config.js';
 import { buildRouteTable } from '../lib/route-table.js';
 import { makeBenchCertificate } from '../lib/setups.js';
@@ -114,3 +116,72 @@ t.test(
     t.equal(check.status, 0, check.stderr);
   },
 );
+
+/**
+ * "The same settings": a real nginx with the generated config and a real nodix-proxy in front of one backend that
+ * records what it receives. The upstream must get the same header names from both (the values of Host and
+ * X-Forwarded-* too; request ids differ by nature), or the two do different work per request.
+ */
+t.test('nginx sends the upstream the headers nodix-proxy sends', async (t) => {
+  if (!findNginx()) {
+    t.fail(NGINX_MISSING);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nodix-bench-nginx-headers-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const received: IncomingHttpHeaders[] = [];
+  const backend = createServer((req, res) => {
+    received.push(req.headers);
+    res.end('ok\n');
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => backend.close());
+  const origin = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
+  const routes = buildRouteTable(1, [origin]);
+  const host = Object.keys(routes.hosts)[0]!;
+
+  const unpinned = {
+    loadPrefix: [],
+    serverPrefix: [],
+    loadCpu: undefined,
+    serverCpu: undefined,
+    description: '',
+  };
+  const nginx = await startNginx(dir, routes, unpinned);
+  t.teardown(() => nginx.proc.stop());
+  const proxy = createProxy({ listen: '127.0.0.1:0', adminListen: null, routeTable: routes, log: () => {} });
+  t.teardown(() => proxy.close({ timeoutMs: 0 }));
+  const { listen } = await proxy.listen();
+
+  for (const port of [nginx.port, listen.port]) {
+    // node:http, not fetch: fetch drops a Host header it is given.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        {
+          port,
+          host: '127.0.0.1',
+          path: '/path?q=1',
+          headers: { host, 'user-agent': 'bench-test', cookie: 'a=b' },
+        },
+        (res) => res.resume().on('end', () => resolve(res.statusCode)),
+      );
+      req.on('error', reject).end();
+    });
+    t.equal(status, 200, `port ${port} answers`);
+  }
+  t.equal(received.length, 2);
+  const [fromNginx, fromNodix] = received as [IncomingHttpHeaders, IncomingHttpHeaders];
+  const names = (h: IncomingHttpHeaders) => Object.keys(h).sort();
+  t.same(names(fromNginx), names(fromNodix), 'the same header names reach the upstream');
+  t.match(fromNginx['x-request-id'], /^[0-9a-f]{32}$/, "nginx's $request_id");
+  t.ok(fromNodix['x-request-id'], "nodix-proxy's request id");
+  for (const name of [
+    'host',
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-forwarded-host',
+    'cookie',
+    'user-agent',
+  ])
+    t.equal(fromNginx[name], fromNodix[name], `${name} has the same value`);
+});
